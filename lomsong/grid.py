@@ -1,0 +1,144 @@
+"""The one raster type passed between steps: an array with its georeferencing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from os import PathLike
+from typing import Any
+
+import numpy as np
+from affine import Affine
+from pyproj import CRS
+
+__all__ = ["Grid"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster: ``data[row, col]`` with an affine transform and a CRS.
+
+    Parameters
+    ----------
+    data
+        2-D array. Float grids use NaN for "no value"; integer grids use ``nodata``.
+    transform
+        Affine transform from (col, row) of the cell's *upper-left corner* to (x, y).
+        Rotated transforms are not supported.
+    crs
+        Coordinate reference system (a projected, metric CRS inside lomsong).
+    nodata
+        No-data value for integer grids (``None`` for float grids that use NaN).
+    """
+
+    data: np.ndarray
+    transform: Affine
+    crs: CRS
+    nodata: float | int | None = None
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 2:
+            raise ValueError(f"Grid data must be 2-D, got shape {self.data.shape}")
+        if self.transform.b != 0 or self.transform.d != 0:
+            raise ValueError("rotated transforms are not supported")
+        object.__setattr__(self, "crs", CRS.from_user_input(self.crs))
+
+    # -- geometry -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.data.shape  # type: ignore[return-value]
+
+    @property
+    def res(self) -> float:
+        """Cell size in CRS units (square cells are assumed; x resolution)."""
+        return float(abs(self.transform.a))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        h, w = self.shape
+        x0, y0 = self.transform * (0, 0)
+        x1, y1 = self.transform * (w, h)
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    def xy(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates of the centres of cells (rows, cols)."""
+        t = self.transform
+        rows = np.asarray(rows, dtype=float) + 0.5
+        cols = np.asarray(cols, dtype=float) + 0.5
+        return t.c + cols * t.a, t.f + rows * t.e
+
+    def rowcol(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column (integer, may fall outside the grid) of points (x, y)."""
+        t = self.transform
+        cols = np.floor((np.asarray(x, dtype=float) - t.c) / t.a).astype(np.int64)
+        rows = np.floor((np.asarray(y, dtype=float) - t.f) / t.e).astype(np.int64)
+        return rows, cols
+
+    def cell_centers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Two 2-D arrays (x, y) with the centre of every cell."""
+        h, w = self.shape
+        x, _ = self.xy(np.zeros(w), np.arange(w))
+        _, y = self.xy(np.arange(h), np.zeros(h))
+        return np.meshgrid(x, y)
+
+    def inside(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        h, w = self.shape
+        return (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+
+    def sample(self, x: Any, y: Any, *, fill: float = np.nan) -> np.ndarray:
+        """Value of the cell under each point (nearest cell); ``fill`` outside."""
+        rows, cols = self.rowcol(x, y)
+        ok = self.inside(rows, cols)
+        out = np.full(rows.shape, fill, dtype=np.result_type(self.data.dtype, np.float64))
+        out[ok] = self.data[rows[ok], cols[ok]]
+        return out
+
+    def with_data(self, data: np.ndarray, *, nodata: float | int | None = None) -> Grid:
+        """A grid on the same georeferencing with other values."""
+        if data.shape != self.shape:
+            raise ValueError(f"shape {data.shape} does not match grid {self.shape}")
+        return replace(self, data=data, nodata=nodata)
+
+    # -- I/O ------------------------------------------------------------------------
+    def to_file(self, path: str | PathLike[str], **profile: Any) -> None:
+        """Write a single-band, compressed GeoTIFF."""
+        import rasterio
+        from rasterio.crs import CRS as RioCRS
+
+        h, w = self.shape
+        meta = {
+            "driver": "GTiff",
+            "height": h,
+            "width": w,
+            "count": 1,
+            "dtype": self.data.dtype.name,
+            "crs": RioCRS.from_wkt(self.crs.to_wkt()),
+            "transform": self.transform,
+            "compress": "deflate",
+            "tiled": w >= 256 and h >= 256,
+        }
+        if self.nodata is not None:
+            meta["nodata"] = self.nodata
+        elif np.issubdtype(self.data.dtype, np.floating):
+            meta["nodata"] = np.nan
+        meta.update(profile)
+        with rasterio.open(path, "w", **meta) as dst:
+            dst.write(self.data, 1)
+
+    @classmethod
+    def from_file(cls, path: str | PathLike[str]) -> Grid:
+        """Read band 1 of a raster; float nodata becomes NaN."""
+        import rasterio
+
+        with rasterio.open(path) as src:
+            data = src.read(1)
+            nodata = src.nodata
+            if src.crs is None:
+                raise ValueError(f"{path}: raster has no CRS")
+            crs = CRS.from_wkt(src.crs.to_wkt())
+            transform = src.transform
+        if np.issubdtype(data.dtype, np.floating):
+            if nodata is not None and not np.isnan(nodata):
+                data = np.where(data == nodata, np.nan, data)
+            nodata = None
+        return cls(data, transform, crs, nodata)
