@@ -1,2 +1,62 @@
-"""lomsong: find mobile dead zones and rank the tower sites that fix them."""
+"""lomsong: find mobile dead zones (lõm sóng) and rank the tower sites that fix them.
+
+>>> import lomsong as ls
+>>> villages = ls.read_villages("villages.gpkg")                       # doctest: +SKIP
+>>> signal = ls.predict(towers, terrain, model="hata")                 # doctest: +SKIP
+"""
+
+import logging
+
+from lomsong.config import ProjectConfig, load_config
+from lomsong.coverage.deadzones import DeadZones, dead_zones
+from lomsong.coverage.predict import Coverage, predict
+from lomsong.errors import InputError, LomsongError
+from lomsong.grid import Grid
+from lomsong.layers.candidates import candidate_sites, read_candidates
+from lomsong.layers.households import read_households
+from lomsong.layers.terrain import read_terrain
+from lomsong.layers.towers import read_towers
+from lomsong.layers.villages import read_villages
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Grid",
+    "Coverage",
+    "DeadZones",
+    "ProjectConfig",
+    "LomsongError",
+    "InputError",
+    "load_config",
+    "read_villages",
+    "read_towers",
+    "read_terrain",
+    "read_households",
+    "read_candidates",
+    "candidate_sites",
+    "predict",
+    "dead_zones",
+    "rank_sites",
+    "build_map",
+    "run",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str):
+    # later stages load lazily: `import lomsong` stays fast and the stage order stays one-way
+    if name == "rank_sites":
+        from lomsong.siting.rank import rank_sites
+
+        return rank_sites
+    if name == "build_map":
+        from lomsong.maps.build import build_map
+
+        return build_map
+    if name == "run":
+        from lomsong.pipeline import run
+
+        return run
+    raise AttributeError(f"module 'lomsong' has no attribute {name!r}")

@@ -35,7 +35,11 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return self.reason if self.row is None else f"row {self.row}: {self.reason}"
+        if self.row is None:
+            return self.reason
+        # an int is a 1-based data row / feature number; a str is an id or a config key
+        where = f"row {self.row}" if isinstance(self.row, int) else str(self.row)
+        return f"{where}: {self.reason}"
 
 
 class InputError(LomsongError, ValueError):

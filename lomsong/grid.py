@@ -56,8 +56,9 @@ class Grid:
     def bounds(self) -> tuple[float, float, float, float]:
         """(left, bottom, right, top) in CRS units."""
         h, w = self.shape
-        x0, y0 = self.transform * (0, 0)
-        x1, y1 = self.transform * (w, h)
+        t = self.transform
+        x0, y0 = t.c, t.f
+        x1, y1 = t.c + w * t.a, t.f + h * t.e
         return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
 
     def xy(self, rows: Any, cols: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +104,7 @@ class Grid:
     def to_file(self, path: str | PathLike[str], **profile: Any) -> None:
         """Write a single-band, compressed GeoTIFF."""
         import rasterio
-        from rasterio.crs import CRS as RioCRS
+        import rasterio.crs
 
         h, w = self.shape
         meta = {
@@ -112,7 +113,7 @@ class Grid:
             "width": w,
             "count": 1,
             "dtype": self.data.dtype.name,
-            "crs": RioCRS.from_wkt(self.crs.to_wkt()),
+            "crs": rasterio.crs.CRS.from_wkt(self.crs.to_wkt()),
             "transform": self.transform,
             "compress": "deflate",
             "tiled": w >= 256 and h >= 256,

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio.features
+import shapely
+from scipy import ndimage
 
-__all__ = ["DeadZones"]
+from lomsong.coverage.predict import Coverage
+from lomsong.defaults import DEAD_SHARE, THRESHOLD_DBM
+
+__all__ = ["DeadZones", "dead_zones"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,14 +36,143 @@ class DeadZones:
         ``power_dbm`` and ``covered`` (bool).
     threshold_dbm
         The coverage threshold used (received power, dBm).
+    params
+        The prediction's model and parameters, so candidate sites are predicted alike.
     """
 
     villages: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
     households: gpd.GeoDataFrame
     threshold_dbm: float
+    params: dict = field(default_factory=dict)
 
     @property
     def uncovered(self) -> gpd.GeoDataFrame:
         """Household points without coverage: the demand of site ranking."""
         return self.households[~self.households["covered"]]
+
+    @property
+    def dead(self) -> gpd.GeoDataFrame:
+        """The dead villages, most uncovered households first: the list a province reports."""
+        return self.villages[self.villages["dead"]]
+
+
+def dead_zones(
+    signal: Coverage,
+    villages: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    *,
+    threshold_dbm: float = THRESHOLD_DBM,
+    dead_share: float = DEAD_SHARE,
+    min_zone_cells: int = 4,
+) -> DeadZones:
+    """Find uncovered households, dead villages and dead-zone polygons.
+
+    A household point is covered when the best-server received power of its cell is at least
+    ``threshold_dbm``. A village is dead when ``share_uncovered ≥ dead_share``. Dead-zone
+    polygons are the 8-connected groups of uncovered cells inside villages that hold
+    households, after sieving groups smaller than ``min_zone_cells``.
+
+    Parameters
+    ----------
+    signal
+        Output of :func:`predict`.
+    villages, households
+        From :func:`read_villages` and :func:`read_households` (signal's CRS).
+    threshold_dbm
+        Received power at receiver height that counts as covered (dBm).
+    dead_share
+        Share of uncovered households that makes a village dead (0–1].
+
+    Returns
+    -------
+    DeadZones
+    """
+    grid = signal.power
+    hh = households.copy()
+    power = grid.sample(hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy())
+    hh["power_dbm"] = power.astype(np.float32)
+    hh["covered"] = np.nan_to_num(power, nan=-np.inf) >= threshold_dbm
+
+    weight = hh["households"].to_numpy(dtype=float)
+    by_village = pd.DataFrame(
+        {"village_id": hh["village_id"], "w": weight, "wc": weight * hh["covered"]}
+    ).groupby("village_id")[["w", "wc"]].sum()
+    v = villages.copy()
+    total = v["village_id"].map(by_village["w"]).fillna(0.0).to_numpy()
+    covered = v["village_id"].map(by_village["wc"]).fillna(0.0).to_numpy()
+    v["households_covered"] = np.round(covered).astype(np.int64)
+    v["households_uncovered"] = np.round(total - covered).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, (total - covered) / total, 0.0)
+    v["share_uncovered"] = share
+    v["dead"] = (total > 0) & (share >= dead_share)
+    v = v.sort_values(["households_uncovered", "village_id"], ascending=[False, True])
+
+    zones = _zone_polygons(signal, v, hh, threshold_dbm, min_zone_cells)
+    params = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params}
+    return DeadZones(v.reset_index(drop=True), zones, hh, float(threshold_dbm), params)
+
+
+def _zone_polygons(
+    signal: Coverage,
+    villages: gpd.GeoDataFrame,
+    hh: gpd.GeoDataFrame,
+    threshold_dbm: float,
+    min_zone_cells: int,
+) -> gpd.GeoDataFrame:
+    grid = signal.power
+    shape = grid.shape
+    inhabited = rasterio.features.rasterize(
+        ((g, 1) for g in villages.geometry if g is not None and not g.is_empty),
+        out_shape=shape, transform=grid.transform, fill=0, dtype=np.uint8,
+    )  # fmt: skip
+    uncovered = ~(np.nan_to_num(grid.data, nan=-np.inf) >= threshold_dbm) & (inhabited == 1)
+    labels, n = ndimage.label(uncovered, structure=np.ones((3, 3), dtype=bool))
+    columns = ["zone_id", "households", "area_km2", "villages", "nearest_tower_km", "geometry"]
+    empty = gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=grid.crs)
+    if n == 0:
+        return empty
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    # households per component
+    unc = hh[~hh["covered"]]
+    r, c = grid.rowcol(unc.geometry.x.to_numpy(), unc.geometry.y.to_numpy())
+    ok = grid.inside(r, c)
+    lab = np.zeros(len(unc), dtype=np.int64)
+    lab[ok] = labels[r[ok], c[ok]]
+    per_zone = np.bincount(lab, weights=unc["households"].to_numpy(dtype=float), minlength=n + 1)
+    keep = (per_zone > 0) & (counts >= min_zone_cells)
+    keep[0] = False
+    if not keep.any():
+        return empty
+    mask = keep[labels]
+    shapes = rasterio.features.shapes(
+        labels.astype(np.int32), mask=mask, transform=grid.transform, connectivity=8
+    )
+    geoms: dict[int, list] = {}
+    for geom, value in shapes:
+        geoms.setdefault(int(value), []).append(shapely.geometry.shape(geom))
+    ids = sorted(geoms)
+    polys = [shapely.union_all(geoms[i]) for i in ids]
+    zones = gpd.GeoDataFrame(
+        {
+            "households": np.round(per_zone[ids]).astype(np.int64),
+            "area_km2": counts[ids] * grid.res**2 / 1e6,
+        },
+        geometry=polys,
+        crs=grid.crs,
+    )
+    tree = shapely.STRtree(villages.geometry.values)
+    zi, vi = tree.query(zones.geometry.values, predicate="intersects")
+    names = villages["village_id"].to_numpy()
+    touched = pd.Series(names[vi]).groupby(zi).agg(lambda s: ",".join(sorted(set(s))))
+    zones["villages"] = [touched.get(i, "") for i in range(len(zones))]
+    towers = signal.towers
+    if len(towers):
+        dist = zones.geometry.apply(lambda g: towers.distance(g).min())
+        zones["nearest_tower_km"] = dist.to_numpy() / 1000.0
+    else:
+        zones["nearest_tower_km"] = np.nan
+    zones = zones.sort_values("households", ascending=False).reset_index(drop=True)
+    zones.insert(0, "zone_id", [f"Z{i + 1:03d}" for i in range(len(zones))])
+    return zones[columns]

@@ -1,0 +1,282 @@
+"""The project file (TOML) → typed, validated dataclasses.
+
+Every path in the file is relative to the file itself. Unknown keys and values of the wrong type
+are errors that name the key (``model.nam: unknown key; expected one of …``); every problem of
+the file is reported at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from lomsong.errors import ConfigError, Problem
+
+__all__ = [
+    "LayerInput",
+    "Inputs",
+    "ModelConfig",
+    "CoverageConfig",
+    "SitingConfig",
+    "OutputConfig",
+    "ProjectConfig",
+    "load_config",
+    "MODEL_NAMES",
+    "ENVIRONMENTS",
+]
+
+MODEL_NAMES = ("fspl", "hata", "cost231", "itm")
+ENVIRONMENTS = ("urban_large", "urban", "suburban", "open")
+LANGS = ("vi", "en")
+
+
+@dataclass(frozen=True)
+class LayerInput:
+    """One input file, with an optional mapping of standard column names to the file's columns.
+
+    Attributes
+    ----------
+    path
+        Absolute path of the file.
+    columns
+        ``{standard name: column in the file}``; e.g. ``{"village_id": "commune_id"}``.
+    layer
+        Layer name inside a multi-layer file (GeoPackage).
+    population
+        Column of persons; households = population / household_size when given.
+    household_size
+        Persons per household (Vietnam 2009 census: 3.8).
+    """
+
+    path: Path
+    columns: dict[str, str] = field(default_factory=dict)
+    layer: str | None = None
+    population: str | None = None
+    household_size: float = 3.8
+
+
+@dataclass(frozen=True)
+class Inputs:
+    villages: LayerInput
+    towers: LayerInput
+    terrain: tuple[Path, ...] = ()
+    households: LayerInput | None = None
+    candidates: LayerInput | None = None  # None = "auto": generated from terrain and dead zones
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Propagation model: ``name`` in fspl | hata | cost231 | itm; ``environment`` for Hata."""
+
+    name: str = "hata"
+    environment: str = "suburban"
+    rx_height_m: float = 1.5
+    max_radius_km: float = 30.0
+
+
+@dataclass(frozen=True)
+class CoverageConfig:
+    """``threshold_dbm``: received power at rx height that counts as covered;
+    ``dead_share``: a village is dead when at least this share of households is uncovered."""
+
+    threshold_dbm: float = -100.0
+    dead_share: float = 0.5
+
+
+@dataclass(frozen=True)
+class SitingConfig:
+    sites: int = 10
+    method: str = "greedy"
+    time_limit_s: float = 60.0
+    mast_height_m: float = 30.0
+    candidate_spacing_m: float = 1500.0
+    candidate_max_distance_km: float = 5.0
+    require_backhaul: bool = False
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: Path = Path("outputs/project")
+    lang: str = "vi"
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """A whole project file. ``path`` is the file it was read from (None when built in code)."""
+
+    inputs: Inputs
+    model: ModelConfig = field(default_factory=ModelConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    siting: SitingConfig = field(default_factory=SitingConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    crs: str | None = None
+    path: Path | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# strict, type-checked conversion of TOML tables to the dataclasses above
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, key: str, reason: str) -> None:
+        self.problems.append(Problem(key, reason))
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str, base: Path, errs: _Collector) -> Any:
+    """Check ``value`` against the annotation ``tp``; return the converted value."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        for arg in args:  # first matching branch wins; try the strict ones silently
+            trial = _Collector()
+            out = _convert(value, arg, key, base, trial)
+            if not trial.problems:
+                return out
+        _convert(value, args[0], key, base, errs)
+        return None
+    if tp is Path:
+        if not isinstance(value, str):
+            errs.add(key, f"expected a path (string), got {type(value).__name__}")
+            return None
+        return (base / value).resolve()
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            errs.add(key, f"expected a number, got {value!r}")
+            return None
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            errs.add(key, f"expected an integer, got {value!r}")
+            return None
+        return value
+    if tp in (str, bool):
+        if not isinstance(value, tp):
+            errs.add(key, f"expected {_type_name(tp)}, got {value!r}")
+            return None
+        return value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            errs.add(key, 'expected a table of strings, e.g. { village_id = "commune_id" }')
+            return None
+        return dict(value)
+    if origin is tuple:
+        items = value if isinstance(value, list) else [value]
+        (item_tp, _) = typing.get_args(tp)
+        return tuple(_convert(v, item_tp, f"{key}[{i}]", base, errs) for i, v in enumerate(items))
+    if dataclasses.is_dataclass(tp):
+        if tp is LayerInput and isinstance(value, str):
+            value = {"path": value}
+        if not isinstance(value, dict):
+            errs.add(key, f"expected a table, got {value!r}")
+            return None
+        return _build(tp, value, key, base, errs)
+    raise TypeError(f"unsupported annotation {tp!r} for {key}")  # programming error
+
+
+def _build(cls: Any, table: dict, prefix: str, base: Path, errs: _Collector) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path" or cls is LayerInput}
+    kwargs = {}
+    for k, v in table.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in fields:
+            errs.add(key, f"unknown key; expected one of {', '.join(sorted(fields))}")
+            continue
+        kwargs[k] = _convert(v, hints[k], key, base, errs)
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    for n in missing:
+        errs.add(f"{prefix}.{n}" if prefix else n, "required key is missing")
+    if errs.problems:
+        return None
+    return cls(**kwargs)
+
+
+def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
+    def choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            errs.add(key, f"{value!r} is not one of {', '.join(allowed)}")
+
+    choice("model.name", cfg.model.name, MODEL_NAMES)
+    choice("model.environment", cfg.model.environment, ENVIRONMENTS)
+    choice("siting.method", cfg.siting.method, ("greedy", "exact"))
+    choice("output.lang", cfg.output.lang, LANGS)
+    positive = {
+        "model.rx_height_m": cfg.model.rx_height_m,
+        "model.max_radius_km": cfg.model.max_radius_km,
+        "siting.time_limit_s": cfg.siting.time_limit_s,
+        "siting.mast_height_m": cfg.siting.mast_height_m,
+        "siting.candidate_spacing_m": cfg.siting.candidate_spacing_m,
+        "siting.candidate_max_distance_km": cfg.siting.candidate_max_distance_km,
+    }
+    for key, v in positive.items():
+        if not v > 0:
+            errs.add(key, f"must be > 0, got {v}")
+    if cfg.siting.sites < 0:
+        errs.add("siting.sites", f"must be ≥ 0, got {cfg.siting.sites}")
+    if not 0 < cfg.coverage.dead_share <= 1:
+        errs.add("coverage.dead_share", f"must be in (0, 1], got {cfg.coverage.dead_share}")
+    if not -200 < cfg.coverage.threshold_dbm < 0:
+        errs.add("coverage.threshold_dbm", f"{cfg.coverage.threshold_dbm} dBm is not plausible")
+
+
+def load_config(path: str | PathLike[str]) -> ProjectConfig:
+    """Read and validate a project file.
+
+    Parameters
+    ----------
+    path
+        The TOML file. Paths inside it are resolved relative to its folder.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and every bad key at once.
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, "project file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"not valid TOML: {exc}") from None
+    return config_from_dict(raw, base=path.parent, path=path)
+
+
+def config_from_dict(
+    raw: dict, *, base: str | PathLike[str] = ".", path: Path | None = None
+) -> ProjectConfig:
+    """Build a :class:`ProjectConfig` from a parsed TOML table (paths relative to ``base``)."""
+    base = Path(base).resolve()
+    errs = _Collector()
+    raw = dict(raw)
+    inputs = raw.get("inputs")
+    candidates = inputs.get("candidates") if isinstance(inputs, dict) else None
+    if candidates == "auto":
+        raw["inputs"] = {k: v for k, v in inputs.items() if k != "candidates"}
+    cfg = _build(ProjectConfig, raw, "", base, errs)
+    if cfg is not None:
+        _check_values(cfg, errs)
+    if errs.problems:
+        raise ConfigError(path or "<project config>", problems=errs.problems)
+    return dataclasses.replace(cfg, path=path)

@@ -1,0 +1,747 @@
+"""The interactive map: coverage, dead zones, villages, towers and ranked sites in one HTML file.
+
+:func:`build_map` draws the results of the analysis on a folium (Leaflet) map that anyone can
+open in a browser. Everything is computed in the project's metric CRS and only reprojected to
+EPSG:4326 (vectors) or EPSG:3857 (the coverage image) for drawing.
+
+Two rules shape this module:
+
+* **Safety.** Every string read from a data file (village names, ids, operators, …) goes
+  through :func:`escape_text` before it reaches HTML or JavaScript. folium inserts tooltip and
+  popup text into JavaScript template literals and ``GeoJsonTooltip`` puts property values into
+  ``innerHTML`` unescaped, so escaping is ours to do.
+* **Size.** The raster is warped once, downsampled to at most ``max_overlay_px`` on its longer
+  side and stored as an 8-bit palette PNG; polygons are simplified in metres and coordinates
+  rounded to 6 decimals (≈ 0.1 m), so a province map stays a few MB.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.colormap import LinearColormap
+from folium import plugins
+
+from lomsong.coverage.deadzones import DeadZones
+from lomsong.coverage.predict import Coverage
+from lomsong.grid import Grid
+from lomsong.maps.labels import format_float, format_int, format_pct, labels_for
+
+__all__ = ["build_map", "coverage_overlay_png", "escape_text"]
+
+logger = logging.getLogger(__name__)
+
+# -- display defaults ------------------------------------------------------------------------
+#: Colour scale of received power (dBm): −120 dBm is below any handset's sensitivity,
+#: −50 dBm is next to a tower; the threshold of coverage (≈ −100 dBm) falls inside.
+SIGNAL_VMIN_DBM = -120.0
+SIGNAL_VMAX_DBM = -50.0
+#: Used for the legend when neither ``threshold_dbm`` nor ``gaps`` gives one (dBm).
+DEFAULT_THRESHOLD_DBM = -100.0
+#: viridis stops, weak (purple) → strong (yellow): readable by colour-blind users, and distinct
+#: from the red of dead zones and villages.
+SIGNAL_COLORS = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+#: Palette levels of the coverage PNG: 127 steps of ≈ 0.55 dB over −120…−50 dBm look
+#: continuous and keep the PNG an 8-bit palette image (small, compresses well).
+SIGNAL_LEVELS = 127
+#: YlOrRd stops for the share of households without signal, 0 → 100 %.
+SHARE_COLORS = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")
+DEAD_ZONE_COLOR = "#c00000"
+#: Simplification tolerance of polygons before drawing (m): invisible below zoom ≈ 15.
+SIMPLIFY_M = 15.0
+#: Decimals kept in lon/lat: 1e-6° ≈ 0.1 m.
+COORD_DECIMALS = 6
+OVERLAY_OPACITY = 0.65
+CARTO_POSITRON_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"
+CARTO_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors '
+    '&copy; <a href="https://carto.com/attributions">CARTO</a>'
+)
+
+_MAP_CSS = """
+<style>
+.ls-box {position: fixed; z-index: 1000; background: rgba(255,255,255,0.92); padding: 6px 10px;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 13px/1.35 sans-serif;}
+.ls-title {top: 10px; left: 50%; transform: translateX(-50%); font-size: 16px; font-weight: bold;}
+.ls-summary {bottom: 24px; left: 10px; max-width: 320px;}
+.ls-summary table td {padding: 0 4px;} .ls-summary td.n {text-align: right; font-weight: bold;}
+.ls-swatch {display: inline-block; width: 16px; height: 12px; vertical-align: middle;
+  margin-right: 4px; border: 1px solid #c00000;
+  background: repeating-linear-gradient(-45deg, #c00000 0 2px, transparent 2px 6px);}
+.ls-rank {width: 24px; height: 24px; border-radius: 50%; background: #08519c; color: #fff;
+  border: 2px solid #fff; box-shadow: 0 0 3px #000; text-align: center;
+  font: bold 12px/24px sans-serif;}
+.ls-rank-key {display: inline-block; width: 16px; height: 16px; line-height: 16px;
+  font-size: 10px; margin-right: 4px; vertical-align: middle;}
+.ls-tip th {text-align: left; padding-right: 6px; font-weight: normal; color: #555;}
+</style>
+"""
+
+
+# -- safety ----------------------------------------------------------------------------------
+def escape_text(value: Any) -> str:
+    """Text from data, safe inside HTML and inside JavaScript template literals.
+
+    ``html.escape`` handles ``< > & " '``; folium also puts tooltip and popup text inside
+    JavaScript backtick strings, where a backtick, ``${`` or a backslash would be code, so those
+    become character references too. Missing values (None/NaN) become an empty string.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = html.escape(str(value), quote=True)
+    return text.replace("\\", "&#92;").replace("`", "&#96;").replace("$", "&#36;")
+
+
+def _rows_html(rows: Iterable[tuple[str, str]], *, header: str | None = None) -> str:
+    """A small two-column table; labels are ours, values already escaped/formatted."""
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    head = f"<b>{header}</b>" if header else ""
+    return f'<div class="ls-tip">{head}<table>{body}</table></div>'
+
+
+# -- raster overlay --------------------------------------------------------------------------
+def _hex_rgb(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def _palette(colors: Sequence[str], levels: int) -> np.ndarray:
+    """``levels`` RGB colours interpolated linearly between equally spaced ``colors``.
+
+    branca's LinearColormap interpolates the same way, so image and legend agree.
+    """
+    stops = np.array([_hex_rgb(c) for c in colors], dtype=float)
+    at = np.linspace(0.0, 1.0, len(colors))
+    t = np.linspace(0.0, 1.0, levels)
+    rgb = np.stack([np.interp(t, at, stops[:, k]) for k in range(3)], axis=1)
+    return np.rint(rgb).astype(np.uint8)
+
+
+def _extent(transform: Any, width: int, height: int) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a north-up raster, from the transform's coefficients.
+
+    Written out rather than ``transform * (col, row)``: affine ≥ 3 deprecates ``*``.
+    """
+    x0, y0 = transform.c, transform.f
+    x1, y1 = x0 + width * transform.a, y0 + height * transform.e
+    return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+
+def _warp_to_mercator(grid: Grid, *, max_px: int) -> tuple[np.ndarray, tuple[float, ...]]:
+    """Warp ``grid`` to EPSG:3857, longer side ≤ ``max_px``; returns (array, bounds in 3857).
+
+    The output covers the densified envelope of the grid in Mercator exactly, with about as
+    many pixels along its diagonal as the grid has cells along its own (GDAL's rule), then
+    fewer if the cap requires. Cells are averaged (NaN ignored) when the image is coarser than
+    the grid, otherwise the nearest cell is taken so that no value is invented.
+    """
+    import rasterio.crs
+    from affine import Affine
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    # Not calculate_default_transform: it goes through affine's deprecated `*` (a warning
+    # with affine ≥ 3.1), and computing the extent here keeps it unsnapped.
+    src_crs = rasterio.crs.CRS.from_wkt(grid.crs.to_wkt())
+    dst_crs = rasterio.crs.CRS.from_epsg(3857)
+    h, w = grid.shape
+    left, bottom, right, top = transform_bounds(
+        src_crs, dst_crs, *_extent(grid.transform, w, h), densify_pts=21
+    )
+    res = math.hypot(right - left, top - bottom) / math.hypot(w, h)
+    dw, dh = max(1, round((right - left) / res)), max(1, round((top - bottom) / res))
+    scale = max(dw, dh) / max_px
+    if scale > 1:
+        # floor keeps the longer side within the cap.
+        dw, dh = max(1, math.floor(dw / scale)), max(1, math.floor(dh / scale))
+    transform = Affine((right - left) / dw, 0.0, left, 0.0, -(top - bottom) / dh, top)
+    out = np.full((dh, dw), np.nan, dtype=np.float32)
+    reproject(
+        source=np.asarray(grid.data, dtype=np.float32),
+        destination=out,
+        src_transform=grid.transform,
+        src_crs=src_crs,
+        src_nodata=np.nan,
+        dst_transform=transform,
+        dst_crs=dst_crs,
+        dst_nodata=np.nan,
+        resampling=Resampling.average if scale > 1 else Resampling.nearest,
+    )
+    return out, (left, bottom, right, top)
+
+
+def coverage_overlay_png(
+    grid: Grid,
+    *,
+    vmin: float = SIGNAL_VMIN_DBM,
+    vmax: float = SIGNAL_VMAX_DBM,
+    max_px: int = 1600,
+    colors: Sequence[str] = SIGNAL_COLORS,
+) -> tuple[bytes, tuple[tuple[float, float], tuple[float, float]]]:
+    """Colour a float grid as a PNG for a Leaflet image overlay.
+
+    Leaflet positions an ImageOverlay by lat/lon corners but stretches it linearly in Web
+    Mercator pixels, so the grid is warped to EPSG:3857 first and the returned bounds are the
+    lat/lon of that Mercator extent (exact: Mercator x depends on lon only, y on lat only).
+
+    Parameters
+    ----------
+    grid
+        Float grid (e.g. received power in dBm) in any projected CRS; NaN = no value.
+    vmin, vmax
+        Values mapped to the first and last colour; values outside are clipped.
+    max_px
+        Cap on the longer side of the image (pixels); larger grids are averaged down.
+    colors
+        Colour stops (hex), equally spaced between ``vmin`` and ``vmax``.
+
+    Returns
+    -------
+    png, bounds
+        An 8-bit palette PNG (index 0 fully transparent, used for NaN) and
+        ``((south, west), (north, east))`` in degrees.
+
+    Notes
+    -----
+    Memory is a few times the size of the output image; warping a 2-million-cell grid takes
+    well under a second.
+    """
+    from PIL import Image
+    from pyproj import Transformer
+
+    if not vmax > vmin:
+        raise ValueError(f"vmax ({vmax}) must be greater than vmin ({vmin})")
+    if max_px < 1:
+        raise ValueError(f"max_px must be ≥ 1, got {max_px}")
+    values, (left, bottom, right, top) = _warp_to_mercator(grid, max_px=max_px)
+
+    t = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
+    index = np.zeros(values.shape, dtype=np.uint8)
+    ok = np.isfinite(values)
+    index[ok] = 1 + np.rint(t[ok] * (SIGNAL_LEVELS - 1)).astype(np.uint8)
+    palette = np.vstack([[255, 255, 255], _palette(colors, SIGNAL_LEVELS)])
+
+    image = Image.fromarray(index)
+    image.putpalette(palette.astype(np.uint8).ravel().tolist())
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0)
+
+    to_lonlat = Transformer.from_crs(3857, 4326, always_xy=True)
+    west, south = to_lonlat.transform(left, bottom)
+    east, north = to_lonlat.transform(right, top)
+    logger.debug("coverage overlay %dx%d px, %d bytes", *values.shape[::-1], buffer.tell())
+    return buffer.getvalue(), ((south, west), (north, east))
+
+
+# -- vector helpers --------------------------------------------------------------------------
+def _for_display(gdf: gpd.GeoDataFrame, *, simplify_m: float = SIMPLIFY_M) -> gpd.GeoDataFrame:
+    """Simplify in metres, reproject to EPSG:4326, round coordinates; drop empty geometries."""
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    geoms = gdf.geometry
+    if simplify_m > 0 and gdf.crs is not None and gdf.crs.is_projected:
+        geoms = geoms.simplify(simplify_m, preserve_topology=True)
+    if gdf.crs is not None:
+        geoms = geoms.to_crs(4326)
+    rounded = shapely.transform(np.asarray(geoms.values), lambda xy: np.round(xy, COORD_DECIMALS))
+    return gdf.set_geometry(gpd.GeoSeries(rounded, index=gdf.index, crs=4326))
+
+
+def _collection(gdf: gpd.GeoDataFrame, properties: Sequence[dict]) -> dict:
+    """A GeoJSON FeatureCollection with only the given (already safe) properties."""
+    features = [
+        {
+            "type": "Feature",
+            "id": str(i),
+            "properties": props,
+            "geometry": shapely.geometry.mapping(geom),
+        }
+        for i, (geom, props) in enumerate(zip(gdf.geometry, properties, strict=True))
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _get(row: Any, key: str) -> Any:
+    """``row[key]`` or None when the column is missing or the value is NaN."""
+    value = row.get(key) if hasattr(row, "get") else getattr(row, key, None)
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):  # lists, arrays: not missing
+        pass
+    return value
+
+
+def _values(frame: pd.DataFrame, column: str) -> list:
+    """Non-missing values of a column, or [] when the column is absent."""
+    return frame[column].dropna().tolist() if column in frame else []
+
+
+def _with_unit(text: str, unit: str) -> str:
+    return text if text == "–" else f"{text} {unit}"
+
+
+def _bounds_of(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float] | None:
+    if len(gdf) == 0:
+        return None
+    west, south, east, north = gdf.total_bounds
+    return (south, west, north, east) if np.all(np.isfinite([west, south, east, north])) else None
+
+
+# -- layers ----------------------------------------------------------------------------------
+def _blank_tile_url() -> str:
+    """A 1×1 light-grey PNG as a data URL: a basemap that needs no network."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (245, 245, 243)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _add_basemaps(m: folium.Map, lab: dict[str, str]) -> None:
+    folium.TileLayer("OpenStreetMap", name=lab["basemap_osm"]).add_to(m)
+    # The URL is given directly: xyzservices' CartoDB entry now carries an API-key
+    # placeholder (and warns), while the public light_all tiles keep working without one.
+    folium.TileLayer(
+        CARTO_POSITRON_URL,
+        attr=CARTO_ATTRIBUTION,
+        name=lab["basemap_light"],
+        show=False,  # one base layer at start; otherwise all three stack
+        subdomains="abcd",
+        max_zoom=20,
+    ).add_to(m)
+    folium.TileLayer(
+        _blank_tile_url(), attr="lomsong", name=lab["basemap_none"], max_zoom=22, show=False
+    ).add_to(m)
+
+
+def _add_signal(
+    m: folium.Map, signal: Coverage, lab: dict[str, str], *, threshold: float, max_px: int
+) -> tuple[float, float, float, float]:
+    png, ((south, west), (north, east)) = coverage_overlay_png(signal.power, max_px=max_px)
+    url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    folium.raster_layers.ImageOverlay(
+        url,
+        bounds=[[south, west], [north, east]],
+        opacity=OVERLAY_OPACITY,
+        name=lab["layer_signal"],
+        interactive=False,
+    ).add_to(m)
+    shown = f"{threshold:g}".replace("-", "−")
+    step = 10.0
+    ticks = sorted(
+        {*np.arange(SIGNAL_VMIN_DBM, SIGNAL_VMAX_DBM + 1e-9, step).tolist(), float(threshold)}
+    )
+    legend = LinearColormap(
+        list(SIGNAL_COLORS),
+        vmin=SIGNAL_VMIN_DBM,
+        vmax=SIGNAL_VMAX_DBM,
+        caption=lab["legend_signal"].format(threshold=shown),
+        tick_labels=[t for t in ticks if SIGNAL_VMIN_DBM <= t <= SIGNAL_VMAX_DBM],
+    )
+    m.add_child(legend)
+    return south, west, north, east
+
+
+def _village_tooltip(row: Any, lab: dict[str, str], lang: str) -> str:
+    rows = [
+        (lab["commune"], escape_text(_get(row, "commune"))),
+        (lab["district"], escape_text(_get(row, "district"))),
+        (lab["households"], format_int(_get(row, "households"), lang)),
+    ]
+    uncovered = _get(row, "households_uncovered")
+    if uncovered is not None:
+        share = _get(row, "share_uncovered")
+        rows.append(
+            (
+                lab["households_uncovered"],
+                f"{format_int(uncovered, lang)} ({format_pct(share, lang)})",
+            )
+        )
+    dead = _get(row, "dead")
+    if dead is not None and bool(dead):
+        rows.append((lab["dead_village"], lab["yes"]))
+    return _rows_html(rows, header=escape_text(_get(row, "name")))
+
+
+def _share_of(villages: gpd.GeoDataFrame) -> pd.Series | None:
+    if "share_uncovered" in villages:
+        return villages["share_uncovered"].astype(float)
+    if "households_uncovered" in villages and "households" in villages:
+        hh = villages["households"].astype(float)
+        return (villages["households_uncovered"].astype(float) / hh.where(hh > 0)).clip(0, 1)
+    return None
+
+
+def _add_villages(
+    m: folium.Map, villages: gpd.GeoDataFrame, lab: dict[str, str], lang: str
+) -> tuple[float, float, float, float] | None:
+    shown = _for_display(villages)
+    share = _share_of(shown)
+    colormap = LinearColormap(list(SHARE_COLORS), vmin=0.0, vmax=100.0, caption=lab["legend_share"])
+    props = []
+    for i, (_, row) in enumerate(shown.iterrows()):
+        value = None if share is None or pd.isna(share.iloc[i]) else float(share.iloc[i])
+        fill = "#bdbdbd" if value is None else colormap(100.0 * value)
+        props.append({"tip": _village_tooltip(row, lab, lang), "fill": fill})
+
+    def style(feature: dict) -> dict:
+        return {
+            "fillColor": feature["properties"]["fill"],
+            "color": "#555555",
+            "weight": 0.8,
+            "fillOpacity": 0.55,
+        }
+
+    folium.GeoJson(
+        _collection(shown, props),
+        name=lab["layer_villages"],
+        style_function=style,
+        highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+    ).add_to(m)
+    if share is not None:
+        m.add_child(colormap)
+    return _bounds_of(shown)
+
+
+def _format_villages_field(value: Any, lang: str) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, list | tuple | np.ndarray | pd.Series):
+        return ", ".join(escape_text(v) for v in value)
+    if isinstance(value, int | np.integer | float | np.floating):
+        return format_int(value, lang)
+    return escape_text(value)
+
+
+def _add_zones(
+    m: folium.Map, zones: gpd.GeoDataFrame, lab: dict[str, str], lang: str
+) -> tuple[float, float, float, float] | None:
+    shown = _for_display(zones)
+    props = []
+    for _, row in shown.iterrows():
+        rows = [
+            (lab["households"], format_int(_get(row, "households"), lang)),
+            (lab["area"], _with_unit(format_float(_get(row, "area_km2"), lang, digits=2), "km²")),
+            (lab["villages"], _format_villages_field(_get(row, "villages"), lang)),
+            (
+                lab["nearest_tower"],
+                _with_unit(format_float(_get(row, "nearest_tower_km"), lang), "km"),
+            ),
+        ]
+        header = f"{lab['zone']} {escape_text(_get(row, 'zone_id'))}"
+        props.append({"tip": _rows_html(rows, header=header)})
+    stripes = plugins.StripePattern(
+        angle=-45, weight=2, space_weight=4, color=DEAD_ZONE_COLOR, opacity=0.9
+    )
+    stripes.add_to(m)
+
+    def style(_feature: dict) -> dict:
+        return {
+            "color": DEAD_ZONE_COLOR,
+            "weight": 1.5,
+            "fillColor": DEAD_ZONE_COLOR,
+            "fillOpacity": 0.9,
+            "fillPattern": stripes,
+        }
+
+    folium.GeoJson(
+        _collection(shown, props),
+        name=lab["layer_zones"],
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+    ).add_to(m)
+    return _bounds_of(shown)
+
+
+def _tower_popup(sectors: pd.DataFrame, lab: dict[str, str], lang: str) -> str:
+    """One popup per position: a row per sector (id, operator, tech, height, EIRP, azimuth)."""
+    head = "".join(
+        f"<th>{lab[k]}</th>"
+        for k in ("tower", "operator", "tech", "freq", "height", "eirp", "azimuth")
+    )
+    body = []
+    for _, row in sectors.iterrows():
+        azimuth = _get(row, "azimuth_deg")
+        cells = (
+            escape_text(_get(row, "tower_id")),
+            escape_text(_get(row, "operator")),
+            escape_text(_get(row, "tech")),
+            _with_unit(format_int(_get(row, "freq_mhz"), lang), "MHz"),
+            _with_unit(format_int(_get(row, "height_m"), lang), "m"),
+            _with_unit(format_float(_get(row, "eirp_dbm"), lang), "dBm"),
+            lab["omni"] if azimuth is None else f"{format_int(azimuth, lang)}°",
+        )
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    site = _get(sectors.iloc[0], "site_id")
+    title = f"{lab['site']} {escape_text(site)}" if site is not None else ""
+    return f'<div class="ls-tip"><b>{title}</b><table><tr>{head}</tr>{"".join(body)}</table></div>'
+
+
+def _add_towers(
+    m: folium.Map, towers: gpd.GeoDataFrame, lab: dict[str, str], lang: str
+) -> tuple[float, float, float, float] | None:
+    shown = _for_display(towers, simplify_m=0)
+    cluster = plugins.MarkerCluster(name=lab["layer_towers"], options={"maxClusterRadius": 40})
+    # Sectors of one site share a position: one marker per position, a popup row per sector.
+    keys = list(zip(shown.geometry.y, shown.geometry.x, strict=True))
+    for (lat, lon), sectors in shown.groupby(pd.Series(keys, index=shown.index), sort=False):
+        operators = ", ".join(sorted({escape_text(o) for o in _values(sectors, "operator")}))
+        ids = ", ".join(escape_text(t) for t in _values(sectors, "tower_id"))
+        tooltip = f"{ids} ({operators})" if operators else ids
+        folium.Marker(
+            [lat, lon],
+            popup=folium.Popup(_tower_popup(sectors, lab, lang), max_width=480),
+            tooltip=folium.Tooltip(tooltip),
+            icon=folium.Icon(color="blue", icon="signal"),
+        ).add_to(cluster)
+    cluster.add_to(m)
+    return _bounds_of(shown)
+
+
+def _add_candidates(
+    m: folium.Map, candidates: gpd.GeoDataFrame, lab: dict[str, str]
+) -> tuple[float, float, float, float] | None:
+    shown = _for_display(candidates, simplify_m=0)
+    props = [{"tip": escape_text(_get(row, "site_id"))} for _, row in shown.iterrows()]
+    folium.GeoJson(
+        _collection(shown, props),
+        name=lab["layer_candidates"],
+        marker=folium.CircleMarker(
+            radius=3, color="#636363", weight=1, fill=True, fill_opacity=0.4
+        ),
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+        show=False,
+    ).add_to(m)
+    return _bounds_of(shown)
+
+
+def _rank_popup_html(row: Any, lab: dict[str, str], lang: str) -> str:
+    """Popup of a ranked site: its rank, id and what it adds."""
+    hops = _get(row, "backhaul_hops")
+    ok = _get(row, "backhaul_ok")
+    backhaul = "–" if ok is None else lab["backhaul_ok"] if bool(ok) else lab["backhaul_no"]
+    if hops is not None:
+        backhaul += f" ({format_int(hops, lang)} {lab['hops']})"
+    rows = [
+        (lab["site"], escape_text(_get(row, "site_id"))),
+        (lab["new_households"], format_int(_get(row, "new_households"), lang)),
+        (lab["cumulative_households"], format_int(_get(row, "cumulative_households"), lang)),
+        (lab["cumulative_share"], format_pct(_get(row, "cumulative_share"), lang)),
+        (lab["villages_reached"], format_int(_get(row, "villages_reached"), lang)),
+        (lab["backhaul"], backhaul),
+    ]
+    return _rows_html(rows, header=f"{lab['rank']} {int(_get(row, 'rank'))}")
+
+
+def _add_ranking(
+    m: folium.Map, ranking: gpd.GeoDataFrame | pd.DataFrame, lab: dict[str, str], lang: str
+) -> tuple[float, float, float, float] | None:
+    if not isinstance(ranking, gpd.GeoDataFrame) or ranking.crs is None:
+        # A table read from ranking.csv: positions from its lon/lat columns.
+        points = gpd.points_from_xy(ranking["lon"], ranking["lat"])
+        ranking = gpd.GeoDataFrame(pd.DataFrame(ranking), geometry=points, crs=4326)
+    shown = _for_display(ranking, simplify_m=0)
+    group = folium.FeatureGroup(name=lab["layer_ranking"])
+    for _, row in shown.sort_values("rank", ascending=False).iterrows():  # rank 1 drawn on top
+        rank = int(row["rank"])
+        folium.Marker(
+            [row.geometry.y, row.geometry.x],
+            icon=folium.DivIcon(
+                html=f'<div class="ls-rank">{rank}</div>',
+                icon_size=(28, 28),
+                icon_anchor=(14, 14),
+                class_name="ls-rank-icon",
+            ),
+            popup=folium.Popup(_rank_popup_html(row, lab, lang), max_width=360),
+            tooltip=folium.Tooltip(f"{lab['rank']} {rank}: {escape_text(_get(row, 'site_id'))}"),
+            z_index_offset=1000 - rank,
+        ).add_to(group)
+    group.add_to(m)
+    return _bounds_of(shown)
+
+
+# -- title, summary, bounds ------------------------------------------------------------------
+def _summary_values(
+    villages: gpd.GeoDataFrame | None,
+    gaps: DeadZones | None,
+    ranking: gpd.GeoDataFrame | None,
+    given: dict | None,
+) -> dict[str, Any]:
+    """Totals for the summary box, computed from the inputs; ``given`` keys take precedence."""
+    out: dict[str, Any] = {}
+    if villages is not None and "households" in villages:
+        out["households"] = int(villages["households"].sum())
+    if villages is not None and "households_uncovered" in villages:
+        out["households_uncovered"] = int(villages["households_uncovered"].sum())
+    elif gaps is not None and "households" in gaps.households:
+        out["households_uncovered"] = int(gaps.uncovered["households"].sum())
+    if villages is not None and "dead" in villages:
+        out["dead_villages"] = int(villages["dead"].astype(bool).sum())
+    if ranking is not None:
+        out["sites"] = len(ranking)
+        if "cumulative_households" in ranking and len(ranking):
+            out["households_reached_by_sites"] = int(ranking["cumulative_households"].max())
+        elif "new_households" in ranking:
+            out["households_reached_by_sites"] = int(ranking["new_households"].sum())
+    out.update(given or {})
+    return out
+
+
+def _summary_html(values: dict[str, Any], lab: dict[str, str], lang: str) -> str:
+    rows = []
+    if "households" in values:
+        rows.append((lab["sum_households"], format_int(values["households"], lang)))
+    if "households_uncovered" in values:
+        text = format_int(values["households_uncovered"], lang)
+        if values.get("households"):
+            share = values["households_uncovered"] / values["households"]
+            text += f" ({format_pct(share, lang)})"
+        rows.append((lab["sum_uncovered"], text))
+    if "dead_villages" in values:
+        rows.append((lab["sum_dead_villages"], format_int(values["dead_villages"], lang)))
+    if "households_reached_by_sites" in values:
+        label = lab["sum_reached"].format(sites=format_int(values.get("sites"), lang))
+        rows.append((label, format_int(values["households_reached_by_sites"], lang)))
+    table = "".join(f'<tr><td>{k}</td><td class="n">{v}</td></tr>' for k, v in rows)
+    keys = (
+        f'<div><span class="ls-swatch"></span>{lab["legend_dead_zone"]}</div>'
+        f'<div><span class="ls-rank ls-rank-key">1</span>{lab["legend_rank"]}</div>'
+    )
+    return (
+        f'<div class="ls-box ls-summary"><b>{lab["summary"]}</b><table>{table}</table>{keys}</div>'
+    )
+
+
+def _merge_bounds(
+    parts: Iterable[tuple[float, float, float, float] | None],
+) -> list[list[float]] | None:
+    boxes = [b for b in parts if b is not None]
+    if not boxes:
+        return None
+    s, w, n, e = np.array(boxes).T
+    return [[float(s.min()), float(w.min())], [float(n.max()), float(e.max())]]
+
+
+def _nonempty(gdf: gpd.GeoDataFrame | None) -> bool:
+    return gdf is not None and len(gdf) > 0
+
+
+# -- public ----------------------------------------------------------------------------------
+def build_map(
+    *,
+    villages: gpd.GeoDataFrame | None = None,
+    towers: gpd.GeoDataFrame | None = None,
+    signal: Coverage | None = None,
+    gaps: DeadZones | None = None,
+    ranking: gpd.GeoDataFrame | pd.DataFrame | None = None,
+    candidates: gpd.GeoDataFrame | None = None,
+    lang: str = "vi",
+    title: str | None = None,
+    threshold_dbm: float | None = None,
+    max_overlay_px: int = 1600,
+    summary: dict | None = None,
+) -> folium.Map:
+    """An interactive folium map of coverage, dead zones, villages, towers and proposed sites.
+
+    Layers (each can be switched in the layer control; all optional):
+
+    * basemaps: OpenStreetMap, CartoDB Positron, and a blank one that works offline;
+    * received power of ``signal`` as an image (colour scale −120…−50 dBm, legend with the
+      coverage threshold), warped to Web Mercator and at most ``max_overlay_px`` on a side;
+    * villages coloured by the share of their households without signal, with tooltips;
+    * dead-zone polygons of ``gaps`` (red hatch), with households, area and nearest tower;
+    * existing towers as clustered markers, one per position (sectors listed in the popup);
+    * ranked sites as numbered markers; all candidate sites as a faint layer (hidden at start).
+
+    Plus a title, a summary box (households without signal, dead villages, households reached
+    by the proposed sites), full-screen, measure and mini-map controls; the view fits the data.
+
+    Parameters
+    ----------
+    villages, towers, ranking, candidates
+        GeoDataFrames in the project's metric CRS (see the data model in DESIGN.md).
+        ``villages`` defaults to ``gaps.villages``. ``ranking`` may also be a plain table
+        (ranking.csv): positions then come from its ``lon``/``lat`` columns (degrees).
+    signal
+        Result of ``predict``; ``signal.power`` is drawn.
+    gaps
+        Result of ``dead_zones``; ``gaps.zones`` is drawn and its threshold used in the legend.
+    lang
+        ``"vi"`` (default) or ``"en"``: every label and the number format.
+    title
+        Map title (escaped); a default title in ``lang`` otherwise.
+    threshold_dbm
+        Coverage threshold shown in the legend (dBm); defaults to ``gaps.threshold_dbm``, then
+        −100 dBm.
+    max_overlay_px
+        Longer side cap of the coverage image (pixels).
+    summary
+        Totals for the summary box (``households, households_uncovered, dead_villages,
+        households_reached_by_sites, sites``); missing keys are computed from the inputs.
+
+    Returns
+    -------
+    folium.Map
+        Save it with ``m.save("map.html")``. The page loads Leaflet and plugins from CDNs;
+        data (including the coverage image) is embedded.
+    """
+    lab = labels_for(lang)
+    if villages is None and gaps is not None:
+        villages = gaps.villages
+    if threshold_dbm is None:
+        threshold_dbm = gaps.threshold_dbm if gaps is not None else DEFAULT_THRESHOLD_DBM
+
+    m = folium.Map(location=[16.0, 107.5], zoom_start=6, tiles=None, control_scale=True)
+    m.get_root().header.add_child(folium.Element(_MAP_CSS))
+    _add_basemaps(m, lab)
+
+    bounds = []
+    if signal is not None:
+        bounds.append(
+            _add_signal(m, signal, lab, threshold=float(threshold_dbm), max_px=max_overlay_px)
+        )
+    if _nonempty(villages):
+        bounds.append(_add_villages(m, villages, lab, lang))
+    if gaps is not None and _nonempty(gaps.zones):
+        bounds.append(_add_zones(m, gaps.zones, lab, lang))
+    if _nonempty(candidates):
+        bounds.append(_add_candidates(m, candidates, lab))
+    if _nonempty(towers):
+        bounds.append(_add_towers(m, towers, lab, lang))
+    if _nonempty(ranking):
+        bounds.append(_add_ranking(m, ranking, lab, lang))
+
+    heading = escape_text(title) if title is not None else lab["title"]
+    root_html = m.get_root().html
+    root_html.add_child(folium.Element(f'<div class="ls-box ls-title">{heading}</div>'))
+    values = _summary_values(villages, gaps, ranking, summary)
+    if values:
+        root_html.add_child(folium.Element(_summary_html(values, lab, lang)))
+
+    plugins.Fullscreen().add_to(m)
+    plugins.MeasureControl(
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="sqmeters",
+        secondary_area_unit="hectares",
+    ).add_to(m)
+    plugins.MiniMap(toggle_display=True, position="bottomright").add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+
+    box = _merge_bounds(bounds)
+    if box is not None:
+        m.fit_bounds(box, max_zoom=15)  # a single point would otherwise zoom to the maximum
+    return m

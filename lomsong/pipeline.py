@@ -1,0 +1,306 @@
+"""The whole pipeline for `lomsong run`: inputs → coverage → dead zones → sites → outputs.
+
+Outputs are written into a temporary folder beside the target and renamed into place at the
+end, so a failed run leaves the previous outputs untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+from affine import Affine
+
+from lomsong import __version__, report
+from lomsong.config import LayerInput, ProjectConfig
+from lomsong.coverage.deadzones import DeadZones, dead_zones
+from lomsong.coverage.predict import Coverage, predict
+from lomsong.grid import Grid
+from lomsong.layers._io import Rejects
+from lomsong.layers.candidates import candidate_sites, read_candidates
+from lomsong.layers.households import read_households
+from lomsong.layers.terrain import read_terrain
+from lomsong.layers.towers import read_towers
+from lomsong.layers.villages import read_villages
+from lomsong.maps.build import build_map
+from lomsong.siting.rank import rank_sites
+
+__all__ = ["Result", "run", "Progress", "NO_PROGRESS"]
+
+logger = logging.getLogger(__name__)
+
+#: ``progress(description, total)`` returns an ``advance(done, total)`` callable.
+Progress = Callable[[str, int], Callable[[int, int], None]]
+
+
+def _no_progress(_description: str, _total: int) -> Callable[[int, int], None]:
+    return lambda _done, _total: None
+
+
+NO_PROGRESS: Progress = _no_progress
+#: Cell size of the flat grid used when a project has no terrain (m).
+FLAT_GRID_RES_M = 100.0
+
+
+@dataclass
+class Result:
+    """Everything a run computed (all layers in the project's metric CRS)."""
+
+    config: ProjectConfig
+    villages: gpd.GeoDataFrame
+    towers: gpd.GeoDataFrame
+    terrain: Grid
+    households: gpd.GeoDataFrame
+    signal: Coverage
+    gaps: DeadZones
+    candidates: gpd.GeoDataFrame
+    ranking: gpd.GeoDataFrame
+    rejects: gpd.GeoDataFrame
+    summary: dict
+    out_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        yield
+        self.times[name] = round(time.perf_counter() - t0, 3)
+
+
+def run(
+    config: ProjectConfig,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    towers: str | os.PathLike[str] | None = None,
+    progress: Progress = NO_PROGRESS,
+    write: bool = True,
+    bundle: dict[str, Path] | None = None,
+) -> Result:
+    """Run the whole pipeline on a project and write its outputs.
+
+    Parameters
+    ----------
+    config
+        From :func:`lomsong.load_config`.
+    out_dir
+        Output folder (default ``config.output.dir``).
+    towers
+        A new tower file replacing ``inputs.towers`` (same column mapping).
+    progress
+        Progress-bar factory (see :data:`Progress`); silent by default.
+    write
+        False computes without writing anything.
+    bundle
+        Folders to move into the output folder with the results (``{name: folder}``), e.g.
+        the demo's generated inputs; moved only when the run succeeds.
+
+    Returns
+    -------
+    Result
+    """
+    timer = _Timer()
+    if towers is not None:
+        new_towers = replace(config.inputs.towers, path=Path(towers).resolve())
+        config = replace(config, inputs=replace(config.inputs, towers=new_towers))
+    inp, mc = config.inputs, config.model
+    with timer("read_inputs"):
+        villages = read_villages(
+            inp.villages.path, columns=inp.villages.columns, layer=inp.villages.layer,
+            population=inp.villages.population, household_size=inp.villages.household_size,
+            crs=config.crs,
+        )  # fmt: skip
+        tw = read_towers(
+            inp.towers.path, columns=inp.towers.columns, layer=inp.towers.layer, area=villages,
+            max_radius_km=mc.max_radius_km,
+        )  # fmt: skip
+        if inp.terrain:
+            terrain = read_terrain(list(inp.terrain), area=villages, max_radius_km=mc.max_radius_km)
+        else:
+            logger.warning("no terrain: predicting over flat ground (terrain-free model)")
+            terrain = flat_grid(villages, margin_m=mc.max_radius_km * 1000.0)
+        hh_in = inp.households
+        households = read_households(
+            None if hh_in is None else hh_in.path, villages=villages,
+            columns=None if hh_in is None else hh_in.columns,
+            layer=None if hh_in is None else hh_in.layer,
+        )  # fmt: skip
+    with timer("predict"):
+        signal = predict(
+            tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
+            max_radius_km=mc.max_radius_km, progress=progress("Predicting towers", len(tw)),
+        )  # fmt: skip
+    with timer("dead_zones"):
+        gaps = dead_zones(
+            signal, villages, households, threshold_dbm=config.coverage.threshold_dbm,
+            dead_share=config.coverage.dead_share,
+        )  # fmt: skip
+    sc = config.siting
+    with timer("candidates"):
+        if inp.candidates is not None:
+            candidates = read_candidates(inp.candidates.path, columns=inp.candidates.columns,
+                                         area=villages)  # fmt: skip
+        else:
+            candidates = candidate_sites(
+                terrain, gaps, spacing_m=sc.candidate_spacing_m,
+                max_distance_km=sc.candidate_max_distance_km, height_m=sc.mast_height_m,
+            )  # fmt: skip
+    with timer("rank"):
+        ranking = rank_sites(
+            candidates, gaps, terrain, sites=sc.sites, method=sc.method, towers=tw,
+            time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
+            progress=progress("Predicting candidates", len(candidates)),
+        )  # fmt: skip
+    rejects = _rejects(tw, villages.crs)
+    result = Result(
+        config=config, villages=gaps.villages, towers=tw, terrain=terrain,
+        households=gaps.households, signal=signal, gaps=gaps, candidates=candidates,
+        ranking=ranking, rejects=rejects, summary={}, timings=timer.times,
+    )  # fmt: skip
+    result.summary = summarise(result)
+    if write:
+        target = Path(out_dir) if out_dir is not None else config.output.dir
+        with timer("write"):
+            write_outputs(result, target, bundle=bundle)
+        result.out_dir = target
+        result.summary["timings_s"] = timer.times
+    return result
+
+
+def flat_grid(area: gpd.GeoDataFrame, *, margin_m: float, res_m: float = FLAT_GRID_RES_M) -> Grid:
+    """Sea-level flat terrain over the area plus a margin, for terrain-free projects."""
+    minx, miny, maxx, maxy = area.total_bounds
+    minx, miny = minx - margin_m, miny - margin_m
+    w = int(math.ceil((maxx + margin_m - minx) / res_m))
+    h = int(math.ceil((maxy + margin_m - miny) / res_m))
+    # 1 m, not 0: sea level would read as "sea" to the candidate generator
+    transform = Affine(res_m, 0, minx, 0, -res_m, miny + h * res_m)
+    return Grid(np.ones((h, w), dtype=np.float32), transform, area.crs)
+
+
+def _rejects(towers: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
+    rows = list(towers.attrs.get("rejects", []))
+    return Rejects("", rows).to_frame(crs=crs)
+
+
+def summarise(result: Result) -> dict:
+    """The figures of ``summary.json``."""
+    cfg = result.config
+    v = result.gaps.villages
+    hh_total = float(result.gaps.households["households"].sum())
+    unc = float(result.gaps.uncovered["households"].sum())
+    rk = result.ranking
+    reached = float(rk["new_households"].sum()) if len(rk) else 0.0
+    inputs = [cfg.inputs.villages.path, cfg.inputs.towers.path, *cfg.inputs.terrain]
+    for extra in (cfg.inputs.households, cfg.inputs.candidates):
+        if isinstance(extra, LayerInput):
+            inputs.append(extra.path)
+    return {
+        "lomsong_version": __version__,
+        "project": str(cfg.path) if cfg.path else None,
+        "crs": result.villages.crs.to_string(),
+        "model": {"name": cfg.model.name, "environment": cfg.model.environment,
+                  "rx_height_m": cfg.model.rx_height_m,
+                  "max_radius_km": cfg.model.max_radius_km},  # fmt: skip
+        "thresholds": {"threshold_dbm": cfg.coverage.threshold_dbm,
+                       "dead_share": cfg.coverage.dead_share},  # fmt: skip
+        "totals": {
+            "villages": len(v),
+            "dead_villages": int(v["dead"].sum()),
+            "households": round(hh_total),
+            "households_covered": round(hh_total - unc),
+            "households_uncovered": round(unc),
+            "share_uncovered": round(unc / hh_total, 4) if hh_total else 0.0,
+            "dead_zones": len(result.gaps.zones),
+            "towers": len(result.towers),
+            "tower_sites": int(result.towers["site_id"].nunique()) if len(result.towers) else 0,
+            "candidates": len(result.candidates),
+            "sites_proposed": len(rk),
+            "households_reached_by_sites": round(reached),
+            "share_of_uncovered_reached": round(reached / unc, 4) if unc else 0.0,
+        },
+        "dead_villages": [
+            {"village_id": r.village_id, "name": r.name, "commune": r.commune,
+             "households_uncovered": int(r.households_uncovered)}
+            for r in v[v["dead"]].itertuples()
+        ],  # fmt: skip
+        "terrain": {"shape": list(result.terrain.shape), "res_m": result.terrain.res,
+                    "bounds": [round(b, 1) for b in result.terrain.bounds]},  # fmt: skip
+        "defaults_used": result.towers.attrs.get("defaults_used", {}),
+        "rejects": len(result.rejects),
+        "input_sha256": report.file_sha256(p for p in inputs if Path(p).exists()),
+        "timings_s": dict(result.timings),
+    }
+
+
+def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | None = None) -> None:
+    """Write every output file into a temporary folder, then rename it to ``target``."""
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        _write_files(result, tmp)
+        for name, folder in (bundle or {}).items():
+            shutil.copytree(folder, tmp / name)
+        _swap_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap_into_place(tmp: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_files(result: Result, d: Path) -> None:
+    cfg = result.config
+    result.signal.power.to_file(d / "coverage.tif")
+    result.signal.serving.to_file(d / "serving.tif")
+    report.write_villages_csv(result.gaps.villages, d / "villages.csv")
+    report.write_ranking_csv(result.ranking, d / "ranking.csv")
+    report.write_planning_gpkg(
+        {
+            "villages": result.gaps.villages,
+            "dead_zones": result.gaps.zones,
+            "towers": result.towers,
+            "candidates": result.candidates,
+            "ranking": result.ranking,
+            "rejects": result.rejects,
+        },
+        d / "planning.gpkg",
+    )
+    m = build_map(
+        villages=result.gaps.villages, towers=result.towers, signal=result.signal,
+        gaps=result.gaps, ranking=result.ranking, candidates=result.candidates,
+        lang=cfg.output.lang, threshold_dbm=cfg.coverage.threshold_dbm,
+        summary=result.summary["totals"],
+    )  # fmt: skip
+    m.save(str(d / "map.html"))
+    summary = dict(result.summary)
+    summary["outputs"] = sorted(p.name for p in d.iterdir())
+    report.write_summary(summary, d / "summary.json")

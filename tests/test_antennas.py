@@ -1,0 +1,173 @@
+"""Tests of lomsong.coverage.antennas: 3GPP sector patterns and angle helpers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lomsong.coverage.antennas import (
+    DEFAULT_FRONT_TO_BACK_DB,
+    DEFAULT_SIDELOBE_DB,
+    antenna_gain_db,
+    bearing_deg,
+    elevation_deg,
+    horizontal_pattern_db,
+    vertical_pattern_db,
+)
+
+# The -3 dB points follow exactly from 12 (1/2)^2 = 3; 0.01 dB allows float rounding only.
+HALF_POWER_TOL_DB = 0.01
+# Closed-form values computed by hand; only float rounding separates them from the code.
+EXACT_TOL = 1e-9
+
+
+# ---------------------------------------------------------------------------- horizontal
+
+
+@pytest.mark.parametrize("bw", [30.0, 65.0, 90.0, 120.0])
+def test_horizontal_boresight_and_half_power(bw: float) -> None:
+    assert horizontal_pattern_db(0.0, beamwidth_deg=bw) == 0.0
+    g = horizontal_pattern_db(np.array([-bw / 2, bw / 2]), beamwidth_deg=bw)
+    np.testing.assert_allclose(g, -3.0, atol=HALF_POWER_TOL_DB)
+
+
+def test_horizontal_behind_is_front_to_back() -> None:
+    assert horizontal_pattern_db(180.0) == -DEFAULT_FRONT_TO_BACK_DB
+    assert horizontal_pattern_db(-170.0, front_to_back_db=30.0) == -30.0
+
+
+def test_horizontal_wraps() -> None:
+    # 350 degrees off is the same as -10 and +370 the same as +10.
+    ref = horizontal_pattern_db(10.0)
+    assert horizontal_pattern_db(-350.0) == pytest.approx(ref, abs=EXACT_TOL)
+    assert horizontal_pattern_db(370.0) == pytest.approx(ref, abs=EXACT_TOL)
+    assert horizontal_pattern_db(350.0) == pytest.approx(ref, abs=EXACT_TOL)
+
+
+def test_horizontal_rejects_bad_beamwidth() -> None:
+    with pytest.raises(ValueError, match="beamwidth_deg"):
+        horizontal_pattern_db(0.0, beamwidth_deg=0.0)
+
+
+# ---------------------------------------------------------------------------- vertical
+
+
+def test_vertical_tilt_shifts_maximum() -> None:
+    elev = np.linspace(-30.0, 30.0, 601)  # 0.1 degree steps
+    for tilt in (0.0, 4.0, 8.0):
+        g = vertical_pattern_db(elev, tilt_deg=tilt)
+        # Downtilt positive: the maximum sits at elevation -tilt (0.1-degree grid, exact here).
+        assert elev[np.argmax(g)] == pytest.approx(-tilt, abs=1e-9)
+        assert g.max() == 0.0
+
+
+def test_vertical_half_power_and_sidelobe_floor() -> None:
+    g = vertical_pattern_db(np.array([-6.0 - 5.0, -6.0 + 5.0]), tilt_deg=6.0)
+    np.testing.assert_allclose(g, -3.0, atol=HALF_POWER_TOL_DB)
+    assert vertical_pattern_db(60.0, tilt_deg=6.0) == -DEFAULT_SIDELOBE_DB
+    assert vertical_pattern_db(-90.0, tilt_deg=0.0, sidelobe_db=30.0) == -30.0
+
+
+def test_vertical_sign_convention() -> None:
+    # A 6-degree downtilt favours points below the horizon over points above it.
+    below = vertical_pattern_db(-6.0, tilt_deg=6.0)
+    above = vertical_pattern_db(6.0, tilt_deg=6.0)
+    assert below == 0.0
+    assert above == pytest.approx(-12 * (12 / 10) ** 2, abs=EXACT_TOL)  # -17.28 dB
+
+
+# ---------------------------------------------------------------------------- combined
+
+
+def test_combined_boresight_and_floor() -> None:
+    kw = {"azimuth_deg": 120.0, "beamwidth_deg": 65.0, "tilt_deg": 3.0}
+    assert antenna_gain_db(120.0, -3.0, **kw) == 0.0
+    # Behind and off the vertical beam: A_H + A_V = -45 dB, floored at -front_to_back.
+    assert antenna_gain_db(300.0, 40.0, **kw) == -DEFAULT_FRONT_TO_BACK_DB
+    # Both half-power points at once add: -3 + -3 = -6 dB (still above the floor).
+    assert antenna_gain_db(120.0 + 32.5, -3.0 - 5.0, **kw) == pytest.approx(
+        -6.0, abs=HALF_POWER_TOL_DB
+    )
+
+
+def test_combined_wraparound() -> None:
+    # Azimuth 350 and bearing 10 are 20 degrees apart: -12 (20/65)^2 = -1.136 dB.
+    g = antenna_gain_db(10.0, 0.0, azimuth_deg=350.0, beamwidth_deg=65.0, tilt_deg=0.0)
+    assert g == pytest.approx(-12 * (20 / 65) ** 2, abs=EXACT_TOL)
+    assert g == pytest.approx(-1.136, abs=0.001)  # the hand-rounded value
+
+
+def test_nan_azimuth_is_omni() -> None:
+    bearings = np.array([0.0, 90.0, 180.0, 270.0])
+    g = antenna_gain_db(bearings, -20.0, azimuth_deg=np.nan, beamwidth_deg=np.nan, tilt_deg=8.0)
+    np.testing.assert_array_equal(g, 0.0)
+
+
+def test_per_tower_arrays_with_omni() -> None:
+    # Three towers (rows) x four cells (columns): sector at 0, omni, sector at 180.
+    az = np.array([[0.0], [np.nan], [180.0]])
+    bw = np.array([[65.0], [np.nan], [90.0]])
+    tilt = np.array([[0.0], [0.0], [0.0]])
+    bearings = np.array([0.0, 90.0, 180.0, 270.0])
+    g = antenna_gain_db(bearings, 0.0, azimuth_deg=az, beamwidth_deg=bw, tilt_deg=tilt)
+    assert g.shape == (3, 4)
+    assert g.dtype == np.float64
+    off90_65 = -12 * (90 / 65) ** 2  # -23.006 dB: 90 degrees off a 65-degree beam, above -25
+    expected = np.array(
+        [
+            [0.0, off90_65, -25.0, off90_65],  # 180 off: -92 dB, floored at -25
+            [0.0, 0.0, 0.0, 0.0],  # omni
+            [-25.0, -12.0, 0.0, -12.0],  # 90 off a 90-degree beam: -12 (90/90)^2 = -12
+        ]
+    )
+    np.testing.assert_allclose(g, expected, atol=EXACT_TOL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bearing=st.floats(-720.0, 720.0),
+    elev=st.floats(-90.0, 90.0),
+    az=st.floats(0.0, 360.0),
+    bw=st.floats(10.0, 180.0),
+    tilt=st.floats(-10.0, 20.0),
+)
+def test_combined_bounds(bearing: float, elev: float, az: float, bw: float, tilt: float) -> None:
+    g = antenna_gain_db(bearing, elev, azimuth_deg=az, beamwidth_deg=bw, tilt_deg=tilt)
+    # Relative gain is never above boresight nor below the front-to-back floor.
+    assert -DEFAULT_FRONT_TO_BACK_DB <= g <= 0.0
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+@pytest.mark.parametrize(
+    ("dx", "dy", "expected"),
+    [
+        (0.0, 1.0, 0.0),  # north
+        (1.0, 0.0, 90.0),  # east
+        (0.0, -1.0, 180.0),  # south
+        (-1.0, 0.0, 270.0),  # west
+        (1.0, 1.0, 45.0),
+        (-1.0, 1.0, 315.0),
+        (0.0, 0.0, 0.0),
+        (-1e-300, 1.0, 0.0),  # tiny negative angle must not become 360
+    ],
+)
+def test_bearing(dx: float, dy: float, expected: float) -> None:
+    assert bearing_deg(dx, dy) == pytest.approx(expected, abs=EXACT_TOL)
+
+
+def test_bearing_range_and_broadcast() -> None:
+    dx = np.array([[-3.0], [2.0]])
+    dy = np.array([1.0, -1.0, 0.0])
+    b = bearing_deg(dx, dy)
+    assert b.shape == (2, 3)
+    assert np.all((b >= 0.0) & (b < 360.0))
+
+
+def test_elevation() -> None:
+    assert elevation_deg(100.0, 100.0) == pytest.approx(45.0, abs=EXACT_TOL)
+    assert elevation_deg(-30.0, 0.0) == pytest.approx(-90.0, abs=EXACT_TOL)
+    assert elevation_deg(0.0, 5000.0) == 0.0

@@ -1,0 +1,358 @@
+"""Tests of the site-ranking optimisation core on hand-built and random coverage matrices."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy.optimize import OptimizeResult
+
+from lomsong.errors import InputError, LomsongError
+from lomsong.siting import rank
+
+ONE_MINUS_1_OVER_E = 1.0 - 1.0 / math.e
+
+
+# -- references written here, independent of the implementation ----------------------------
+def naive_greedy(
+    A: np.ndarray,
+    w: np.ndarray,
+    k: int,
+    costs: np.ndarray | None = None,
+    budget: float | None = None,
+) -> list[int]:
+    """Plain greedy: evaluate every candidate every round; lowest index wins ties."""
+    A = np.asarray(A, dtype=bool)
+    covered = np.zeros(A.shape[1], dtype=bool)
+    chosen: list[int] = []
+    spent = 0.0
+    while len(chosen) < k:
+        best, best_key = -1, 0.0
+        for i in range(A.shape[0]):
+            if costs is not None and spent + costs[i] > budget:
+                continue
+            g = w[A[i] & ~covered].sum()
+            if g <= 0:
+                continue
+            key = g / costs[i] if costs is not None else g
+            if key > best_key:  # strict: an equal key later never replaces a lower index
+                best, best_key = i, key
+        if best < 0:
+            break
+        chosen.append(best)
+        covered |= A[best]
+        if costs is not None:
+            spent += costs[best]
+    if costs is not None and k >= 1:
+        # Khuller et al. (1999): compare with the best single affordable site
+        single = [(w[A[i]].sum(), -i) for i in range(A.shape[0]) if costs[i] <= budget]
+        if single:
+            g1, neg_i = max(single)  # largest gain, then lowest index
+            if g1 > covered_weight(A, w, chosen):
+                chosen = [-neg_i]
+    return chosen
+
+
+def covered_weight(A: np.ndarray, w: np.ndarray, sites) -> float:
+    sites = list(sites)
+    if not sites:
+        return 0.0
+    return float(w[np.asarray(A, dtype=bool)[sites].any(axis=0)].sum())
+
+
+def brute_force(A: np.ndarray, w: np.ndarray, k: int) -> float:
+    n = A.shape[0]
+    return max(covered_weight(A, w, s) for s in itertools.combinations(range(n), min(k, n)))
+
+
+# -- hand-built instances --------------------------------------------------------------------
+@pytest.fixture
+def three_sets() -> tuple[sp.csr_array, np.ndarray]:
+    """Left site covers the 4 left homes, right site the 4 right homes, the middle site 3 + 3.
+
+    Greedy takes the big middle site (6) then one side (+1) = 7; the optimum is both sides = 8.
+    """
+    left = [1, 1, 1, 1, 0, 0, 0, 0]
+    middle = [0, 1, 1, 1, 1, 1, 1, 0]
+    right = [0, 0, 0, 0, 1, 1, 1, 1]
+    return sp.csr_array(np.array([left, middle, right], dtype=bool)), np.ones(8)
+
+
+def test_greedy_classic_trap(three_sets):
+    A, w = three_sets
+    res = rank.greedy(A, w, 2)
+    # integer weights: sums are exact, so exact equality
+    assert res.chosen.tolist() == [1, 0]  # middle first; tie left/right -> lowest index
+    assert res.gains.tolist() == [6.0, 1.0]
+    assert res.cumulative.tolist() == [6.0, 7.0]
+    assert res.total_weight == 8.0
+    assert res.share[-1] == pytest.approx(7 / 8, rel=1e-12)  # float division only
+
+
+def test_exact_finds_optimum_greedy_misses(three_sets):
+    A, w = three_sets
+    sol = rank.exact(A, w, 2, time_limit_s=10)
+    assert sol.status == "optimal"
+    assert sorted(sol.chosen.tolist()) == [0, 2]
+    assert sol.objective == 8.0  # integer weights: exact
+    assert sol.greedy_objective == 7.0
+    assert sol.ratio == pytest.approx(7 / 8, rel=1e-12)
+    assert sol.ratio >= ONE_MINUS_1_OVER_E  # Nemhauser-Wolsey-Fisher guarantee
+    assert sol.gap == pytest.approx(0.0, abs=1e-9)  # proven optimal; HiGHS reports ~0
+    assert sol.gains.tolist() == [4.0, 4.0]
+
+
+def test_greedy_stops_when_nothing_is_gained():
+    A = sp.csr_array(np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool))
+    res = rank.greedy(A, np.array([1.0, 2.0, 0.0]), 3)
+    assert res.chosen.tolist() == [0]  # site 1 adds nothing after 0; site 2 covers nothing
+    assert res.objective == 3.0
+
+
+def test_greedy_accepts_dense_and_01_input(three_sets):
+    A, w = three_sets
+    dense01 = A.toarray().astype(np.int8)
+    assert rank.greedy(dense01, w, 2).chosen.tolist() == [1, 0]
+    assert rank.greedy(sp.csc_matrix(dense01), w, 2).chosen.tolist() == [1, 0]
+
+
+def test_exact_drops_useless_sites_and_reports_fewer_than_k(three_sets):
+    A, w = three_sets
+    sol = rank.exact(A, w, 3, time_limit_s=10)
+    assert sol.objective == 8.0
+    assert sorted(sol.chosen.tolist()) == [0, 2]  # the middle site adds nothing to both sides
+
+
+# -- lazy greedy == plain greedy -------------------------------------------------------------
+@settings(max_examples=300, deadline=None, database=None)
+@given(
+    A=hnp.arrays(bool, st.tuples(st.integers(1, 10), st.integers(1, 16))),
+    data=st.data(),
+)
+def test_lazy_greedy_equals_naive_integer_weights(A, data):
+    # small integer weights make ties frequent, which exercises the tie rule
+    w = np.asarray(
+        data.draw(st.lists(st.integers(0, 4), min_size=A.shape[1], max_size=A.shape[1])),
+        dtype=float,
+    )
+    k = data.draw(st.integers(0, A.shape[0] + 1))
+    res = rank.greedy(sp.csr_array(A), w, k)
+    assert res.chosen.tolist() == naive_greedy(A, w, k)
+    assert res.objective == covered_weight(A, w, res.chosen)  # integer weights: exact
+
+
+def test_lazy_greedy_equals_naive_random_floats():
+    rng = np.random.default_rng(20240601)
+    for _ in range(40):
+        n, m = rng.integers(5, 60), rng.integers(10, 300)
+        A = rng.random((n, m)) < rng.uniform(0.02, 0.3)
+        w = rng.gamma(1.5, 3.0, m) * (rng.random(m) < 0.9)
+        k = int(rng.integers(1, n))
+        res = rank.greedy(sp.csr_array(A), w, k)
+        assert res.chosen.tolist() == naive_greedy(A, w, k)
+        # float sums in different orders: agree to rounding (m <= 300 terms)
+        assert res.objective == pytest.approx(covered_weight(A, w, res.chosen), rel=1e-12)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    A=hnp.arrays(bool, st.tuples(st.integers(1, 8), st.integers(1, 12))),
+    data=st.data(),
+)
+def test_lazy_budget_greedy_equals_naive(A, data):
+    n, m = A.shape
+    w = np.asarray(data.draw(st.lists(st.integers(0, 6), min_size=m, max_size=m)), dtype=float)
+    costs = np.asarray(data.draw(st.lists(st.integers(1, 5), min_size=n, max_size=n)), float)
+    budget = float(data.draw(st.integers(0, 12)))
+    res = rank.greedy(sp.csr_array(A), w, None, costs=costs, budget=budget)
+    assert res.chosen.tolist() == naive_greedy(A, w, n, costs, budget)
+    assert res.costs is not None and res.costs.sum() <= budget  # integer costs: exact
+
+
+# -- budget variant --------------------------------------------------------------------------
+def test_budget_best_single_site_beats_ratio_greedy():
+    # site 0: cheap and efficient (2 homes for 1); site 1: takes the whole budget, 10 homes.
+    # Ratio greedy takes site 0 (ratio 2 > 1) and can no longer afford site 1 -> 2 homes.
+    A = np.zeros((2, 12), dtype=bool)
+    A[0, :2] = True
+    A[1, 2:] = True
+    w, costs = np.ones(12), np.array([1.0, 10.0])
+    res = rank.greedy(A, w, None, costs=costs, budget=10.0)
+    assert res.rule == "best_single"
+    assert res.chosen.tolist() == [1]
+    assert res.objective == 10.0
+    sol = rank.exact(A, w, None, costs=costs, budget=10.0, time_limit_s=10)
+    assert sol.chosen.tolist() == [1] and sol.objective == 10.0  # integer weights: exact
+    sol11 = rank.exact(A, w, None, costs=costs, budget=11.0, time_limit_s=10)
+    assert sorted(sol11.chosen.tolist()) == [0, 1] and sol11.objective == 12.0
+
+
+def test_budget_exact_matches_brute_force():
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        n, m = 8, 20
+        A = rng.random((n, m)) < 0.25
+        w = rng.integers(1, 10, m).astype(float)
+        costs = rng.integers(1, 6, n).astype(float)
+        budget = float(rng.integers(4, 12))
+        best = max(
+            covered_weight(A, w, s)
+            for r in range(n + 1)
+            for s in itertools.combinations(range(n), r)
+            if costs[list(s)].sum() <= budget
+        )
+        sol = rank.exact(A, w, None, costs=costs, budget=budget, time_limit_s=10)
+        assert sol.status == "optimal"
+        assert sol.objective == best  # integer weights: exact
+        assert costs[sol.chosen].sum() <= budget
+        assert sol.greedy_objective <= best
+
+
+def test_costs_and_budget_go_together(three_sets):
+    A, w = three_sets
+    with pytest.raises(InputError, match="together"):
+        rank.greedy(A, w, 2, costs=np.ones(3))
+    with pytest.raises(InputError, match="costs"):
+        rank.greedy(A, w, 2, costs=np.array([1.0, 0.0, 1.0]), budget=2.0)
+
+
+# -- exact vs brute force --------------------------------------------------------------------
+def test_exact_matches_brute_force_over_k_subsets():
+    rng = np.random.default_rng(42)
+    worst_ratio = 1.0
+    for trial in range(15):
+        n, m = int(rng.integers(4, 10)), int(rng.integers(5, 25))
+        A = rng.random((n, m)) < 0.3
+        w = rng.integers(0, 9, m).astype(float)
+        k = int(rng.integers(1, 4))
+        best = brute_force(A, w, k)
+        sol = rank.exact(sp.csr_array(A), w, k, time_limit_s=10)
+        assert sol.status in ("optimal", "trivial"), trial
+        assert sol.objective == best, trial  # integer weights: exact
+        assert len(sol.chosen) <= k
+        assert covered_weight(A, w, sol.chosen) == best
+        assert sol.greedy_objective <= best
+        if best > 0:
+            worst_ratio = min(worst_ratio, sol.ratio)
+    assert worst_ratio >= ONE_MINUS_1_OVER_E
+
+
+def test_exact_with_float_weights_matches_brute_force():
+    rng = np.random.default_rng(3)
+    n, m = 9, 30
+    A = rng.random((n, m)) < 0.2
+    w = rng.gamma(2.0, 1.7, m)
+    sol = rank.exact(A, w, 3, time_limit_s=10)
+    # floats summed in different orders by HiGHS and here: agree to rounding
+    assert sol.objective == pytest.approx(brute_force(A, w, 3), rel=1e-12)
+
+
+def test_exact_time_limit_returns_gap():
+    # random MCLPs have weak LP bounds: HiGHS cannot close this one in 1 s
+    rng = np.random.default_rng(1)
+    A = sp.random_array((200, 2000), density=0.03, rng=rng, format="csr")
+    w = rng.integers(1, 20, 2000).astype(float)
+    limit = 1.0
+    sol = rank.exact(A, w, 10, time_limit_s=limit)
+    assert sol.status in ("time_limit", "time_limit_greedy")
+    # HiGHS checks the clock between nodes; 2 s slack covers a loaded 2-core machine
+    assert sol.time_s <= limit + 2.0
+    assert sol.gap >= 0.0
+    assert sol.bound >= sol.objective - 1e-6  # dual bound above incumbent (HiGHS tol 1e-6)
+    assert sol.objective >= sol.greedy_objective  # never worse than the greedy answer
+    assert len(sol.chosen) <= 10
+
+
+def test_solver_failure_becomes_lomsong_error(three_sets, monkeypatch):
+    A, w = three_sets
+
+    def broken_milp(*_args, **_kwargs):
+        return OptimizeResult(status=4, x=None, message="HiGHS internal error", success=False)
+
+    monkeypatch.setattr(rank, "milp", broken_milp)
+    with pytest.raises(LomsongError, match="solver_error.*HiGHS internal error"):
+        rank.exact(A, w, 2)
+    with pytest.raises(LomsongError, match="solver_error"):
+        rank.set_cover(A, w, 1.0)
+
+
+# -- partial set cover -----------------------------------------------------------------------
+@pytest.fixture
+def greedy_set_cover_trap() -> tuple[np.ndarray, np.ndarray]:
+    """Two rows of 7 homes. Sites: row A, row B, and three column blocks of 2, 4 and 8 homes.
+
+    The optimum covers everything with the two rows (2 sites); greedy takes the block of 8 first,
+    then the block of 4, then the block of 2 (3 sites).
+    """
+    m = 14  # homes a0..a6 = 0..6, b0..b6 = 7..13
+    A = np.zeros((5, m), dtype=bool)
+    A[0, 0:7] = True  # row A
+    A[1, 7:14] = True  # row B
+    A[2, [0, 7]] = True  # block of 2
+    A[3, [1, 2, 8, 9]] = True  # block of 4
+    A[4, [3, 4, 5, 6, 10, 11, 12, 13]] = True  # block of 8
+    return A, np.ones(m)
+
+
+def test_set_cover_minimal_count(greedy_set_cover_trap):
+    A, w = greedy_set_cover_trap
+    sol = rank.set_cover(sp.csr_array(A), w, 1.0, time_limit_s=10)
+    assert sol.status == "optimal"
+    assert sorted(sol.chosen.tolist()) == [0, 1]
+    assert sol.objective == 2.0
+    assert sol.greedy_objective == 3.0
+    assert sol.ratio == pytest.approx(1.5, rel=1e-12)  # float division only
+    assert sol.covered_weight == 14.0 and sol.share == 1.0
+    # brute force: no single site covers everything
+    assert max(covered_weight(A, w, [i]) for i in range(5)) < 14
+
+
+def test_set_cover_partial_target(greedy_set_cover_trap):
+    A, w = greedy_set_cover_trap
+    sol = rank.set_cover(A, w, 8 / 14, time_limit_s=10)
+    assert sol.objective == 1.0 and sol.chosen.tolist() == [4]
+    sol = rank.set_cover(A, w, 9 / 14, time_limit_s=10)
+    assert sol.objective == 2.0 and sol.covered_weight >= 9
+
+
+def test_set_cover_unreachable_target_names_best_share():
+    A = np.array([[1, 1, 0, 0], [0, 1, 0, 0]], dtype=bool)
+    w = np.array([1.0, 1.0, 1.0, 1.0])  # demand 2, 3 have no coverer -> best share 0.5
+    with pytest.raises(InputError, match=r"at most 0\.5\b"):
+        rank.set_cover(A, w, 0.75)
+    assert rank.set_cover(A, w, 0.5).chosen.tolist() == [0]
+
+
+# -- reduction and validation ----------------------------------------------------------------
+def test_reduce_demand_drops_and_merges():
+    A = np.array(
+        [
+            [1, 1, 0, 1, 0, 1],
+            [0, 0, 1, 0, 0, 1],
+        ],
+        dtype=bool,
+    )
+    w = np.array([2.0, 3.0, 1.0, 0.0, 5.0, 4.0])
+    # col 0, 1 same coverers {0} -> merged weight 5; col 3 zero weight; col 4 no coverer
+    A_red, w_red, class_of = rank.reduce_demand(A, w)
+    assert class_of.tolist() == [0, 0, 1, -1, -1, 2]
+    assert w_red.tolist() == [5.0, 1.0, 4.0]
+    assert A_red.toarray().tolist() == [[True, False, True], [False, True, True]]
+
+
+def test_bad_inputs_are_input_errors(three_sets):
+    A, w = three_sets
+    with pytest.raises(InputError, match="negative or not finite"):
+        rank.greedy(A, np.r_[w[:-1], -1.0], 2)
+    with pytest.raises(InputError, match="8 entries"):
+        rank.greedy(A[:, :7], w, 2)
+    with pytest.raises(InputError, match="non-negative integer"):
+        rank.greedy(A, w, -1)
+    with pytest.raises(ValueError, match="target_share"):  # InputError is a ValueError
+        rank.set_cover(A, w, 1.5)
