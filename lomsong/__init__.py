@@ -7,6 +7,8 @@
 
 import logging
 
+__version__ = "0.1.0"
+
 from lomsong.config import ProjectConfig, load_config
 from lomsong.coverage.deadzones import DeadZones, dead_zones
 from lomsong.coverage.predict import Coverage, predict
@@ -18,7 +20,7 @@ from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
 
-__version__ = "0.1.0"
+
 
 __all__ = [
     "__version__",

@@ -319,6 +319,8 @@ def test_batch_broadcasts_scalars_and_raises_with_index() -> None:
         )
     assert info.value.code == 1009
     assert info.value.index == 1
+    with pytest.raises(InputError, match="2-D array or a list"):
+        itm.p2p_tls_batch(CLI_PFL, **CLI_ARGS, time=50, location=50, situation=50)
     with pytest.raises(InputError, match="row 2"):
         itm.p2p_tls_batch(
             [CLI_PFL, CLI_PFL, CLI_PFL[:-1]], **CLI_ARGS, time=50, location=50, situation=50

@@ -589,7 +589,11 @@ def _flatten_profiles(
     pfls: ArrayLike | Sequence[ArrayLike],
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Profiles → (flat buffer, start offsets). Rows of a 2-D array may be padded at the end."""
-    if isinstance(pfls, np.ndarray) and pfls.ndim == 2:
+    if isinstance(pfls, np.ndarray) and pfls.ndim != 2:
+        raise InputError(
+            "pfls", f"expected a 2-D array or a list of PFL arrays, got shape {pfls.shape}"
+        )
+    if isinstance(pfls, np.ndarray):
         flat2 = np.ascontiguousarray(pfls, dtype=np.float64)
         n, width = flat2.shape
         offsets = np.arange(n, dtype=np.int64) * width

@@ -80,6 +80,8 @@ class _Params:
     n_tribs: tuple[int, int]  # tributaries per main river (min, max)
     trib_length: tuple[float, float]
     meander_amp: float  # meander amplitude of the main rivers in the mountains
+    stream_spacing: float  # between mountain streams along a river
+    stream_length: float  # typical length of a mountain stream
     highway_d: float  # distance of the coastal highway from the coast
     plain_districts: tuple[str, ...]  # north to south
     mountain_districts: tuple[str, ...]
@@ -117,6 +119,8 @@ _FULL = _Params(
     n_tribs=(1, 2),
     trib_length=(5_000.0, 9_000.0),
     meander_amp=1_900.0,
+    stream_spacing=1_000.0,
+    stream_length=1_800.0,
     highway_d=6_500.0,
     plain_districts=("Bình Sơn", "Sơn Tịnh", "Tư Nghĩa", "Mộ Đức"),
     mountain_districts=("Trà Bồng", "Sơn Hà", "Ba Tơ"),
@@ -154,6 +158,8 @@ _REDUCED = _Params(
     n_tribs=(1, 1),
     trib_length=(3_000.0, 4_000.0),
     meander_amp=1_100.0,
+    stream_spacing=1_000.0,
+    stream_length=1_200.0,
     highway_d=2_500.0,
     plain_districts=("Tư Nghĩa",),
     mountain_districts=("Ba Tơ",),
@@ -277,14 +283,23 @@ class _Island:
 
 @dataclass
 class _River:
-    """A river polyline (u, v) sampled densely, upstream first, with floor elevation and
-    valley half-width at each sample."""
+    """A bed polyline (u, v) sampled every half cell, in the downstream direction.
+
+    ``floor`` is the bed elevation (m), ``flat`` the half-width of the flat valley floor and
+    ``reach`` the distance from its edge over which the valley sides climb to the full relief
+    (m). ``level`` is 1 for a main river, 2 for a tributary, 3 for a mountain stream.
+    """
 
     u: np.ndarray
     v: np.ndarray
     floor: np.ndarray
-    width: np.ndarray
-    main: bool
+    flat: np.ndarray
+    reach: np.ndarray
+    level: int
+
+    @property
+    def main(self) -> bool:
+        return self.level == 1
 
 
 @dataclass
@@ -366,19 +381,55 @@ def _spectral_noise(
     return field
 
 
+def _bed_gradient(p: _Params) -> float:
+    """Main-stem bed gradient in the mountains (m per m): the bed climbs ~250 m from the
+    foothills to the west edge."""
+    return 250.0 / max(p.land_width - p.mtn_start, 1.0)
+
+
+def _floor_profile(d: np.ndarray, p: _Params) -> np.ndarray:
+    """Main-river bed elevation (m) at distance d (m) west of the coast: 0.5 m/km on the
+    plain, then :func:`_bed_gradient` in the mountains."""
+    d = np.asarray(d, dtype=float)
+    return (
+        1.5
+        + 0.0005 * np.clip(d, 0.0, p.mtn_start)
+        + _bed_gradient(p) * np.clip(d - p.mtn_start, 0.0, None)
+    )
+
+
+def _upstream_line(
+    rng: np.random.Generator,
+    u0: float,
+    v0: float,
+    heading: float,
+    length: float,
+    step: float,
+    *,
+    curl: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A gently curving line from a junction (u0, v0) upstream: (u, v, distance from the
+    junction), junction first. The heading (radians) drifts by a smooth random curl."""
+    s = np.arange(0.0, length, step)
+    drift = curl * np.sin(np.pi * s / length * rng.uniform(0.5, 1.5) + rng.uniform(0, np.pi))
+    ang = heading + drift
+    u = u0 + np.r_[0.0, np.cumsum(np.cos(ang[:-1]) * step)]
+    v = v0 + np.r_[0.0, np.cumsum(np.sin(ang[:-1]) * step)]
+    return u, v, s
+
+
 def _make_rivers(rng: np.random.Generator, frame: _Frame) -> list[_River]:
-    """Main rivers from the west edge to the sea, and tributaries joining them in the hills."""
+    """Main rivers from the west edge to the sea (level 1) and tributaries (level 2)."""
     p = frame.p
     step = p.res / 2.0
     rivers: list[_River] = []
     spacing = p.height / p.n_rivers
     for i in range(p.n_rivers):
         v0 = spacing * (i + 0.5 + rng.uniform(-0.1, 0.1))
-        end = p.land_width + 3.0 * max(p.coast_amps) + 1_000.0
-        u = np.arange(0.0, end, step)
+        u = np.arange(0.0, p.land_width + 3.0 * max(p.coast_amps) + 1_000.0, step)
         waves = rng.uniform([0.9, 0.35], [1.3, 0.5]) * p.mtn_full / 2.5
         phase = rng.uniform(0.0, 2.0 * np.pi, 2)
-        # meanders are wide in the mountains, tame on the plain
+        # meanders are wide in the mountains (the valley winds between spurs), tame on the plain
         d_approx = p.land_width - u
         amp = p.meander_amp * (0.25 + 0.75 * _smoothstep((d_approx - p.mtn_start) / 4_000.0))
         wiggle = np.sin(2 * np.pi * u / waves[0] + phase[0]) + 0.45 * np.sin(
@@ -388,156 +439,180 @@ def _make_rivers(rng: np.random.Generator, frame: _Frame) -> list[_River]:
         keep = frame.d_coast(u, v) > -800.0
         u, v = u[keep], v[keep]
         d = frame.d_coast(u, v)
-        floor = _floor_profile(d, p)
-        width = _valley_width(d, p)
-        rivers.append(_River(u, v, floor, width, True))
+        mtn = _smoothstep((d - p.mtn_start + 2_000.0) / 6_000.0)
+        flat = 600.0 + (180.0 - 600.0) * mtn
+        reach = 4_000.0 + (2_200.0 - 4_000.0) * mtn
+        rivers.append(_River(u, v, _floor_profile(d, p), flat, reach, 1))
 
     mains = list(rivers)
     for k, main in enumerate(mains):
+        d = frame.d_coast(main.u, main.v)
+        lo, hi = p.mtn_start + 0.2 * (p.mtn_full - p.mtn_start), p.land_width - 4_000.0
+        cand = np.flatnonzero((d > lo) & (d < hi))
         for _ in range(rng.integers(p.n_tribs[0], p.n_tribs[1] + 1)):
-            d = frame.d_coast(main.u, main.v)
-            lo, hi = p.mtn_start + 0.25 * (p.mtn_full - p.mtn_start), p.land_width - 5_000.0
-            cand = np.flatnonzero((d > lo) & (d < hi))
             if cand.size == 0:
-                continue
+                break
             j = int(rng.choice(cand))
             side = 1.0 if rng.random() < 0.5 else -1.0
-            ang = np.radians(180.0 - side * rng.uniform(30.0, 60.0))  # upstream: west-ish
-            length = rng.uniform(*p.trib_length)
-            s = np.arange(0.0, length, step)
-            wav = rng.uniform(2_500.0, 4_000.0) * (length / 7_000.0)
-            perp = 300.0 * np.sin(2 * np.pi * s / wav + rng.uniform(0, 2 * np.pi)) * (
-                s / length
+            heading = math.pi - side * math.radians(rng.uniform(35.0, 60.0))  # west-ish
+            tu, tv, s = _upstream_line(
+                rng, main.u[j], main.v[j], heading, rng.uniform(*p.trib_length), step, curl=0.35
             )
-            tu = main.u[j] + s * math.cos(ang) - perp * math.sin(ang)
-            tv = main.v[j] + s * math.sin(ang) + perp * math.cos(ang)
             ok = (tu > step) & (tv > step) & (tv < p.height - step)
-            # stop short of the neighbouring main rivers (keep a ridge between valleys)
+            # stop short of the neighbouring main rivers (keep a ridge between the valleys)
             for m, other in enumerate(mains):
-                if m == k:
-                    continue
-                pts = np.c_[other.u[::10], other.v[::10]]
-                dist = np.min(np.hypot(tu[:, None] - pts[:, 0], tv[:, None] - pts[:, 1]), axis=1)
-                ok &= dist > 2_500.0
-            n = int(np.argmin(ok)) if not ok.all() else len(ok)
+                if m != k:
+                    pts = np.c_[other.u[::10], other.v[::10]]
+                    gap = np.min(np.hypot(tu[:, None] - pts[:, 0], tv[:, None] - pts[:, 1]), 1)
+                    ok &= gap > 2_500.0
+            n = len(ok) if ok.all() else int(np.argmin(ok))
             if n < 20:
                 continue
+            cand = cand[np.abs(cand - j) > 2_000.0 / step]  # junctions apart
             tu, tv, s = tu[:n][::-1], tv[:n][::-1], s[:n][::-1]
-            floor = main.floor[j] + _trib_gradient(p) * s / 1_000.0
-            width = np.full(n, 0.7 * _valley_width(np.array([p.land_width]), p)[0])
-            rivers.append(_River(tu, tv, floor, width, False))
+            floor = main.floor[j] + 2.5 * _bed_gradient(p) * s
+            rivers.append(
+                _River(tu, tv, floor, np.full(n, 110.0), np.full(n, 1_800.0), 2)
+            )
     return rivers
 
 
-def _trib_gradient(p: _Params) -> float:
-    """Bed gradient of tributaries (m/km): steeper than the main stem, as in small catchments."""
-    return 30.0 * 20_000.0 / max(p.mtn_full - p.mtn_start, 1.0) ** 1.0 * 0.95
+def _make_streams(
+    rng: np.random.Generator, frame: _Frame, parents: list[_River], near: np.ndarray
+) -> list[_River]:
+    """Mountain streams (level 3) branching off rivers and tributaries every ~1 km, on
+    alternating sides, so that the hills drain in a dendritic pattern. ``near`` is the
+    distance (m) of every cell to the level 1-2 beds: a stream stops before it meets
+    another valley."""
+    p = frame.p
+    step = p.res / 2.0
+    spacing = p.stream_spacing
+    streams: list[_River] = []
+    for r in parents:
+        seg = np.hypot(np.diff(r.u), np.diff(r.v))
+        arc = np.r_[0.0, np.cumsum(seg)]
+        d = frame.d_coast(r.u, r.v)
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        for a in np.arange(rng.uniform(0.2, 1.0) * spacing, arc[-1], spacing):
+            j = int(np.searchsorted(arc, a))
+            if j < 2 or j > len(arc) - 3 or d[j] < p.mtn_start - 1_500.0:
+                continue
+            side = -side if rng.random() < 0.8 else side
+            up = math.atan2(r.v[j - 2] - r.v[j + 2], r.u[j - 2] - r.u[j + 2])
+            heading = up + side * math.radians(rng.uniform(50.0, 80.0))
+            length = rng.uniform(0.6, 1.8) * p.stream_length
+            su, sv, s = _upstream_line(rng, r.u[j], r.v[j], heading, length, step, curl=0.5)
+            ok = (su > step) & (sv > step) & (sv < p.height - step)
+            gap = _sample_at(frame, near, su, sv)
+            ok &= (s < 250.0) | (gap > 0.45 * np.minimum(s, 900.0))
+            ok &= frame.d_coast(su, sv) > p.mtn_start - 2_500.0
+            n = len(ok) if ok.all() else int(np.argmin(ok))
+            if n < 10:
+                continue
+            su, sv, s = su[:n][::-1], sv[:n][::-1], s[:n][::-1]
+            floor = r.floor[j] + 12.0 * _bed_gradient(p) * s
+            streams.append(_River(su, sv, floor, np.zeros(n), np.full(n, 650.0), 3))
+    return streams
 
 
-def _floor_profile(d: np.ndarray, p: _Params) -> np.ndarray:
-    """River-bed elevation (m) at distance d (m) from the coast: ~0.5 m/km on the plain,
-    steeper in the mountains (the bed reaches ~250 m at the west edge)."""
-    dk = np.asarray(d) / 1_000.0
-    start = p.mtn_start / 1_000.0
-    mtn_grad = 250.0 / max(p.land_width / 1_000.0 - start, 1.0)
-    return 1.5 + 0.5 * np.clip(dk, 0.0, start) + mtn_grad * np.clip(dk - start, 0.0, None)
+def _bed_fields(
+    frame: _Frame, beds: list[_River]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distance (m) of every cell to the nearest bed, and that bed's floor, flat and reach."""
+    shape = (frame.ny, frame.nx)
+    floor = np.full(shape, np.inf)
+    flat = np.zeros(shape)
+    reach = np.zeros(shape)
+    for r in beds:
+        rows, cols = frame.rowcol(r.u, r.v)
+        np.minimum.at(floor, (rows, cols), r.floor)
+        np.maximum.at(flat, (rows, cols), r.flat)
+        np.maximum.at(reach, (rows, cols), r.reach)
+    dist, (ir, ic) = ndimage.distance_transform_edt(
+        ~np.isfinite(floor), sampling=frame.p.res, return_indices=True
+    )
+    return dist, floor[ir, ic], flat[ir, ic], reach[ir, ic]
 
 
-def _valley_width(d: np.ndarray, p: _Params) -> np.ndarray:
-    """Half-width (m) of the carved valley: ~2 km on the plain, narrowing to ~0.5 km upstream."""
-    narrow = 450.0 if p.res <= 30.0 else 420.0
-    t = _smoothstep((np.asarray(d) - (p.mtn_start - 2_000.0)) / 8_000.0)
-    return 2_000.0 + (narrow - 2_000.0) * t
+def _carve(
+    h: np.ndarray, dist: np.ndarray, floor: np.ndarray, flat: np.ndarray, reach: np.ndarray
+) -> np.ndarray:
+    """Cut valleys: flat floors within ``flat`` of the bed, straight sides up to the full
+    relief ``reach`` farther out (the sides meet in sharp ridges between valleys)."""
+    t = np.clip((dist - flat) / reach, 0.0, 1.0) ** 0.9
+    return np.where(h > floor, floor + (h - floor) * t, h)
 
 
 def _make_terrain(
     rng: np.random.Generator, frame: _Frame, rivers: list[_River]
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Elevation (float32, m, sea = 0) and the fields used to place people (river distance,
-    slope, land masks)."""
+    """Elevation (float32, m, sea = 0) and the fields used to place people (distance to the
+    rivers and tributaries, slope, distance from the coast)."""
     p = frame.p
     shape = (frame.ny, frame.nx)
     u, v = frame.cell_uv()
     d = frame.coast(v)[:, None] - u[None, :]  # distance west of the coast (m)
-    dk = d / 1_000.0
 
     # land: cells whose centre lies inside the (smooth) mainland / island polygons
-    land = features.rasterize(
-        [(_to_world(frame.mainland(), frame), 1)],
-        out_shape=shape,
-        transform=frame.transform,
-        dtype="uint8",
-    ).astype(bool)
-    isl = features.rasterize(
-        [(_to_world(frame.island.polygon(), frame), 1)],
-        out_shape=shape,
-        transform=frame.transform,
-        dtype="uint8",
-    ).astype(bool)
+    land, isl = (
+        features.rasterize(
+            [(_to_world(g, frame), 1)], out_shape=shape, transform=frame.transform, dtype="uint8"
+        ).astype(bool)
+        for g in (frame.mainland(), frame.island.polygon())
+    )
 
     # relief: a smooth fBm (beta 4: massifs and spurs) plus a ridged band (1-|n|)^2 that draws
-    # crest lines, kept positive with a soft floor, and a little fine roughness
-    broad = _spectral_noise(rng, shape, p.res, beta=4.0, lmin=4 * p.res, lmax=0.5 * p.height)
-    ridge_src = _spectral_noise(rng, shape, p.res, beta=3.6, lmin=400.0, lmax=9_000.0)
-    fine = _spectral_noise(rng, shape, p.res, beta=3.0, lmin=2 * p.res, lmax=1_200.0)
+    # crest lines, kept positive by a soft floor, times an envelope rising westward
+    broad = _spectral_noise(rng, shape, p.res, beta=4.0, lmin=4 * p.res, lmax=12_000.0)
+    ridge_src = _spectral_noise(rng, shape, p.res, beta=3.6, lmin=300.0, lmax=8_000.0)
+    fine = _spectral_noise(rng, shape, p.res, beta=3.0, lmin=2 * p.res, lmax=1_000.0)
     ridged = (1.0 - np.abs(ridge_src) / 2.5).clip(0.0, 1.0) ** 2
-    m = 0.6 + 0.25 * broad + 0.55 * (ridged - ridged.mean())
-    shape_f = 0.3 + np.logaddexp(0.0, 8.0 * (m - 0.3)) / 8.0  # softplus: >= 0.3, smooth
-    shape_f *= 1.0 + 0.05 * fine
-    plain = 3.0 + 2.0 * np.clip(dk, 0.0, None) + 1.5 * fine  # gentle coastal plain
+    m = 0.75 + 0.12 * broad + 0.45 * (ridged - ridged.mean())
+    shape_f = 0.25 + np.logaddexp(0.0, 10.0 * (m - 0.25)) / 10.0  # softplus: stays >= 0.25
+    shape_f *= 1.0 + 0.04 * fine
     env = _smoothstep((d - p.mtn_start) / (p.mtn_full - p.mtn_start))
-    env = 0.08 * _smoothstep((d - p.mtn_start + 3_000.0) / 5_000.0) + 0.92 * env**1.3
+    env = 0.08 * _smoothstep((d - p.mtn_start + 3_000.0) / 5_000.0) + 0.92 * env**1.2
     relief = env * shape_f
 
-    # a few isolated hills on the plain (like Núi Thiên Ấn)
+    # the gentle coastal plain, with a few isolated hills (like Núi Thiên Ấn)
+    base = 3.0 + 0.002 * np.clip(d, 0.0, None) + 1.5 * fine
     uu, vv = np.meshgrid(u, v)
-    hills = np.zeros(shape)
-    n_hills = max(2, int(p.height / 6_000.0))
-    for _ in range(n_hills):
-        hd = rng.uniform(0.2, 0.8) * p.mtn_start
+    for _ in range(max(2, int(p.height / 6_000.0))):
         hv = rng.uniform(0.05, 0.95) * p.height
-        hu = float(frame.coast(hv)) - hd
+        hu = float(frame.coast(hv)) - rng.uniform(0.2, 0.8) * p.mtn_start
         sig = rng.uniform(400.0, 900.0) * (p.res / 30.0) ** 0.5
-        hills += rng.uniform(50.0, 160.0) * np.exp(
+        base += rng.uniform(50.0, 160.0) * np.exp(
             -((uu - hu) ** 2 + (vv - hv) ** 2) / (2.0 * sig**2)
         )
 
-    # rivers: rasterise the polylines, then carve with the distance to the nearest bed
-    bed_floor = np.full(shape, np.inf)
-    bed_width = np.zeros(shape)
-    for r in rivers:
-        rows, cols = frame.rowcol(r.u, r.v)
-        np.minimum.at(bed_floor, (rows, cols), r.floor)
-        np.maximum.at(bed_width, (rows, cols), r.width)
-    on_bed = np.isfinite(bed_floor)
-    dist, (ir, ic) = ndimage.distance_transform_edt(~on_bed, sampling=p.res, return_indices=True)
-    floor, width = bed_floor[ir, ic], bed_width[ir, ic]
-
-    # scale the relief so that the highest summit reaches the drawn maximum: on mountain cells
-    # the carved elevation is A + B*s (linear in the scale s), so the max over cells first
-    # reaches hmax at s = min((hmax - A) / B)
+    # scale the relief so that the highest summit is near the drawn maximum before carving
     hmax = rng.uniform(*p.max_elev)
-    carve = 1.0 - np.exp(-((dist / width) ** 2))
-    base = plain + hills
-    a = floor * (1.0 - carve) + base * carve
-    b = relief * carve
-    use = land & (b > 1e-6) & (a < hmax)
-    scale = float(np.min((hmax - a[use]) / b[use]))
-    raw = base + relief * scale
-    elev = np.where(raw > floor, floor + (raw - floor) * carve, raw)
+    k = int(np.argmax(np.where(land, relief, -np.inf)))
+    elev = base + relief * ((hmax - base.flat[k]) / relief.flat[k])
+
+    # valleys: rivers, then tributaries, then streams, each cut into the previous surface
+    main = [r for r in rivers if r.level == 1]
+    tribs = [r for r in rivers if r.level == 2]
+    f1 = _bed_fields(frame, main)
+    elev = _carve(elev, *f1)
+    f2 = _bed_fields(frame, tribs) if tribs else f1
+    elev = _carve(elev, *f2)
+    river_dist = np.minimum(f1[0], f2[0])
+    streams = _make_streams(rng, frame, rivers, river_dist)
+    if streams:
+        elev = _carve(elev, *_bed_fields(frame, streams))
+    # carving lowers a few summits: bring the highest back to hmax (relief above the plain)
+    k = int(np.argmax(np.where(land, elev, -np.inf)))
+    gain = float(np.clip((hmax - base.flat[k]) / (elev.flat[k] - base.flat[k]), 1.0, 1.3))
+    elev = base + (elev - base) * gain
 
     elev = np.where(land, np.maximum(elev, 1.0), 0.0)
     elev = np.where(isl, np.maximum(frame.island.elevation(uu, vv), 1.0), elev)
     elev = elev.astype(np.float32)
 
     gy, gx = np.gradient(elev.astype(np.float64), p.res)
-    fields = {
-        "d": d,
-        "river_dist": dist,
-        "slope": np.hypot(gx, gy),
-        "land": land,
-        "island": isl,
-    }
+    fields = {"d": d, "river_dist": river_dist, "slope": np.hypot(gx, gy), "land": land}
+    logger.debug("demo terrain: %d rivers/tributaries, %d streams", len(rivers), len(streams))
     return elev, fields
 
 

@@ -124,7 +124,7 @@ def read_towers(
         geometry=gpd.points_from_xy(lon[keep], lat[keep]),
         crs=WGS84,
     )
-    defaults_used = {c: int(v) for c, v in out.attrs.pop("defaults_used").items()}
+    defaults_used = out.attrs.pop("defaults_used")
     gdf = to_metric(gdf, target)
     gdf.attrs["defaults_used"] = {c: int(v[keep].sum()) for c, v in defaults_used.items()}
     gdf.attrs["rejects"] = rejects.rows
