@@ -146,7 +146,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from lomsong.changes import diff_runs
+    from lomsong.report import diff_runs
 
     print(diff_runs(Path(args.run_a), Path(args.run_b)))
     return 0

@@ -6,6 +6,7 @@ end, so a failed run leaves the previous outputs untouched.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -254,6 +255,14 @@ def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | Non
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         _write_files(result, tmp)
+        if (target / "summary.json").exists() and (target / "planning.gpkg").exists():
+            # a rerun: say what changed since the previous outputs
+            changes = report.run_changes(target, tmp)
+            (tmp / "changes.md").write_text(report.changes_markdown(changes), encoding="utf-8")
+            summary = json.loads((tmp / "summary.json").read_text(encoding="utf-8"))
+            summary["changes"] = changes
+            report.write_summary(summary, tmp / "summary.json")
+            result.summary["changes"] = changes
         for name, folder in (bundle or {}).items():
             shutil.copytree(folder, tmp / name)
         _swap_into_place(tmp, target)

@@ -93,3 +93,98 @@ def file_sha256(paths: Iterable[Path]) -> dict[str, str]:
                 h.update(chunk)
         out[Path(p).name] = h.hexdigest()
     return out
+
+
+# -- changes between two runs ----------------------------------------------------------------
+_TOWER_FIELDS = ["operator", "tech", "freq_mhz", "height_m", "eirp_dbm", "azimuth_deg",
+                 "beamwidth_deg", "tilt_deg"]  # fmt: skip
+
+
+def run_changes(run_a: Path, run_b: Path) -> dict:
+    """What changed from run A (before) to run B (after), from their output files.
+
+    Returns a dict with ``towers`` (added / removed / changed ids), ``households_uncovered``
+    (before, after), ``villages_newly_covered`` / ``villages_newly_dead`` (ids and names) and
+    ``ranking`` (site ids before and after).
+    """
+    run_a, run_b = Path(run_a), Path(run_b)
+    for d in (run_a, run_b):
+        if not (d / "summary.json").exists():
+            from lomsong.errors import InputError
+
+            raise InputError(d, "not a lomsong run folder (no summary.json)")
+    sa = json.loads((run_a / "summary.json").read_text(encoding="utf-8"))
+    sb = json.loads((run_b / "summary.json").read_text(encoding="utf-8"))
+    ta = _towers_table(run_a)
+    tb = _towers_table(run_b)
+    added = sorted(set(tb.index) - set(ta.index))
+    removed = sorted(set(ta.index) - set(tb.index))
+    common = sorted(set(ta.index) & set(tb.index))
+    changed = [
+        t for t in common
+        if not _same(ta.loc[t], tb.loc[t])
+    ]  # fmt: skip
+    va = pd.read_csv(run_a / "villages.csv", dtype={"village_id": str}).set_index("village_id")
+    vb = pd.read_csv(run_b / "villages.csv", dtype={"village_id": str}).set_index("village_id")
+    both = va.index.intersection(vb.index)
+    was, now = va.loc[both, "dead"].astype(bool), vb.loc[both, "dead"].astype(bool)
+    newly_covered = [(v, str(vb.at[v, "name"])) for v in both[was & ~now]]
+    newly_dead = [(v, str(vb.at[v, "name"])) for v in both[~was & now]]
+    ra = pd.read_csv(run_a / "ranking.csv", dtype={"site_id": str})
+    rb = pd.read_csv(run_b / "ranking.csv", dtype={"site_id": str})
+    return {
+        "towers": {"added": added, "removed": removed, "changed": changed},
+        "households_uncovered": [sa["totals"]["households_uncovered"],
+                                 sb["totals"]["households_uncovered"]],  # fmt: skip
+        "dead_villages": [sa["totals"]["dead_villages"], sb["totals"]["dead_villages"]],
+        "villages_newly_covered": newly_covered,
+        "villages_newly_dead": newly_dead,
+        "ranking": {"before": ra["site_id"].tolist(), "after": rb["site_id"].tolist()},
+    }
+
+
+def _same(a: pd.Series, b: pd.Series) -> bool:
+    for f in [*_TOWER_FIELDS, "x", "y"]:
+        x, y = a.get(f), b.get(f)
+        if isinstance(x, float) and isinstance(y, float):
+            if not (x == y or (math.isnan(x) and math.isnan(y)) or abs(x - y) < 1e-6):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _towers_table(run: Path) -> pd.DataFrame:
+    t = gpd.read_file(run / "planning.gpkg", layer="towers")
+    t["x"] = t.geometry.x.round(2)
+    t["y"] = t.geometry.y.round(2)
+    return pd.DataFrame(t.drop(columns="geometry")).set_index("tower_id")
+
+
+def changes_markdown(ch: dict, *, title: str = "Changes") -> str:
+    """``changes.md``: the change report in Markdown."""
+    t = ch["towers"]
+    hb, ha = ch["households_uncovered"]
+    db, da = ch["dead_villages"]
+    lines = [f"# {title}", "", "## Towers", ""]
+    lines += [f"- added ({len(t['added'])}): {', '.join(t['added']) or '—'}",
+              f"- removed ({len(t['removed'])}): {', '.join(t['removed']) or '—'}",
+              f"- changed ({len(t['changed'])}): {', '.join(t['changed']) or '—'}", ""]  # fmt: skip
+    lines += ["## Households and villages", "",
+              f"- households uncovered: {hb:,} → {ha:,} ({ha - hb:+,})",
+              f"- dead villages: {db} → {da} ({da - db:+d})"]  # fmt: skip
+    nc = ", ".join(f"{n} ({v})" for v, n in ch["villages_newly_covered"]) or "—"
+    nd = ", ".join(f"{n} ({v})" for v, n in ch["villages_newly_dead"]) or "—"
+    lines += [f"- villages newly covered: {nc}", f"- villages newly dead: {nd}", ""]
+    before, after = ch["ranking"]["before"], ch["ranking"]["after"]
+    lines += ["## Ranking", "", "| rank | before | after |", "|---:|---|---|"]
+    for i in range(max(len(before), len(after))):
+        b = before[i] if i < len(before) else ""
+        a = after[i] if i < len(after) else ""
+        lines.append(f"| {i + 1} | {b} | {a} |")
+    return "\n".join(lines) + "\n"
+
+
+def diff_runs(run_a: Path, run_b: Path) -> str:
+    """The change report between two run folders, as Markdown (``lomsong diff``)."""
+    return changes_markdown(run_changes(run_a, run_b), title=f"Changes from {run_a} to {run_b}")

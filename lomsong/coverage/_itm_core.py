@@ -278,7 +278,7 @@ def _knife_edge_db(
     """Double knife-edge attenuation at distance d (TN101 I.1, I.7)."""
     theta = d / a_e - theta_los
     d_beyond = d - (dl0 + dl1)
-    common = 0.0795 * (f_mhz / 47.7) * theta**2 * d_beyond  # 1/(4π) · k θ² d
+    common = 0.0795775 * (f_mhz / 47.7) * theta**2 * d_beyond  # 1/(4π) · k θ² d
     v1 = common * dl0 / (d_beyond + dl0)
     v2 = common * dl1 / (d_beyond + dl1)
     return _fresnel_knife_db(v1) + _fresnel_knife_db(v2)
@@ -492,7 +492,7 @@ def _reference_attenuation(
         return _ERR_NS_SMALL, 0.0, warn, 0
     if n_s > 400.0:
         return _ERR_NS_LARGE, 0.0, warn, 0
-    if n_s < 251.0:
+    if n_s < 250.0:
         warn |= _W_NS
     if a_e < 4000000.0 or a_e > 13333333.0:
         return _ERR_EFFECTIVE_EARTH, 0.0, warn, 0

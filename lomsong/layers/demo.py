@@ -510,8 +510,8 @@ def _make_streams(
             if n < 10:
                 continue
             su, sv, s = su[:n][::-1], sv[:n][::-1], s[:n][::-1]
-            floor = r.floor[j] + 12.0 * _bed_gradient(p) * s
-            streams.append(_River(su, sv, floor, np.zeros(n), np.full(n, 650.0), 3))
+            floor = r.floor[j] + 9.0 * _bed_gradient(p) * s
+            streams.append(_River(su, sv, floor, np.zeros(n), np.full(n, 550.0), 3))
     return streams
 
 
@@ -564,12 +564,12 @@ def _make_terrain(
     # relief: a smooth fBm (beta 4: massifs and spurs) plus a ridged band (1-|n|)^2 that draws
     # crest lines, kept positive by a soft floor, times an envelope rising westward
     broad = _spectral_noise(rng, shape, p.res, beta=4.0, lmin=4 * p.res, lmax=12_000.0)
-    ridge_src = _spectral_noise(rng, shape, p.res, beta=3.6, lmin=300.0, lmax=8_000.0)
+    ridge_src = _spectral_noise(rng, shape, p.res, beta=4.0, lmin=500.0, lmax=8_000.0)
     fine = _spectral_noise(rng, shape, p.res, beta=3.0, lmin=2 * p.res, lmax=1_000.0)
     ridged = (1.0 - np.abs(ridge_src) / 2.5).clip(0.0, 1.0) ** 2
     m = 0.75 + 0.12 * broad + 0.45 * (ridged - ridged.mean())
     shape_f = 0.25 + np.logaddexp(0.0, 10.0 * (m - 0.25)) / 10.0  # softplus: stays >= 0.25
-    shape_f *= 1.0 + 0.04 * fine
+    shape_f *= 1.0 + 0.015 * fine
     env = _smoothstep((d - p.mtn_start) / (p.mtn_full - p.mtn_start))
     env = 0.08 * _smoothstep((d - p.mtn_start + 3_000.0) / 5_000.0) + 0.92 * env**1.2
     relief = env * shape_f
@@ -601,6 +601,8 @@ def _make_terrain(
     streams = _make_streams(rng, frame, rivers, river_dist)
     if streams:
         elev = _carve(elev, *_bed_fields(frame, streams))
+    # a one-cell smoothing removes the steps left by nearest-bed lookups on steep beds
+    elev = ndimage.gaussian_filter(elev, 1.0)
     # carving lowers a few summits: bring the highest back to hmax (relief above the plain)
     k = int(np.argmax(np.where(land, elev, -np.inf)))
     gain = float(np.clip((hmax - base.flat[k]) / (elev.flat[k] - base.flat[k]), 1.0, 1.3))
