@@ -176,8 +176,8 @@ _REDUCED = _Params(
     n_plain_sites=3,
     site_spacing=3_000.0,
     coast_site_spacing=4_000.0,
-    n_foothill_sites=1,
-    tower_max_d=6_000.0,
+    n_foothill_sites=3,
+    tower_max_d=8_000.0,
     island_exclusion=15_500.0,
     min_towers=10,
 )
@@ -366,8 +366,9 @@ def _spectral_noise(
     mean and unit standard deviation.
     """
     h, w = shape
-    ph, pw = sfft.next_fast_len(int(h * 1.15) + 8, real=True), sfft.next_fast_len(
-        int(w * 1.15) + 8, real=True
+    ph, pw = (
+        sfft.next_fast_len(int(h * 1.15) + 8, real=True),
+        sfft.next_fast_len(int(w * 1.15) + 8, real=True),
     )
     spec = np.fft.rfft2(rng.standard_normal((ph, pw)))
     fy = np.fft.fftfreq(ph, d=res)[:, None]
@@ -379,6 +380,25 @@ def _spectral_noise(
     field -= field.mean()
     field /= field.std()
     return field
+
+
+def _octaves(
+    rng: np.random.Generator, shape: tuple[int, int], res: float, lams: list[float]
+) -> list[np.ndarray]:
+    """Band-pass noise fields (unit variance) centred on each wavelength in ``lams`` (m), from
+    one white-noise spectrum: log-Gaussian filters of ~one octave width."""
+    h, w = shape
+    ph = sfft.next_fast_len(h + 64, real=True)
+    pw = sfft.next_fast_len(w + 64, real=True)
+    spec = np.fft.rfft2(rng.standard_normal((ph, pw)))
+    f = np.hypot(np.fft.fftfreq(ph, d=res)[:, None], np.fft.rfftfreq(pw, d=res)[None, :])
+    logf = np.log(np.maximum(f, 1e-12))
+    out = []
+    for lam in lams:
+        band = np.exp(-0.5 * ((logf + math.log(lam)) / 0.45) ** 2)
+        n = np.fft.irfft2(spec * band, s=(ph, pw))[:h, :w]
+        out.append(n / n.std())
+    return out
 
 
 def _bed_gradient(p: _Params) -> float:
@@ -471,48 +491,8 @@ def _make_rivers(rng: np.random.Generator, frame: _Frame) -> list[_River]:
             cand = cand[np.abs(cand - j) > 2_000.0 / step]  # junctions apart
             tu, tv, s = tu[:n][::-1], tv[:n][::-1], s[:n][::-1]
             floor = main.floor[j] + 2.5 * _bed_gradient(p) * s
-            rivers.append(
-                _River(tu, tv, floor, np.full(n, 110.0), np.full(n, 1_800.0), 2)
-            )
+            rivers.append(_River(tu, tv, floor, np.full(n, 110.0), np.full(n, 1_800.0), 2))
     return rivers
-
-
-def _make_streams(
-    rng: np.random.Generator, frame: _Frame, parents: list[_River], near: np.ndarray
-) -> list[_River]:
-    """Mountain streams (level 3) branching off rivers and tributaries every ~1 km, on
-    alternating sides, so that the hills drain in a dendritic pattern. ``near`` is the
-    distance (m) of every cell to the level 1-2 beds: a stream stops before it meets
-    another valley."""
-    p = frame.p
-    step = p.res / 2.0
-    spacing = p.stream_spacing
-    streams: list[_River] = []
-    for r in parents:
-        seg = np.hypot(np.diff(r.u), np.diff(r.v))
-        arc = np.r_[0.0, np.cumsum(seg)]
-        d = frame.d_coast(r.u, r.v)
-        side = 1.0 if rng.random() < 0.5 else -1.0
-        for a in np.arange(rng.uniform(0.2, 1.0) * spacing, arc[-1], spacing):
-            j = int(np.searchsorted(arc, a))
-            if j < 2 or j > len(arc) - 3 or d[j] < p.mtn_start - 1_500.0:
-                continue
-            side = -side if rng.random() < 0.8 else side
-            up = math.atan2(r.v[j - 2] - r.v[j + 2], r.u[j - 2] - r.u[j + 2])
-            heading = up + side * math.radians(rng.uniform(50.0, 80.0))
-            length = rng.uniform(0.6, 1.8) * p.stream_length
-            su, sv, s = _upstream_line(rng, r.u[j], r.v[j], heading, length, step, curl=0.5)
-            ok = (su > step) & (sv > step) & (sv < p.height - step)
-            gap = _sample_at(frame, near, su, sv)
-            ok &= (s < 250.0) | (gap > 0.45 * np.minimum(s, 900.0))
-            ok &= frame.d_coast(su, sv) > p.mtn_start - 2_500.0
-            n = len(ok) if ok.all() else int(np.argmin(ok))
-            if n < 10:
-                continue
-            su, sv, s = su[:n][::-1], sv[:n][::-1], s[:n][::-1]
-            floor = r.floor[j] + 9.0 * _bed_gradient(p) * s
-            streams.append(_River(su, sv, floor, np.zeros(n), np.full(n, 550.0), 3))
-    return streams
 
 
 def _bed_fields(
@@ -561,21 +541,21 @@ def _make_terrain(
         for g in (frame.mainland(), frame.island.polygon())
     )
 
-    # relief: a smooth fBm (beta 4: massifs and spurs) plus a ridged band (1-|n|)^2 that draws
-    # crest lines, kept positive by a soft floor, times an envelope rising westward
-    broad = _spectral_noise(rng, shape, p.res, beta=4.0, lmin=4 * p.res, lmax=12_000.0)
-    ridge_src = _spectral_noise(rng, shape, p.res, beta=4.0, lmin=500.0, lmax=8_000.0)
-    fine = _spectral_noise(rng, shape, p.res, beta=3.0, lmin=2 * p.res, lmax=1_000.0)
-    ridged = (1.0 - np.abs(ridge_src) / 2.5).clip(0.0, 1.0) ** 2
-    m = 0.75 + 0.12 * broad + 0.45 * (ridged - ridged.mean())
+    # relief: a smooth fBm (beta 3.8: massifs and spurs) plus "folded" octaves sum(1 - |n_i|)
+    # whose creases are sharp ridges at every scale from 3 km down, as in dissected mountains
+    # (median slope ~25 degrees); kept positive by a soft floor, times an envelope rising west
+    broad = _spectral_noise(rng, shape, p.res, beta=3.8, lmin=2 * p.res, lmax=12_000.0)
+    lams = [lam for lam in (3_000.0, 1_500.0, 750.0, 375.0, 190.0) if lam >= 2.5 * p.res]
+    fold = sum((1.0 - np.abs(n)) * 2.0**-i for i, n in enumerate(_octaves(rng, shape, p.res, lams)))
+    fold = (fold - fold.mean()) / fold.std()
+    m = 0.72 + 0.16 * broad + 0.24 * fold
     shape_f = 0.25 + np.logaddexp(0.0, 10.0 * (m - 0.25)) / 10.0  # softplus: stays >= 0.25
-    shape_f *= 1.0 + 0.015 * fine
     env = _smoothstep((d - p.mtn_start) / (p.mtn_full - p.mtn_start))
     env = 0.08 * _smoothstep((d - p.mtn_start + 3_000.0) / 5_000.0) + 0.92 * env**1.2
     relief = env * shape_f
 
     # the gentle coastal plain, with a few isolated hills (like Núi Thiên Ấn)
-    base = 3.0 + 0.002 * np.clip(d, 0.0, None) + 1.5 * fine
+    base = 3.0 + 0.002 * np.clip(d, 0.0, None) + 1.5 * broad
     uu, vv = np.meshgrid(u, v)
     for _ in range(max(2, int(p.height / 6_000.0))):
         hv = rng.uniform(0.05, 0.95) * p.height
@@ -590,19 +570,13 @@ def _make_terrain(
     k = int(np.argmax(np.where(land, relief, -np.inf)))
     elev = base + relief * ((hmax - base.flat[k]) / relief.flat[k])
 
-    # valleys: rivers, then tributaries, then streams, each cut into the previous surface
-    main = [r for r in rivers if r.level == 1]
-    tribs = [r for r in rivers if r.level == 2]
-    f1 = _bed_fields(frame, main)
+    # valleys: the rivers, then the tributaries, each cut into the previous surface
+    f1 = _bed_fields(frame, [r for r in rivers if r.level == 1])
     elev = _carve(elev, *f1)
+    tribs = [r for r in rivers if r.level == 2]
     f2 = _bed_fields(frame, tribs) if tribs else f1
     elev = _carve(elev, *f2)
     river_dist = np.minimum(f1[0], f2[0])
-    streams = _make_streams(rng, frame, rivers, river_dist)
-    if streams:
-        elev = _carve(elev, *_bed_fields(frame, streams))
-    # a one-cell smoothing removes the steps left by nearest-bed lookups on steep beds
-    elev = ndimage.gaussian_filter(elev, 1.0)
     # carving lowers a few summits: bring the highest back to hmax (relief above the plain)
     k = int(np.argmax(np.where(land, elev, -np.inf)))
     gain = float(np.clip((hmax - base.flat[k]) / (elev.flat[k] - base.flat[k]), 1.0, 1.3))
@@ -614,24 +588,28 @@ def _make_terrain(
 
     gy, gx = np.gradient(elev.astype(np.float64), p.res)
     fields = {"d": d, "river_dist": river_dist, "slope": np.hypot(gx, gy), "land": land}
-    logger.debug("demo terrain: %d rivers/tributaries, %d streams", len(rivers), len(streams))
     return elev, fields
 
 
 # ---------------------------------------------------------------------------------------------
 # villages
 # ---------------------------------------------------------------------------------------------
-_THON = (
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+# syllables of hamlet names: Sino-Vietnamese on the plain, Hrê / Cor / Ca Dong in the mountains
+_THON = _words(
     "An Phú Hòa Bình Thạnh Tân Long Mỹ Xuân Đông Tây Trung Phước Lộc Thọ Khánh Lợi Hưng Quang "
     "Thuận Vĩnh Hiệp Đức Nghĩa Hải Thạch Minh Thành Lâm Sơn Châu Điền Phong Hội Tường Văn Kỳ "
     "Thượng Hạ Nhơn Lạc Cát Thủy Định Trà Gia Ngọc Khương Yên Triều Liên"
-).split()
-_XOM = "Bãi Lưới Cát Chài Ghe Gành Lạch Cồn Dừa Mới Rớ Thuyền Đá Biển Vạn Giữa".split()
-_LANG_PREFIX = ("Làng", "Nước", "Tà", "Gò", "Mang", "Đak", "Ba", "Nước")
-_LANG = (
+)
+_XOM = _words("Bãi Lưới Cát Chài Ghe Gành Lạch Cồn Dừa Mới Rớ Thuyền Đá Biển Vạn Giữa")
+_LANG_PREFIX = ("Làng", "Nước", "Tà", "Gò", "Mang", "Đak", "Ba")
+_LANG = _words(
     "Mâm Lăng Rêu Rá Mát Xuyên Nhà Ranh Krá Pơ Loa Bong Ui Giá Dinh Trê Vương Ren Xiêm Kon Manh "
-    "Lế Lang Rinh Bói Rinh Trui Tang Nỏ Lay Bua Xoong Gia Hoa"
-).split()
+    "Lế Lang Rinh Bói Trui Tang Nỏ Lay Bua Xoong Gia Hoa"
+)
 _COMMUNE_PREFIX = {
     "Trà Bồng": ("Trà", "Bùi Lâm Hiệp Tân Sơn Thủy Giang Bình Phú Xinh Tây Thanh Phong"),
     "Sơn Hà": ("Sơn", "Kỳ Ba Thượng Bao Cao Linh Giang Nham Trung Hải Thủy Thành"),
@@ -652,7 +630,6 @@ _ISLAND_NAMES = ("Đảo Bé", "Thôn Tây", "Thôn Đông")
 
 
 def _dart(
-    rng: np.random.Generator,
     cand: np.ndarray,
     n: int,
     spacing: float,
@@ -660,7 +637,6 @@ def _dart(
 ) -> np.ndarray:
     """Accept candidates (in the given order) at least ``spacing`` from all accepted points and
     from ``existing``, until ``n`` are accepted: a Poisson-disc (dart-throwing) sample."""
-    del rng  # order already random
     taken = [tuple(pt) for pt in existing]
     out: list[tuple[float, float]] = []
     arr = np.asarray(taken, dtype=float).reshape(-1, 2)
@@ -713,12 +689,10 @@ def _village_centres(
     town_pts = np.empty((0, 2))
     for tu, tv in towns:
         ang = rng.uniform(0, 2 * np.pi, 200)
-        rad = np.sqrt(rng.uniform(0, 1, 200)) * 0.55 * p.plain_spacing * math.sqrt(
-            p.town_villages
-        )
+        rad = np.sqrt(rng.uniform(0, 1, 200)) * 0.55 * p.plain_spacing * math.sqrt(p.town_villages)
         cand = np.c_[tu + rad * np.cos(ang), tv + rad * np.sin(ang)]
         cand = np.r_[[[tu, tv]], cand[on_land(cand)]]
-        pts = _dart(rng, cand, p.town_villages, 0.45 * p.plain_spacing, town_pts)
+        pts = _dart(cand, p.town_villages, 0.45 * p.plain_spacing, town_pts)
         town_pts = np.r_[town_pts, pts]
         rows += [(a, b, "town") for a, b in pts]
 
@@ -729,9 +703,11 @@ def _village_centres(
     ok = on_land(cand) & (d > 250.0) & (d < p.mtn_start + 1_000.0)
     ok &= _sample_at(frame, elev, cand[:, 0], cand[:, 1]) < 60.0
     ok &= _sample_at(frame, fields["river_dist"], cand[:, 0], cand[:, 1]) > 150.0
-    pts = _dart(rng, cand[ok], p.n_plain, p.plain_spacing, town_pts)
+    pts = _dart(cand[ok], p.n_plain, p.plain_spacing, town_pts)
     dd = frame.d_coast(pts[:, 0], pts[:, 1])
-    rows += [(a, b, "coastal" if di < 1_500.0 else "plain") for (a, b), di in zip(pts, dd)]
+    rows += [
+        (a, b, "coastal" if di < 1_500.0 else "plain") for (a, b), di in zip(pts, dd, strict=True)
+    ]
     taken = np.r_[town_pts, pts]
 
     # foothill hamlets: low ground or near a river in the foothill band
@@ -743,7 +719,7 @@ def _village_centres(
     z = _sample_at(frame, elev, cand[:, 0], cand[:, 1])
     rd = _sample_at(frame, fields["river_dist"], cand[:, 0], cand[:, 1])
     ok &= (rd < 700.0) & (rd > 60.0) | (z < 120.0)
-    pts = _dart(rng, cand[ok], p.n_foothill, p.foothill_spacing, taken)
+    pts = _dart(cand[ok], p.n_foothill, p.foothill_spacing, taken)
     rows += [(a, b, "foothill") for a, b in pts]
     taken = np.r_[taken, pts]
 
@@ -760,7 +736,7 @@ def _village_centres(
     cand = np.concatenate(cand_list)
     cand = cand[rng.permutation(len(cand))]
     cand = cand[on_land(cand)]
-    pts = _dart(rng, cand, 10_000, p.mtn_spacing, taken)
+    pts = _dart(cand, 10_000, p.mtn_spacing, taken)
     rows += [(a, b, "mountain") for a, b in pts]
 
     # the island's hamlets: "Đảo Bé" first
@@ -779,7 +755,9 @@ def _kmeans(rng: np.random.Generator, pts: np.ndarray, k: int) -> np.ndarray:
     centres = pts[rng.choice(len(pts), k, replace=False)]
     labels = np.zeros(len(pts), dtype=int)
     for _ in range(12):
-        dist = np.hypot(pts[:, None, 0] - centres[None, :, 0], pts[:, None, 1] - centres[None, :, 1])
+        dist = np.hypot(
+            pts[:, None, 0] - centres[None, :, 0], pts[:, None, 1] - centres[None, :, 1]
+        )
         labels = np.argmin(dist, axis=1)
         for j in range(k):
             if np.any(labels == j):
@@ -899,7 +877,7 @@ def _village_polygons(frame: _Frame, vil: pd.DataFrame) -> list[shapely.Geometry
         else:
             vor = shapely.voronoi_polygons(MultiPoint(pts), extend_to=extent, ordered=True)
             cells = [shapely.intersection(c, land) for c in shapely.get_parts(vor)]
-        for i, c in zip(idx, cells):
+        for i, c in zip(idx, cells, strict=True):
             geoms[i] = shapely.make_valid(c) if not c.is_valid else c
     return [_to_world(g, frame) for g in geoms]
 
@@ -1052,7 +1030,7 @@ def _tower_sites(
 def _towers(rng: np.random.Generator, frame: _Frame, sites: pd.DataFrame) -> gpd.GeoDataFrame:
     """Radio configuration of each site: omni (2G/3G) or three sectors (4G/3G)."""
     p = frame.p
-    ops, op_w = zip(*_OPERATORS)
+    ops, op_w = zip(*_OPERATORS, strict=True)
     sectored = np.where(
         sites["kind"].to_numpy() == "plain", rng.random(len(sites)) < 0.6,
         rng.random(len(sites)) < 0.3,
@@ -1070,12 +1048,13 @@ def _towers(rng: np.random.Generator, frame: _Frame, sites: pd.DataFrame) -> gpd
             tech = "4G" if rng.random() < 0.65 else "3G"
             height = rng.uniform(20.0, 40.0)
             rot = rng.uniform(0.0, 120.0)
+            freq, (lo, hi) = _TECH[tech]
+            eirp = round(rng.uniform(lo, hi), 1)
             for j, label in enumerate("ABC"):
-                freq, (lo, hi) = _TECH[tech]
                 rows.append(
-                    (f"{site_id}-{label}", site_id, op, tech, freq, round(height, 1),
-                     round(rng.uniform(lo, hi), 1), round((rot + 120.0 * j) % 360.0, 1),
-                     65.0, round(rng.uniform(2.0, 6.0), 1), s.u, s.v)
+                    (f"{site_id}-{label}", site_id, op, tech, freq, round(height, 1), eirp,
+                     round((rot + 120.0 * j) % 360.0, 1), 65.0, round(rng.uniform(2.0, 6.0), 1),
+                     s.u, s.v)
                 )  # fmt: skip
         else:
             tech = "2G" if rng.random() < 0.7 else "3G"
@@ -1163,8 +1142,9 @@ def generate_demo(*, seed: int = 2023, reduced: bool = False) -> DemoProvince:
 
 
 def _project_toml(seed: int, reduced: bool) -> str:
+    what = f"seed {seed}, reduced" if reduced else f"seed {seed}"
     return f"""\
-# lomsong demo province — generated by lomsong.layers.demo (seed {seed}{", reduced" if reduced else ""})
+# lomsong demo province — generated by lomsong.layers.demo ({what})
 [inputs]
 villages = "villages.gpkg"
 towers = "towers.csv"
@@ -1191,9 +1171,7 @@ lang = "vi"
 """
 
 
-def write_demo(
-    directory: str | PathLike[str], *, seed: int = 2023, reduced: bool = False
-) -> Path:
+def write_demo(directory: str | PathLike[str], *, seed: int = 2023, reduced: bool = False) -> Path:
     """Generate the demo province and write it as a lomsong project.
 
     Writes ``villages.gpkg`` (layer "villages"), ``households.gpkg`` (layer "households"),

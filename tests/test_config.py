@@ -1,0 +1,89 @@
+"""Project files: typed, validated, paths relative to the file, every bad key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lomsong.config import load_config
+from lomsong.errors import ConfigError, InputError
+
+GOOD = """
+[inputs]
+villages = "data/villages.gpkg"
+towers = { path = "data/towers.csv", columns = { tower_id = "id", lat = "y" } }
+terrain = ["data/N15E108.hgt", "data/N14E108.hgt"]
+candidates = "auto"
+
+[model]
+name = "cost231"
+max_radius_km = 20
+
+[siting]
+sites = 5
+method = "exact"
+
+[output]
+dir = "out"
+lang = "en"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "project.toml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_a_good_file_is_typed_and_paths_are_relative_to_it(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.inputs.villages.path == (tmp_path / "data/villages.gpkg").resolve()
+    assert cfg.inputs.towers.columns == {"tower_id": "id", "lat": "y"}
+    assert [p.name for p in cfg.inputs.terrain] == ["N15E108.hgt", "N14E108.hgt"]
+    assert cfg.inputs.candidates is None  # "auto"
+    assert cfg.inputs.households is None
+    assert cfg.model.name == "cost231"
+    assert cfg.model.max_radius_km == 20.0 and isinstance(cfg.model.max_radius_km, float)
+    assert cfg.model.rx_height_m == 1.5  # default
+    assert cfg.coverage.threshold_dbm == -100.0
+    assert (cfg.siting.sites, cfg.siting.method) == (5, "exact")
+    assert cfg.output.dir == (tmp_path / "out").resolve()
+    assert cfg.output.lang == "en"
+    assert cfg.path == tmp_path / "project.toml"
+
+
+def test_a_single_terrain_path_is_accepted(tmp_path):
+    cfg = load_config(write(tmp_path, GOOD.replace(
+        'terrain = ["data/N15E108.hgt", "data/N14E108.hgt"]', 'terrain = "dem.tif"')))  # fmt: skip
+    assert [p.name for p in cfg.inputs.terrain] == ["dem.tif"]
+
+
+def test_unknown_keys_and_wrong_types_are_all_named(tmp_path):
+    bad = GOOD.replace('name = "cost231"', 'nam = "cost231"\nrx_height_m = "high"')
+    bad = bad.replace("sites = 5", "sites = 2.5")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad))
+    msg = str(info.value)
+    assert "model.nam: unknown key" in msg
+    assert "model.rx_height_m: expected a number" in msg
+    assert "siting.sites: expected an integer" in msg
+    assert str(tmp_path / "project.toml") in msg
+    assert isinstance(info.value, InputError) and isinstance(info.value, ValueError)
+
+
+def test_values_out_of_their_domain(tmp_path):
+    bad = GOOD.replace('name = "cost231"', 'name = "okumura"').replace('lang = "en"', 'lang = "fr"')
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad))
+    assert "model.name: 'okumura' is not one of fspl, hata, cost231, itm" in str(info.value)
+    assert "output.lang: 'fr'" in str(info.value)
+
+
+def test_missing_required_inputs_and_broken_toml(tmp_path):
+    with pytest.raises(ConfigError, match="inputs.towers: required key is missing"):
+        load_config(write(tmp_path, '[inputs]\nvillages = "v.gpkg"\n'))
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[inputs\n"))
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml")
