@@ -20,8 +20,6 @@ from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
 
-
-
 __all__ = [
     "__version__",
     "Grid",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lomsong import __version__
@@ -65,13 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args, console)
         return _diff(args)
     except InputError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        _error(exc)
         return 2
     except (LomsongError, OSError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(exc)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _error(exc: BaseException) -> None:
+    # the message may hold brackets ("[0, 360]"): escape it so rich prints it verbatim
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}",
+                                               highlight=False)  # fmt: skip
 
 
 def _configure_logging(console: Console, *, quiet: bool) -> None:
