@@ -214,11 +214,16 @@ def summarise(result: Result) -> dict:
         "lomsong_version": __version__,
         "project": str(cfg.path) if cfg.path else None,
         "crs": result.villages.crs.to_string(),
-        "model": {"name": cfg.model.name, "environment": cfg.model.environment,
-                  "rx_height_m": cfg.model.rx_height_m,
-                  "max_radius_km": cfg.model.max_radius_km},  # fmt: skip
-        "thresholds": {"threshold_dbm": cfg.coverage.threshold_dbm,
-                       "dead_share": cfg.coverage.dead_share},  # fmt: skip
+        "model": {
+            "name": cfg.model.name,
+            "environment": cfg.model.environment,
+            "rx_height_m": cfg.model.rx_height_m,
+            "max_radius_km": cfg.model.max_radius_km,
+        },  # fmt: skip
+        "thresholds": {
+            "threshold_dbm": cfg.coverage.threshold_dbm,
+            "dead_share": cfg.coverage.dead_share,
+        },  # fmt: skip
         "totals": {
             "villages": len(v),
             "dead_villages": int(v["dead"].sum()),
@@ -235,12 +240,19 @@ def summarise(result: Result) -> dict:
             "share_of_uncovered_reached": round(reached / unc, 4) if unc else 0.0,
         },
         "dead_villages": [
-            {"village_id": r.village_id, "name": r.name, "commune": r.commune,
-             "households_uncovered": int(r.households_uncovered)}
+            {
+                "village_id": r.village_id,
+                "name": r.name,
+                "commune": r.commune,
+                "households_uncovered": int(r.households_uncovered),
+            }
             for r in v[v["dead"]].itertuples()
         ],  # fmt: skip
-        "terrain": {"shape": list(result.terrain.shape), "res_m": result.terrain.res,
-                    "bounds": [round(b, 1) for b in result.terrain.bounds]},  # fmt: skip
+        "terrain": {
+            "shape": list(result.terrain.shape),
+            "res_m": result.terrain.res,
+            "bounds": [round(b, 1) for b in result.terrain.bounds],
+        },  # fmt: skip
         "defaults_used": result.towers.attrs.get("defaults_used", {}),
         "rejects": len(result.rejects),
         "input_sha256": report.file_sha256(p for p in inputs if Path(p).exists()),

@@ -134,8 +134,10 @@ def run_changes(run_a: Path, run_b: Path) -> dict:
     rb = pd.read_csv(run_b / "ranking.csv", dtype={"site_id": str})
     return {
         "towers": {"added": added, "removed": removed, "changed": changed},
-        "households_uncovered": [sa["totals"]["households_uncovered"],
-                                 sb["totals"]["households_uncovered"]],  # fmt: skip
+        "households_uncovered": [
+            sa["totals"]["households_uncovered"],
+            sb["totals"]["households_uncovered"],
+        ],  # fmt: skip
         "dead_villages": [sa["totals"]["dead_villages"], sb["totals"]["dead_villages"]],
         "villages_newly_covered": newly_covered,
         "villages_newly_dead": newly_dead,

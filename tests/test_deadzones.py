@@ -49,7 +49,8 @@ def test_villages_are_covered_or_dead_as_the_terrain_says(world):
     )
     assert gaps.dead["name"].iloc[0] in ("Thôn Xa", "Làng Mâm")
     assert gaps.uncovered["households"].sum() == pytest.approx(
-        v["households_uncovered"].sum(), abs=1  # rounding of per-village integers
+        v["households_uncovered"].sum(),
+        abs=1,  # rounding of per-village integers
     )
 
 

@@ -95,9 +95,11 @@ def dead_zones(
     hh["covered"] = np.nan_to_num(power, nan=-np.inf) >= threshold_dbm
 
     weight = hh["households"].to_numpy(dtype=float)
-    by_village = pd.DataFrame(
-        {"village_id": hh["village_id"], "w": weight, "wc": weight * hh["covered"]}
-    ).groupby("village_id")[["w", "wc"]].sum()
+    by_village = (
+        pd.DataFrame({"village_id": hh["village_id"], "w": weight, "wc": weight * hh["covered"]})
+        .groupby("village_id")[["w", "wc"]]
+        .sum()
+    )
     v = villages.copy()
     total = v["village_id"].map(by_village["w"]).fillna(0.0).to_numpy()
     covered = v["village_id"].map(by_village["wc"]).fillna(0.0).to_numpy()

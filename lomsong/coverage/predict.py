@@ -93,6 +93,21 @@ def _distance_loss_fn(
     return loss
 
 
+def _loss_table(
+    model: str,
+    f_mhz: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    environment: str,
+    max_m: float,
+    res_m: float,
+) -> tuple[np.ndarray, float]:
+    """The model's distance loss tabulated every quarter cell out to ``max_m``."""
+    step = res_m / 4.0
+    fn = _distance_loss_fn(model, f_mhz, h_tx_m, h_rx_m, environment)
+    return profiles.distance_table(fn, max_m, step), step
+
+
 def _tower_params(tower: Mapping) -> tuple[float, float, float]:
     return float(tower["freq_mhz"]), float(tower["height_m"]), float(tower["eirp_dbm"])
 
@@ -129,10 +144,7 @@ def predict_tower(
         logger.warning("tower %s is outside the terrain grid: skipped", tower.get("tower_id"))
         return None
     max_m = max_radius_km * 1000.0
-    step = res / 4.0
-    table = profiles.distance_table(
-        _distance_loss_fn(model, f_mhz, h_tx, rx_height_m, environment), max_m, step
-    )
+    table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
     loss = profiles.ray_loss_window(
         terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
         h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
@@ -147,8 +159,9 @@ def predict_tower(
     # crop the window to the grid
     h, w = terrain.shape
     i0, j0 = max(0, -r0), max(0, -c0)
-    i1, j1 = loss.shape[0] - max(0, r0 + loss.shape[0] - h), loss.shape[1] - max(
-        0, c0 + loss.shape[1] - w
+    i1, j1 = (
+        loss.shape[0] - max(0, r0 + loss.shape[0] - h),
+        loss.shape[1] - max(0, c0 + loss.shape[1] - w),
     )
     return TowerPrediction(r0 + i0, c0 + j0, np.ascontiguousarray(power[i0:i1, j0:j1]))
 
@@ -287,10 +300,7 @@ def path_loss_points(
     points_x = np.asarray(points_x, dtype=float)
     points_y = np.asarray(points_y, dtype=float)
     max_m = max_radius_km * 1000.0
-    step = terrain.res / 4.0
-    table = profiles.distance_table(
-        _distance_loss_fn(model, f_mhz, h_tx_m, rx_height_m, environment), max_m, step
-    )
+    table, step = _loss_table(model, f_mhz, h_tx_m, rx_height_m, environment, max_m, terrain.res)
     loss = profiles.point_loss(
         terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
         h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
