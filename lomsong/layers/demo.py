@@ -80,8 +80,6 @@ class _Params:
     n_tribs: tuple[int, int]  # tributaries per main river (min, max)
     trib_length: tuple[float, float]
     meander_amp: float  # meander amplitude of the main rivers in the mountains
-    stream_spacing: float  # between mountain streams along a river
-    stream_length: float  # typical length of a mountain stream
     highway_d: float  # distance of the coastal highway from the coast
     plain_districts: tuple[str, ...]  # north to south
     mountain_districts: tuple[str, ...]
@@ -119,8 +117,6 @@ _FULL = _Params(
     n_tribs=(1, 2),
     trib_length=(5_000.0, 9_000.0),
     meander_amp=1_900.0,
-    stream_spacing=1_000.0,
-    stream_length=1_800.0,
     highway_d=6_500.0,
     plain_districts=("Bình Sơn", "Sơn Tịnh", "Tư Nghĩa", "Mộ Đức"),
     mountain_districts=("Trà Bồng", "Sơn Hà", "Ba Tơ"),
@@ -158,8 +154,6 @@ _REDUCED = _Params(
     n_tribs=(1, 1),
     trib_length=(3_000.0, 4_000.0),
     meander_amp=1_100.0,
-    stream_spacing=1_000.0,
-    stream_length=1_200.0,
     highway_d=2_500.0,
     plain_districts=("Tư Nghĩa",),
     mountain_districts=("Ba Tơ",),
@@ -287,7 +281,7 @@ class _River:
 
     ``floor`` is the bed elevation (m), ``flat`` the half-width of the flat valley floor and
     ``reach`` the distance from its edge over which the valley sides climb to the full relief
-    (m). ``level`` is 1 for a main river, 2 for a tributary, 3 for a mountain stream.
+    (m). ``level`` is 1 for a main river, 2 for a tributary.
     """
 
     u: np.ndarray
@@ -541,12 +535,15 @@ def _make_terrain(
         for g in (frame.mainland(), frame.island.polygon())
     )
 
-    # relief: a smooth fBm (beta 3.8: massifs and spurs) plus "folded" octaves sum(1 - |n_i|)
-    # whose creases are sharp ridges at every scale from 3 km down, as in dissected mountains
-    # (median slope ~25 degrees); kept positive by a soft floor, times an envelope rising west
+    # relief: a smooth fBm (beta 3.8: massifs and spurs) plus "folded" octaves: sum(1 - |n_i|)
+    # creases into sharp ridges (4 km down to 250 m) and sum(|n_i|) into gullies, as in
+    # dissected mountains; kept positive by a soft floor, times an envelope rising westward
     broad = _spectral_noise(rng, shape, p.res, beta=3.8, lmin=2 * p.res, lmax=12_000.0)
-    lams = [lam for lam in (3_000.0, 1_500.0, 750.0, 375.0, 190.0) if lam >= 2.5 * p.res]
-    fold = sum((1.0 - np.abs(n)) * 2.0**-i for i, n in enumerate(_octaves(rng, shape, p.res, lams)))
+    lams = [lam for lam in (4_000.0, 2_000.0, 1_000.0, 500.0, 250.0) if lam >= 2.5 * p.res]
+    ridges = _octaves(rng, shape, p.res, lams)
+    gullies = _octaves(rng, shape, p.res, lams[1:])
+    fold = sum((1.0 - np.abs(n)) * 2.0**-i for i, n in enumerate(ridges))
+    fold += sum(0.7 * np.abs(n) * 2.0 ** -(i + 1) for i, n in enumerate(gullies))
     fold = (fold - fold.mean()) / fold.std()
     m = 0.72 + 0.16 * broad + 0.24 * fold
     shape_f = 0.25 + np.logaddexp(0.0, 10.0 * (m - 0.25)) / 10.0  # softplus: stays >= 0.25
@@ -1103,32 +1100,33 @@ def generate_demo(*, seed: int = 2023, reduced: bool = False) -> DemoProvince:
     """
     t0 = time.perf_counter()
     p = _REDUCED if reduced else _FULL
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    # one independent stream per stage, so that tuning one stage leaves the others unchanged
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
 
     x, y = Transformer.from_crs(4326, DEMO_CRS, always_xy=True).transform(*_ORIGIN_LONLAT)
     x0, y0 = math.floor(x / 1_000.0) * 1_000.0, math.floor(y / 1_000.0) * 1_000.0
-    coast = _Coast(streams[0], p)
-    island = _Island(streams[0], p, coast)
+    coast = _Coast(rngs[0], p)
+    island = _Island(rngs[0], p, coast)
     nx = math.ceil((island.cu + 1.4 * island.r0 + 2_000.0) / p.res)
     ny = round(p.height / p.res)
     frame = _Frame(p, x0, y0, nx, ny, coast, island)
 
-    rivers = _make_rivers(streams[1], frame)
-    elev, fields = _make_terrain(streams[2], frame, rivers)
+    rivers = _make_rivers(rngs[1], frame)
+    elev, fields = _make_terrain(rngs[2], frame, rivers)
     terrain = Grid(elev, frame.transform, DEMO_CRS)
 
-    vil = _village_centres(streams[3], frame, elev, fields, rivers)
-    vil = _admin(streams[4], frame, vil)
-    vil["households"] = _households_per_village(streams[5], p, vil["kind"].to_numpy())
+    vil = _village_centres(rngs[3], frame, elev, fields, rivers)
+    vil = _admin(rngs[4], frame, vil)
+    vil["households"] = _households_per_village(rngs[5], p, vil["kind"].to_numpy())
     order = np.lexsort((-vil["v"].to_numpy(), vil["commune"].to_numpy(),
                         vil["district"].to_numpy()))  # fmt: skip
     vil = vil.iloc[order].reset_index(drop=True)
     vil["village_id"] = [f"V{i + 1:03d}" for i in range(len(vil))]
     villages = gpd.GeoDataFrame(vil, geometry=_village_polygons(frame, vil), crs=DEMO_CRS)
 
-    households = _household_points(streams[6], frame, villages, elev, fields)
-    sites = _tower_sites(streams[7], frame, elev, vil, rivers)
-    towers = _towers(streams[7], frame, sites)
+    households = _household_points(rngs[6], frame, villages, elev, fields)
+    sites = _tower_sites(rngs[7], frame, elev, vil, rivers)
+    towers = _towers(rngs[7], frame, sites)
 
     villages = villages[
         ["village_id", "name", "commune", "district", "households", "kind", "geometry"]
