@@ -82,11 +82,16 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class CoverageConfig:
-    """``threshold_dbm``: received power at rx height that counts as covered;
-    ``dead_share``: a village is dead when at least this share of households is uncovered."""
+    """``threshold_dbm``: received power at rx height that counts as covered; ``thresholds``:
+    per technology (``{ "4G" = -105 }``); ``indoor_margin_db``: added to every threshold;
+    ``dead_share``: a village is dead when at least this share of households is uncovered;
+    ``by_operator``: also report covered households per operator."""
 
     threshold_dbm: float = -100.0
+    thresholds: dict[str, float] = field(default_factory=dict)
+    indoor_margin_db: float = 0.0
     dead_share: float = 0.5
+    by_operator: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,12 +173,11 @@ def _convert(value: Any, tp: Any, key: str, base: Path, errs: _Collector) -> Any
             return None
         return value
     if origin is dict:
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
-            errs.add(key, 'expected a table of strings, e.g. { village_id = "commune_id" }')
+        if not isinstance(value, dict):
+            errs.add(key, f"expected a table, e.g. {{ key = value }}, got {value!r}")
             return None
-        return dict(value)
+        _, value_tp = typing.get_args(tp)
+        return {k: _convert(v, value_tp, f"{key}.{k}", base, errs) for k, v in value.items()}
     if origin is tuple:
         items = value if isinstance(value, list) else [value]
         (item_tp, _) = typing.get_args(tp)

@@ -6,6 +6,7 @@ end, so a failed run leaves the previous outputs untouched.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -24,8 +25,10 @@ from affine import Affine
 
 from lomsong import __version__, report
 from lomsong.config import LayerInput, ProjectConfig
+from lomsong.coverage.cache import TowerCache
 from lomsong.coverage.deadzones import DeadZones, dead_zones
 from lomsong.coverage.predict import Coverage, predict
+from lomsong.errors import LomsongError
 from lomsong.grid import Grid
 from lomsong.layers._io import Rejects
 from lomsong.layers.candidates import candidate_sites, read_candidates
@@ -36,7 +39,7 @@ from lomsong.layers.villages import read_villages
 from lomsong.maps.build import build_map
 from lomsong.siting.rank import rank_sites
 
-__all__ = ["Result", "run", "Progress", "NO_PROGRESS"]
+__all__ = ["Result", "run", "output_lock", "Progress", "NO_PROGRESS"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ def _no_progress(_description: str, _total: int) -> Callable[[int, int], None]:
 
 
 NO_PROGRESS: Progress = _no_progress
+#: Folder inside the outputs that holds the per-tower cache (kept across reruns).
+CACHE_DIR = ".cache"
 #: Cell size of the flat grid used when a project has no terrain (m).
 FLAT_GRID_RES_M = 100.0
 
@@ -91,6 +96,7 @@ def run(
     progress: Progress = NO_PROGRESS,
     write: bool = True,
     bundle: dict[str, Path] | None = None,
+    use_cache: bool = True,
 ) -> Result:
     """Run the whole pipeline on a project and write its outputs.
 
@@ -109,11 +115,29 @@ def run(
     bundle
         Folders to move into the output folder with the results (``{name: folder}``), e.g.
         the demo's generated inputs; moved only when the run succeeds.
+    use_cache
+        Keep per-tower predictions in ``<out_dir>/.cache`` and reuse them on reruns.
 
     Returns
     -------
     Result
     """
+    target = Path(out_dir) if out_dir is not None else config.output.dir
+    if not write:
+        return _run(config, target, towers, progress, False, bundle, False)
+    with output_lock(target):
+        return _run(config, target, towers, progress, True, bundle, use_cache)
+
+
+def _run(
+    config: ProjectConfig,
+    target: Path,
+    towers: str | os.PathLike[str] | None,
+    progress: Progress,
+    write: bool,
+    bundle: dict[str, Path] | None,
+    use_cache: bool,
+) -> Result:
     timer = _Timer()
     if towers is not None:
         new_towers = replace(config.inputs.towers, path=Path(towers).resolve())
@@ -140,15 +164,19 @@ def run(
             columns=None if hh_in is None else hh_in.columns,
             layer=None if hh_in is None else hh_in.layer,
         )  # fmt: skip
+    cc = config.coverage
+    cache = TowerCache(_cache_folder(target)) if write and use_cache else None
     with timer("predict"):
         signal = predict(
             tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
-            max_radius_km=mc.max_radius_km, progress=progress("Predicting towers", len(tw)),
+            max_radius_km=mc.max_radius_km, groups=bool(cc.thresholds) or cc.by_operator,
+            progress=progress("Predicting towers", len(tw)), cache=cache,
         )  # fmt: skip
     with timer("dead_zones"):
         gaps = dead_zones(
-            signal, villages, households, threshold_dbm=config.coverage.threshold_dbm,
-            dead_share=config.coverage.dead_share,
+            signal, villages, households, threshold_dbm=cc.threshold_dbm,
+            thresholds=cc.thresholds, indoor_margin_db=cc.indoor_margin_db,
+            dead_share=cc.dead_share, by_operator=cc.by_operator,
         )  # fmt: skip
     sc = config.siting
     with timer("candidates"):
@@ -173,13 +201,46 @@ def run(
         ranking=ranking, rejects=rejects, summary={}, timings=timer.times,
     )  # fmt: skip
     result.summary = summarise(result)
+    result.summary["towers_predicted"] = signal.stats
     if write:
-        target = Path(out_dir) if out_dir is not None else config.output.dir
         with timer("write"):
             write_outputs(result, target, bundle=bundle)
+        if cache is not None:
+            cache.prune(cache.used)  # towers removed or changed drop out
         result.out_dir = target
         result.summary["timings_s"] = timer.times
     return result
+
+
+def _cache_folder(target: Path) -> Path:
+    return Path(target).resolve() / CACHE_DIR / "towers"
+
+
+@contextmanager
+def output_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder for the whole run.
+
+    The lock is an ``flock`` on ``.<name>.lock`` beside the folder: the kernel releases it when
+    the process dies, even by SIGKILL, so a crashed run never blocks the next one.
+    """
+    target = Path(target).resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.parent / f".{target.name}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise LomsongError(
+                f"another lomsong run (pid {owner}) is writing to {target}; wait for it to finish"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _recover(target)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def flat_grid(area: gpd.GeoDataFrame, *, margin_m: float, res_m: float = FLAT_GRID_RES_M) -> Grid:
@@ -284,6 +345,7 @@ def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | Non
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``; the previous folder's cache moves into the new one."""
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
@@ -295,6 +357,23 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
             os.replace(old, target)
         raise
     if old is not None:
+        if (old / CACHE_DIR).exists():
+            os.replace(old / CACHE_DIR, target / CACHE_DIR)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(target: Path) -> None:
+    """Clean up after a run that was killed: half-written folders go, the outputs come back.
+
+    Called under the output lock, so every temporary folder found belongs to a dead run.
+    """
+    for tmp in target.parent.glob(f".{target.name}.tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in sorted(target.parent.glob(f".{target.name}.old-*")):
+        if not target.exists():
+            os.replace(old, target)  # killed between the two renames: restore the outputs
+        elif (old / CACHE_DIR).exists() and not (target / CACHE_DIR).exists():
+            os.replace(old / CACHE_DIR, target / CACHE_DIR)
         shutil.rmtree(old, ignore_errors=True)
 
 

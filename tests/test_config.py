@@ -87,3 +87,14 @@ def test_missing_required_inputs_and_broken_toml(tmp_path):
         load_config(write(tmp_path, "[inputs\n"))
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_coverage_options_per_technology(tmp_path):
+    text = (
+        GOOD + '\n[coverage]\nthresholds = { "4G" = -105, "2G" = -100.5 }\nindoor_margin_db = 10\n'
+    )
+    cfg = load_config(write(tmp_path, text))
+    assert cfg.coverage.thresholds == {"4G": -105.0, "2G": -100.5}
+    assert cfg.coverage.indoor_margin_db == 10.0
+    with pytest.raises(ConfigError, match=r"coverage.thresholds.4G: expected a number"):
+        load_config(write(tmp_path, GOOD + '\n[coverage]\nthresholds = { "4G" = "low" }\n'))

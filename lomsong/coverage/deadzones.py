@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -14,6 +15,8 @@ from scipy import ndimage
 
 from lomsong.coverage.predict import Coverage
 from lomsong.defaults import DEAD_SHARE, THRESHOLD_DBM
+from lomsong.errors import LomsongError
+from lomsong.grid import Grid
 
 __all__ = ["DeadZones", "dead_zones"]
 
@@ -63,43 +66,72 @@ def dead_zones(
     households: gpd.GeoDataFrame,
     *,
     threshold_dbm: float = THRESHOLD_DBM,
+    thresholds: Mapping[str, float] | None = None,
+    indoor_margin_db: float = 0.0,
     dead_share: float = DEAD_SHARE,
+    by_operator: bool = False,
     min_zone_cells: int = 4,
 ) -> DeadZones:
     """Find uncovered households, dead villages and dead-zone polygons.
 
-    A household point is covered when the best-server received power of its cell is at least
-    ``threshold_dbm``. A village is dead when ``share_uncovered ≥ dead_share``. Dead-zone
-    polygons are the 8-connected groups of uncovered cells inside villages that hold
-    households, after sieving groups smaller than ``min_zone_cells``.
+    A household point is covered when, in its cell, some tower's received power reaches the
+    threshold of its technology plus the indoor margin:
+    ``P(operator, tech) ≥ thresholds.get(tech, threshold_dbm) + indoor_margin_db``. A village is
+    dead when ``share_uncovered ≥ dead_share``. Dead-zone polygons are the 8-connected groups of
+    uncovered cells inside villages that hold households, after sieving groups smaller than
+    ``min_zone_cells``.
 
     Parameters
     ----------
     signal
-        Output of :func:`predict`.
+        Output of :func:`predict` (with ``groups=True`` when ``thresholds`` or
+        ``by_operator`` are used).
     villages, households
         From :func:`read_villages` and :func:`read_households` (signal's CRS).
     threshold_dbm
         Received power at receiver height that counts as covered (dBm).
+    thresholds
+        Per-technology thresholds (``{"2G": -100, "4G": -105}``); others use ``threshold_dbm``.
+    indoor_margin_db
+        Building penetration margin added to every threshold (dB; 0 = outdoor coverage).
     dead_share
         Share of uncovered households that makes a village dead (0–1].
+    by_operator
+        Also count covered households per operator (``households_covered_<operator>``
+        columns): coverage "by any operator" is the default, this shows each one's share.
 
     Returns
     -------
     DeadZones
     """
+    need_groups = bool(thresholds) or by_operator
+    if need_groups and not signal.groups:
+        raise LomsongError(
+            "per-technology thresholds or by_operator need predict(..., groups=True)"
+        )
     grid = signal.power
+    thr = dict(thresholds or {})
+    if thresholds:
+        covered_grid = np.zeros(grid.shape, dtype=bool)
+        for (_, tech), power in signal.groups.items():
+            covered_grid |= power >= thr.get(tech, threshold_dbm) + indoor_margin_db
+    else:
+        covered_grid = np.nan_to_num(grid.data, nan=-np.inf) >= threshold_dbm + indoor_margin_db
     hh = households.copy()
-    power = grid.sample(hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy())
-    hh["power_dbm"] = power.astype(np.float32)
-    hh["covered"] = np.nan_to_num(power, nan=-np.inf) >= threshold_dbm
+    x, y = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
+    hh["power_dbm"] = grid.sample(x, y).astype(np.float32)
+    hh["covered"] = _sample_mask(grid, covered_grid, x, y)
 
     weight = hh["households"].to_numpy(dtype=float)
-    by_village = (
-        pd.DataFrame({"village_id": hh["village_id"], "w": weight, "wc": weight * hh["covered"]})
-        .groupby("village_id")[["w", "wc"]]
-        .sum()
-    )
+    sums = {"w": weight, "wc": weight * hh["covered"]}
+    operators = sorted({op for op, _ in signal.groups}) if by_operator else []
+    for op in operators:
+        mask = np.zeros(grid.shape, dtype=bool)
+        for (o, tech), power in signal.groups.items():
+            if o == op:
+                mask |= power >= thr.get(tech, threshold_dbm) + indoor_margin_db
+        sums[f"op:{op}"] = weight * _sample_mask(grid, mask, x, y)
+    by_village = pd.DataFrame({"village_id": hh["village_id"], **sums}).groupby("village_id").sum()
     v = villages.copy()
     total = v["village_id"].map(by_village["w"]).fillna(0.0).to_numpy()
     covered = v["village_id"].map(by_village["wc"]).fillna(0.0).to_numpy()
@@ -109,18 +141,34 @@ def dead_zones(
         share = np.where(total > 0, (total - covered) / total, 0.0)
     v["share_uncovered"] = share
     v["dead"] = (total > 0) & (share >= dead_share)
+    for op in operators:
+        col = by_village[f"op:{op}"]
+        v[f"households_covered_{op}"] = np.round(v["village_id"].map(col).fillna(0.0)).astype(
+            np.int64
+        )
     v = v.sort_values(["households_uncovered", "village_id"], ascending=[False, True])
 
-    zones = _zone_polygons(signal, v, hh, threshold_dbm, min_zone_cells)
-    params = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params}
+    zones = _zone_polygons(signal, v, hh, covered_grid, min_zone_cells)
+    params = {
+        "model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params,
+        "thresholds": thr, "indoor_margin_db": indoor_margin_db,
+    }  # fmt: skip
     return DeadZones(v.reset_index(drop=True), zones, hh, float(threshold_dbm), params)
+
+
+def _sample_mask(grid: Grid, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    rows, cols = grid.rowcol(x, y)
+    ok = grid.inside(rows, cols)
+    out = np.zeros(len(x), dtype=bool)
+    out[ok] = mask[rows[ok], cols[ok]]
+    return out
 
 
 def _zone_polygons(
     signal: Coverage,
     villages: gpd.GeoDataFrame,
     hh: gpd.GeoDataFrame,
-    threshold_dbm: float,
+    covered_grid: np.ndarray,
     min_zone_cells: int,
 ) -> gpd.GeoDataFrame:
     grid = signal.power
@@ -129,7 +177,7 @@ def _zone_polygons(
         ((g, 1) for g in villages.geometry if g is not None and not g.is_empty),
         out_shape=shape, transform=grid.transform, fill=0, dtype=np.uint8,
     )  # fmt: skip
-    uncovered = ~(np.nan_to_num(grid.data, nan=-np.inf) >= threshold_dbm) & (inhabited == 1)
+    uncovered = ~covered_grid & (inhabited == 1)
     labels, n = ndimage.label(uncovered, structure=np.ones((3, 3), dtype=bool))
     columns = ["zone_id", "households", "area_km2", "villages", "nearest_tower_km", "geometry"]
     empty = gpd.GeoDataFrame(columns=columns, geometry="geometry", crs=grid.crs)

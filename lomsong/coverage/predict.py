@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +20,9 @@ from lomsong.coverage import antennas, models, profiles
 from lomsong.defaults import MAX_RADIUS_KM, RX_HEIGHT_M
 from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
+
+if TYPE_CHECKING:
+    from lomsong.coverage.cache import TowerCache
 
 __all__ = ["Coverage", "TowerPrediction", "predict", "predict_tower", "path_loss_points",
            "RASTER_MODELS"]  # fmt: skip
@@ -50,6 +54,10 @@ class Coverage:
         Receiver height above ground (m).
     params
         Model parameters used (environment, max radius, …) for reports and cache keys.
+    groups
+        Best power (float32 dBm, −inf where none) per (operator, technology), when asked.
+    stats
+        How many towers were predicted and how many read from the cache.
     """
 
     power: Grid
@@ -58,6 +66,8 @@ class Coverage:
     model: str
     rx_height_m: float
     params: dict = field(default_factory=dict)
+    groups: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -201,8 +211,9 @@ def predict(
     environment: str = "suburban",
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
+    groups: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    cache: Callable[[int, Mapping], TowerPrediction | None] | None = None,
+    cache: TowerCache | None = None,
 ) -> Coverage:
     """Predict received power of every tower and the best-server composite.
 
@@ -211,7 +222,7 @@ def predict(
     towers
         Towers from :func:`lomsong.read_towers`, in the terrain's CRS.
     terrain
-        Elevation Grid (m). Without real terrain, pass a flat grid (zeros) over the area.
+        Elevation Grid (m). Without real terrain, pass a flat grid (ones) over the area.
     model
         "fspl", "hata" (Okumura-Hata ≤ 1500 MHz, COST-231 Hata above) or "cost231"; each plus
         single knife-edge terrain diffraction.
@@ -221,11 +232,14 @@ def predict(
         Receiver height above ground (m).
     max_radius_km
         Prediction radius around each tower (km).
+    groups
+        Also keep the best power per (operator, technology) in ``Coverage.groups``, for
+        per-technology thresholds and per-operator coverage (one float32 grid per group).
     progress
         Called as ``progress(done, total)`` after each tower.
     cache
-        Optional ``cache(i, tower) -> TowerPrediction | None`` returning a stored prediction
-        (and storing new ones) — the hook for incremental reruns.
+        A :class:`~lomsong.coverage.cache.TowerCache`: towers whose key (radio parameters,
+        position, terrain, model) is stored are read back instead of predicted again.
 
     Returns
     -------
@@ -245,21 +259,38 @@ def predict(
     h, w = terrain.shape
     best = np.full((h, w), -np.inf, dtype=np.float32)
     serving = np.full((h, w), -1, dtype=np.int32)
+    by_group: dict[tuple[str, str], np.ndarray] = {}
     records = towers.reset_index(drop=True)
     n = len(records)
+    params = {"environment": environment, "max_radius_km": max_radius_km}
+    settings = {"model": model, "rx_height_m": rx_height_m, **params}
+    digest = cache.terrain_digest(terrain) if cache is not None else ""
+    stats = {"predicted": 0, "cached": 0}
     for i, tower in enumerate(records.to_dict("records")):
-        pred = cache(i, tower) if cache is not None else None
+        key = cache.key(tower, terrain_digest=digest, settings=settings) if cache else ""
+        pred = cache.get(key) if cache is not None else None
         if pred is None:
             pred = predict_tower(
                 tower, terrain, model=model, environment=environment,
                 rx_height_m=rx_height_m, max_radius_km=max_radius_km,
             )  # fmt: skip
+            stats["predicted"] += 1
+            if cache is not None and pred is not None:
+                cache.put(key, pred)
+        else:
+            stats["cached"] += 1
         if pred is not None:
             merge_prediction(best, serving, pred, i)
+            if groups:
+                g = (str(tower.get("operator", "")), str(tower.get("tech", "")))
+                if g not in by_group:
+                    by_group[g] = np.full((h, w), -np.inf, dtype=np.float32)
+                merge_prediction(by_group[g], None, pred, i)
         if progress is not None:
             progress(i + 1, n)
+    if cache is not None:
+        logger.info("towers: %(predicted)d predicted, %(cached)d from the cache", stats)
     power = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
-    params = {"environment": environment, "max_radius_km": max_radius_km}
     return Coverage(
         power=terrain.with_data(power),
         serving=terrain.with_data(serving, nodata=-1),
@@ -267,16 +298,21 @@ def predict(
         model=model,
         rx_height_m=rx_height_m,
         params=params,
+        groups=by_group,
+        stats=stats,
     )
 
 
-def merge_prediction(best: np.ndarray, serving: np.ndarray, pred: TowerPrediction, i: int) -> None:
+def merge_prediction(
+    best: np.ndarray, serving: np.ndarray | None, pred: TowerPrediction, i: int
+) -> None:
     """Best-server update in place: cells where tower ``i`` is stronger take its power."""
     hh, ww = pred.power.shape
     sl = (slice(pred.row0, pred.row0 + hh), slice(pred.col0, pred.col0 + ww))
     better = pred.power > best[sl]  # NaN compares False: never serves
     best[sl][better] = pred.power[better]
-    serving[sl][better] = i
+    if serving is not None:
+        serving[sl][better] = i
 
 
 def path_loss_points(

@@ -71,6 +71,9 @@ def coverage_matrix(
     rx_height_m = rx_height_m if rx_height_m is not None else p.get("rx_height_m", 1.5)
     max_radius_km = max_radius_km if max_radius_km is not None else p.get("max_radius_km", 30.0)
     threshold = gaps.threshold_dbm if threshold_dbm is None else threshold_dbm
+    # the dead zones' own rule: per-technology thresholds plus the indoor margin
+    p_thr = dict(p.get("thresholds") or {})
+    margin = float(p.get("indoor_margin_db", 0.0))
     demand = gaps.uncovered.reset_index(drop=True)
     weights = demand["households"].to_numpy(dtype=float)
     n_c, n_d = len(candidates), len(demand)
@@ -90,7 +93,8 @@ def coverage_matrix(
                     rx_height_m=rx_height_m, max_radius_km=max_radius_km,
                 )  # fmt: skip
                 power = float(site["eirp_dbm"]) - loss
-                hit = np.nan_to_num(power, nan=-np.inf) >= threshold
+                need = p_thr.get(str(site.get("tech", "")), threshold) + margin
+                hit = np.nan_to_num(power, nan=-np.inf) >= need
                 rows.append(np.full(hit.sum(), i))
                 cols.append(near[hit])
                 vals.append(power[hit])

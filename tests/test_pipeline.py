@@ -1,0 +1,143 @@
+"""Reruns from the per-tower cache, the output lock, and runs killed at any moment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lomsong.config import load_config
+from lomsong.coverage.cache import TowerCache
+from lomsong.errors import LomsongError
+from lomsong.layers.demo import write_demo
+from lomsong.pipeline import output_lock, run
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    return write_demo(tmp_path_factory.mktemp("inputs"), reduced=True)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and ".cache" not in p.parts
+    }
+
+
+def test_unchanged_rerun_predicts_nothing_and_gives_the_same_results(project, tmp_path):
+    cfg = load_config(project)
+    first = run(cfg, out_dir=tmp_path / "out")
+    n = len(first.towers)
+    assert first.summary["towers_predicted"] == {"predicted": n, "cached": 0}
+    again = run(cfg, out_dir=tmp_path / "out")
+    assert again.summary["towers_predicted"] == {"predicted": 0, "cached": n}
+    np.testing.assert_array_equal(again.signal.power.data, first.signal.power.data)
+    changes = (tmp_path / "out" / "changes.md").read_text()
+    assert "added (0)" in changes and "removed (0)" in changes
+
+
+def test_new_and_changed_towers_are_predicted_again(project, tmp_path):
+    cfg = load_config(project)
+    run(cfg, out_dir=tmp_path / "out")
+    towers = pd.read_csv(project.parent / "towers.csv")
+    towers.loc[0, "height_m"] = towers.loc[0, "height_m"] + 10  # one changed
+    extra = towers.iloc[[1]].copy()
+    extra["tower_id"] = "NEW-1"
+    extra["lat"] = extra["lat"] + 0.02  # one added
+    new_csv = tmp_path / "towers_new.csv"
+    pd.concat([towers.iloc[:-1], extra]).to_csv(new_csv, index=False)  # one removed
+    res = run(cfg, out_dir=tmp_path / "out", towers=new_csv)
+    assert res.summary["towers_predicted"] == {"predicted": 2, "cached": len(towers) - 2}
+    ch = res.summary["changes"]["towers"]
+    assert ch["added"] == ["NEW-1"]
+    assert ch["removed"] == [towers["tower_id"].iloc[-1]]
+    assert ch["changed"] == [towers["tower_id"].iloc[0]]
+    # the removed and the old version of the changed tower left the cache
+    entries = list((tmp_path / "out" / ".cache" / "towers").glob("*.npz"))
+    assert len(entries) == len(towers)
+
+
+def test_a_corrupt_cache_entry_is_recomputed_not_trusted(project, tmp_path):
+    cfg = load_config(project)
+    first = run(cfg, out_dir=tmp_path / "out")
+    entries = sorted((tmp_path / "out" / ".cache" / "towers").glob("*.npz"))
+    entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
+    data = bytearray(entries[1].read_bytes())
+    data[-200] ^= 0xFF  # a flipped byte
+    entries[1].write_bytes(bytes(data))
+    again = run(cfg, out_dir=tmp_path / "out")
+    assert again.summary["towers_predicted"]["predicted"] == 2
+    np.testing.assert_array_equal(again.signal.power.data, first.signal.power.data)
+
+
+def test_cache_round_trip_checks_its_checksum(tmp_path):
+    from lomsong.coverage.predict import TowerPrediction
+
+    cache = TowerCache(tmp_path)
+    pred = TowerPrediction(3, 4, np.arange(12, dtype=np.float32).reshape(3, 4))
+    cache.put("k", pred)
+    got = cache.get("k")
+    assert (got.row0, got.col0) == (3, 4) and np.array_equal(got.power, pred.power)
+    assert cache.get("missing") is None
+    assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written left
+
+
+def test_a_second_run_on_the_same_folder_is_refused(project, tmp_path):
+    with output_lock(tmp_path / "out"), pytest.raises(LomsongError, match="another lomsong run"):
+        run(load_config(project), out_dir=tmp_path / "out")
+
+
+_RUNNER = """
+import sys
+from lomsong.cli import main
+sys.exit(main(["run", sys.argv[1], "--out", sys.argv[2], "--quiet"]))
+"""
+
+
+@pytest.mark.slow
+def test_killed_runs_leave_the_previous_outputs_and_cache_intact(project, tmp_path):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(project.parent, inputs)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-c", _RUNNER, str(inputs / "project.toml"), str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, timeout=300)
+    full = time.perf_counter() - t0
+    # new tower heights: every rerun has real work to do and cache entries to write
+    towers = pd.read_csv(inputs / "towers.csv")
+    towers["height_m"] = towers["height_m"] + 1
+    towers.to_csv(inputs / "towers.csv", index=False)
+    kills = 0
+    for frac in (0.05, 0.2, 0.4, 0.55, 0.7, 0.85, 0.95):
+        before = _digest(out)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(full * frac)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        now = _digest(out)
+        if now != before:  # only a run that got as far as its final rename changes anything
+            assert set(before) <= set(now)
+            json.loads((out / "summary.json").read_text())  # complete, parseable
+        for entry in (out / ".cache" / "towers").glob("*.npz"):
+            TowerCache(entry.parent).get(entry.stem)  # every entry reads, or is dropped
+    assert kills >= 3, f"only {kills} runs were killed: the run took {full:.1f} s"
+    subprocess.run(cmd, check=True, timeout=300)  # the next run succeeds…
+    fresh = tmp_path / "fresh"
+    subprocess.run(cmd[:-1] + [str(fresh)], check=True, timeout=300)
+    for name in ("villages.csv", "ranking.csv"):  # …with the results of a clean run
+        assert (out / name).read_bytes() == (fresh / name).read_bytes()
+    assert not list(tmp_path.glob(".out.tmp-*")) and not list(tmp_path.glob(".out.old-*"))
