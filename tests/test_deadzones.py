@@ -78,3 +78,38 @@ def test_threshold_moves_the_answer(world):
     assert strict.villages["households_uncovered"].sum() == 500  # everyone
     assert lax.villages["households_uncovered"].sum() == 0
     assert len(lax.zones) == 0 and "geometry" in lax.zones
+
+
+def test_per_technology_thresholds_indoor_margin_and_operators(world):
+    terrain, _, villages, households, _ = world
+    towers = make_towers(
+        [(X0 + 5_000, Y0 - 5_000), (X0 + 5_000, Y0 - 5_000)],
+        tech=["2G", "4G"], operator=["Viettel", "MobiFone"], freq_mhz=[900.0, 1800.0],
+        eirp_dbm=[58.0, 58.0],
+    )  # fmt: skip
+    signal = predict(towers, terrain, max_radius_km=30, groups=True)
+    assert set(signal.groups) == {("Viettel", "2G"), ("MobiFone", "4G")}
+    base = dead_zones(signal, villages, households)
+    # a 4G threshold so strict nobody is served by 4G leaves the 2G coverage alone
+    only_2g = dead_zones(signal, villages, households, thresholds={"4G": -30.0})
+    viettel_alone = dead_zones(
+        predict(towers.iloc[[0]], terrain, max_radius_km=30), villages, households
+    )
+    assert only_2g.villages["households_uncovered"].sum() == (
+        viettel_alone.villages["households_uncovered"].sum()
+    )
+    assert base.villages["households_uncovered"].sum() <= (
+        only_2g.villages["households_uncovered"].sum()
+    )
+    # a 10 dB indoor margin can only uncover more households
+    indoor = dead_zones(signal, villages, households, indoor_margin_db=10)
+    assert (
+        indoor.villages["households_uncovered"].sum() > base.villages["households_uncovered"].sum()
+    )
+    per_op = dead_zones(signal, villages, households, by_operator=True)
+    v = per_op.villages.set_index("name")
+    assert v.loc["Thôn Gần", "households_covered_Viettel"] == 300
+    assert v.loc["Thôn Gần", "households_covered_MobiFone"] == 300
+    with pytest.raises(Exception, match="groups=True"):
+        dead_zones(predict(towers, terrain, max_radius_km=30), villages, households,
+                   by_operator=True)  # fmt: skip
