@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("project", help="project file (TOML)")
     r.add_argument("--out", help="output folder (default: [output] dir of the project)")
     r.add_argument("--towers", help="a new tower file replacing inputs.towers")
+    r.add_argument("--workers", type=int, help="predict towers on N local processes")
+    r.add_argument("--scheduler", help="dask.distributed scheduler, e.g. tcp://HOST:8786")
     r.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
 
     f = sub.add_parser("diff", help="what changed between two runs")
@@ -147,7 +149,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
     config = load_config(args.project)
     with _bars(console) as bars:
-        result = run(config, out_dir=args.out, towers=args.towers, progress=bars)
+        result = run(config, out_dir=args.out, towers=args.towers, progress=bars,
+                     workers=args.workers, scheduler=args.scheduler)  # fmt: skip
     _report(console, result)
     return 0
 

@@ -97,6 +97,8 @@ def run(
     write: bool = True,
     bundle: dict[str, Path] | None = None,
     use_cache: bool = True,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Result:
     """Run the whole pipeline on a project and write its outputs.
 
@@ -117,16 +119,20 @@ def run(
         the demo's generated inputs; moved only when the run succeeds.
     use_cache
         Keep per-tower predictions in ``<out_dir>/.cache`` and reuse them on reruns.
+    workers, scheduler
+        Predict towers on N local processes, or on a dask.distributed cluster
+        (``"tcp://host:8786"``); see :func:`lomsong.predict`.
 
     Returns
     -------
     Result
     """
     target = Path(out_dir) if out_dir is not None else config.output.dir
+    parallel = {"workers": workers, "scheduler": scheduler}
     if not write:
-        return _run(config, target, towers, progress, False, bundle, False)
+        return _run(config, target, towers, progress, False, bundle, False, parallel)
     with output_lock(target):
-        return _run(config, target, towers, progress, True, bundle, use_cache)
+        return _run(config, target, towers, progress, True, bundle, use_cache, parallel)
 
 
 def _run(
@@ -137,6 +143,7 @@ def _run(
     write: bool,
     bundle: dict[str, Path] | None,
     use_cache: bool,
+    parallel: dict,
 ) -> Result:
     timer = _Timer()
     if towers is not None:
@@ -170,7 +177,7 @@ def _run(
         signal = predict(
             tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
             max_radius_km=mc.max_radius_km, groups=bool(cc.thresholds) or cc.by_operator,
-            progress=progress("Predicting towers", len(tw)), cache=cache,
+            progress=progress("Predicting towers", len(tw)), cache=cache, **parallel,
         )  # fmt: skip
     with timer("dead_zones"):
         gaps = dead_zones(

@@ -141,3 +141,23 @@ def test_killed_runs_leave_the_previous_outputs_and_cache_intact(project, tmp_pa
     for name in ("villages.csv", "ranking.csv"):  # …with the results of a clean run
         assert (out / name).read_bytes() == (fresh / name).read_bytes()
     assert not list(tmp_path.glob(".out.tmp-*")) and not list(tmp_path.glob(".out.old-*"))
+
+
+@pytest.mark.slow
+def test_local_processes_and_a_dask_cluster_give_the_local_results(project, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cfg = load_config(project)
+    local = run(cfg, out_dir=tmp_path / "local", use_cache=False)
+    procs = run(cfg, out_dir=tmp_path / "procs", use_cache=False, workers=2)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        dask_run = run(cfg, out_dir=tmp_path / "dask", use_cache=False,
+                       scheduler=cluster.scheduler_address)  # fmt: skip
+    for other in (procs, dask_run):
+        np.testing.assert_array_equal(other.signal.power.data, local.signal.power.data)
+        np.testing.assert_array_equal(other.signal.serving.data, local.signal.serving.data)
+        pd.testing.assert_frame_equal(
+            pd.DataFrame(other.ranking.drop(columns="geometry")),
+            pd.DataFrame(local.ranking.drop(columns="geometry")),
+        )

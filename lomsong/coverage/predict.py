@@ -214,6 +214,8 @@ def predict(
     groups: bool = False,
     progress: Callable[[int, int], None] | None = None,
     cache: TowerCache | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> Coverage:
     """Predict received power of every tower and the best-server composite.
 
@@ -240,6 +242,11 @@ def predict(
     cache
         A :class:`~lomsong.coverage.cache.TowerCache`: towers whose key (radio parameters,
         position, terrain, model) is stored are read back instead of predicted again.
+    workers
+        Local worker processes predicting towers side by side (default: this process, each
+        tower's rays on all cores).
+    scheduler
+        A dask.distributed scheduler address (or Client): towers become cluster tasks.
 
     Returns
     -------
@@ -266,28 +273,45 @@ def predict(
     settings = {"model": model, "rx_height_m": rx_height_m, **params}
     digest = cache.terrain_digest(terrain) if cache is not None else ""
     stats = {"predicted": 0, "cached": 0}
-    for i, tower in enumerate(records.to_dict("records")):
-        key = cache.key(tower, terrain_digest=digest, settings=settings) if cache else ""
-        pred = cache.get(key) if cache is not None else None
-        if pred is None:
-            pred = predict_tower(
-                tower, terrain, model=model, environment=environment,
-                rx_height_m=rx_height_m, max_radius_km=max_radius_km,
-            )  # fmt: skip
-            stats["predicted"] += 1
-            if cache is not None and pred is not None:
-                cache.put(key, pred)
-        else:
-            stats["cached"] += 1
+    tower_rows = records.to_dict("records")
+    keys = [""] * n
+    todo: list[tuple[int, dict]] = []
+    done = 0
+
+    def merge(i: int, pred: TowerPrediction | None) -> None:
+        nonlocal done
         if pred is not None:
             merge_prediction(best, serving, pred, i)
             if groups:
+                tower = tower_rows[i]
                 g = (str(tower.get("operator", "")), str(tower.get("tech", "")))
                 if g not in by_group:
                     by_group[g] = np.full((h, w), -np.inf, dtype=np.float32)
                 merge_prediction(by_group[g], None, pred, i)
+        done += 1
         if progress is not None:
-            progress(i + 1, n)
+            progress(done, n)
+
+    for i, tower in enumerate(tower_rows):
+        if cache is not None:
+            keys[i] = cache.key(tower, terrain_digest=digest, settings=settings)
+            pred = cache.get(keys[i])
+            if pred is not None:
+                stats["cached"] += 1
+                merge(i, pred)
+                continue
+        todo.append((i, tower))
+    options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
+               "max_radius_km": max_radius_km}  # fmt: skip
+    from lomsong.coverage.parallel import tower_predictions
+
+    for i, pred in tower_predictions(
+        todo, terrain, options=options, workers=workers, scheduler=scheduler
+    ):
+        stats["predicted"] += 1
+        if cache is not None and pred is not None:
+            cache.put(keys[i], pred)
+        merge(i, pred)
     if cache is not None:
         logger.info("towers: %(predicted)d predicted, %(cached)d from the cache", stats)
     power = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
@@ -306,13 +330,18 @@ def predict(
 def merge_prediction(
     best: np.ndarray, serving: np.ndarray | None, pred: TowerPrediction, i: int
 ) -> None:
-    """Best-server update in place: cells where tower ``i`` is stronger take its power."""
+    """Best-server update in place: cells where tower ``i`` is stronger take its power.
+
+    Ties go to the lower tower index, so the composite does not depend on the order in which
+    parallel workers finish.
+    """
     hh, ww = pred.power.shape
     sl = (slice(pred.row0, pred.row0 + hh), slice(pred.col0, pred.col0 + ww))
     better = pred.power > best[sl]  # NaN compares False: never serves
-    best[sl][better] = pred.power[better]
     if serving is not None:
+        better |= (pred.power == best[sl]) & (i < serving[sl])
         serving[sl][better] = i
+    best[sl][better] = pred.power[better]
 
 
 def path_loss_points(
