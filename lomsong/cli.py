@@ -50,6 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", help="dask.distributed scheduler, e.g. tcp://HOST:8786")
     r.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
 
+    c = sub.add_parser("calibrate", help="fit a model to measured signal levels")
+    c.add_argument("measurements", help="CSV of measurements (rssi, positions, transmitter id)")
+    c.add_argument("--model", default="fspl", help="fspl | hata | cost231 | itm")
+    c.add_argument("--terrain", nargs="*", help="DEM file(s); required for itm")
+    c.add_argument("--slope", default="none", help="distance slope: none | shared | per_tx")
+    c.add_argument("--breakpoint", help="dual slope breakpoint (km) or 'fit'")
+    c.add_argument("--env", default="suburban", help="Hata environment")
+    c.add_argument("--h-tx", type=float, default=15.0, help="transmitter height above ground (m)")
+    c.add_argument("--h-rx", type=float, default=1.5, help="receiver height above ground (m)")
+    c.add_argument("--out", default="calibration.json", help="fitted parameters (JSON)")
+    c.add_argument("--quiet", action="store_true")
+
     f = sub.add_parser("diff", help="what changed between two runs")
     f.add_argument("run_a")
     f.add_argument("run_b")
@@ -66,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args, console)
         if args.command == "run":
             return _run(args, console)
+        if args.command == "calibrate":
+            return _calibrate(args, console)
         return _diff(args)
     except InputError as exc:
         _error(exc)
@@ -152,6 +166,23 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         result = run(config, out_dir=args.out, towers=args.towers, progress=bars,
                      workers=args.workers, scheduler=args.scheduler)  # fmt: skip
     _report(console, result)
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, console: Console) -> int:
+    from lomsong.coverage.calibrate import calibrate_file
+
+    bp = args.breakpoint
+    breakpoint_km = None if bp is None else ("fit" if bp == "fit" else float(bp))
+    with console.status("Predicting the measured paths and fitting"):
+        res = calibrate_file(
+            args.measurements, model=args.model, terrain=args.terrain or None,
+            environment=args.env, h_tx_m=args.h_tx, h_rx_m=args.h_rx, slope=args.slope,
+            breakpoint_km=breakpoint_km, validate=False,
+        )  # fmt: skip
+    res.to_json(args.out)
+    console.print(res.summary_text(), highlight=False, markup=False)
+    console.print(f"fitted parameters: {args.out}")
     return 0
 
 

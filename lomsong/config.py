@@ -72,12 +72,15 @@ class Inputs:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Propagation model: ``name`` in fspl | hata | cost231 | itm; ``environment`` for Hata."""
+    """Propagation model: ``name`` in fspl | hata | cost231 | itm; ``environment`` for Hata;
+    ``calibration``: fitted parameters written by ``lomsong calibrate`` (JSON), applied to the
+    existing towers (offset per tower id, else the mean offset, and the distance correction)."""
 
     name: str = "hata"
     environment: str = "suburban"
     rx_height_m: float = 1.5
     max_radius_km: float = 30.0
+    calibration: Path | None = None
 
 
 @dataclass(frozen=True)

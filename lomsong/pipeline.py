@@ -172,12 +172,14 @@ def _run(
             layer=None if hh_in is None else hh_in.layer,
         )  # fmt: skip
     cc = config.coverage
+    calibration = _load_calibration(config)
     cache = TowerCache(_cache_folder(target)) if write and use_cache else None
     with timer("predict"):
         signal = predict(
             tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
             max_radius_km=mc.max_radius_km, groups=bool(cc.thresholds) or cc.by_operator,
             progress=progress("Predicting towers", len(tw)), cache=cache, **parallel,
+            calibration=calibration,
         )  # fmt: skip
     with timer("dead_zones"):
         gaps = dead_zones(
@@ -217,6 +219,29 @@ def _run(
         result.out_dir = target
         result.summary["timings_s"] = timer.times
     return result
+
+
+def _load_calibration(config: ProjectConfig):
+    """The project's calibration file, checked against its model (None without one)."""
+    path = config.model.calibration
+    if path is None:
+        return None
+    from lomsong.coverage.calibrate import CalibrationResult
+    from lomsong.errors import ConfigError
+
+    if not path.exists():
+        raise ConfigError(config.path, f"model.calibration: {path} not found")
+    try:
+        cal = CalibrationResult.from_json(path)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(path, f"not a lomsong calibration file: {exc}") from None
+    if cal.model != config.model.name:
+        raise ConfigError(
+            config.path,
+            f"model.calibration was fitted for model {cal.model!r}, the project uses "
+            f"{config.model.name!r}",
+        )
+    return cal
 
 
 def _cache_folder(target: Path) -> Path:

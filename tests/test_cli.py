@@ -118,3 +118,47 @@ def test_diff_prints_the_change_report(demo_run, capsys):
     assert main(["diff", str(demo_run), str(demo_run)]) == 0
     out = capsys.readouterr().out
     assert "added (0)" in out and "households uncovered" in out
+
+
+def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path, capsys):
+    # measurements "taken" in the demo: the demo's own prediction plus a known offset of −7 dB
+    import geopandas as gpd
+    import numpy as np
+
+    from lomsong.config import load_config
+    from lomsong.pipeline import run
+
+    res = run(load_config(demo_run / "inputs" / "project.toml"), write=False)
+    tower = res.towers[res.towers["azimuth_deg"].isna()].iloc[0]
+    hh = gpd.read_file(demo_run / "inputs" / "households.gpkg").iloc[::7]
+    from lomsong.coverage.predict import path_loss_points
+
+    loss = path_loss_points(res.terrain, (tower.geometry.x, tower.geometry.y), hh.geometry.x,
+                            hh.geometry.y, f_mhz=tower.freq_mhz, h_tx_m=tower.height_m,
+                            model="hata", environment="suburban", max_radius_km=15)  # fmt: skip
+    ok = np.isfinite(loss)
+    ll = hh[ok].geometry.to_crs(4326)
+    tl = gpd.GeoSeries([tower.geometry], crs=res.towers.crs).to_crs(4326).iloc[0]
+    meas = pd.DataFrame({"gateway": tower.tower_id, "gw_lat": tl.y, "gw_lon": tl.x,
+                         "lat": ll.y, "lon": ll.x, "frequency": tower.freq_mhz * 1e6,
+                         "rssi": tower.eirp_dbm - 7.0 - loss[ok]})  # fmt: skip
+    meas.to_csv(tmp_path / "meas.csv", index=False)
+    cal = tmp_path / "cal.json"
+    assert main(["calibrate", str(tmp_path / "meas.csv"), "--model", "hata",
+                 "--terrain", str(demo_run / "inputs" / "terrain.tif"),
+                 "--h-tx", str(tower.height_m), "--out", str(cal), "--quiet"]) == 0  # fmt: skip
+    doc = json.loads(cal.read_text())
+    # the fitted offset is the tower's EIRP − 7 dB (0.3 dB: terrain resampling in the fit)
+    assert doc["offsets_db"][tower.tower_id] == pytest.approx(tower.eirp_dbm - 7.0, abs=0.3)
+    inputs = tmp_path / "inputs"
+    shutil.copytree(demo_run / "inputs", inputs)
+    text = (inputs / "project.toml").read_text()
+    text = text.replace("[model]\n", f'[model]\ncalibration = "{cal}"\n')
+    (inputs / "project.toml").write_text(text)
+    calibrated = run(load_config(inputs / "project.toml"), write=False)
+    i = int(np.flatnonzero(calibrated.towers["tower_id"] == tower.tower_id)[0])
+    mask = calibrated.signal.serving.data == i
+    both = mask & (res.signal.serving.data == i)
+    # where the same tower serves, its power fell by the 7 dB the measurements showed
+    diff = res.signal.power.data[both] - calibrated.signal.power.data[both]
+    assert np.median(diff) == pytest.approx(7.0, abs=0.3)

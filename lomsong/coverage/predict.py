@@ -23,6 +23,7 @@ from lomsong.grid import Grid
 
 if TYPE_CHECKING:
     from lomsong.coverage.cache import TowerCache
+    from lomsong.coverage.calibrate import CalibrationResult
 
 __all__ = ["Coverage", "TowerPrediction", "predict", "predict_tower", "path_loss_points",
            "RASTER_MODELS"]  # fmt: skip
@@ -118,6 +119,17 @@ def _loss_table(
     return profiles.distance_table(fn, max_m, step), step
 
 
+def _calibrated(
+    calibration: CalibrationResult, tower_id: str, table: np.ndarray, step: float
+) -> tuple[float, np.ndarray]:
+    """(offset, loss table + c(d)) of a tower under a fitted calibration."""
+    fit = calibration.fit
+    offset = float(fit.offsets_db.get(tower_id, fit.mean_offset_db))
+    d_km = np.maximum(np.arange(len(table)) * step, step) / 1000.0
+    # received = offset − L − c(d)  ⇒  L + c(d) = offset − received
+    return offset, offset - calibration.received_dbm(table, d_km, tx_id=tower_id)
+
+
 def _tower_params(tower: Mapping) -> tuple[float, float, float]:
     return float(tower["freq_mhz"]), float(tower["height_m"]), float(tower["eirp_dbm"])
 
@@ -130,6 +142,7 @@ def predict_tower(
     environment: str = "suburban",
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
+    calibration: CalibrationResult | None = None,
 ) -> TowerPrediction | None:
     """Received power of one tower over the terrain cells within ``max_radius_km``.
 
@@ -140,6 +153,10 @@ def predict_tower(
         ``height_m``, ``eirp_dbm``, ``azimuth_deg``, ``beamwidth_deg``, ``tilt_deg``).
     terrain
         Elevation Grid (m) in a metric CRS.
+    calibration
+        From ``lomsong calibrate``: the tower's fitted offset (its own, or the mean of the
+        calibrated transmitters) replaces EIRP, and the fitted distance correction c(d) is
+        added to the model's loss.
 
     Returns
     -------
@@ -155,6 +172,8 @@ def predict_tower(
         return None
     max_m = max_radius_km * 1000.0
     table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
+    if calibration is not None:
+        eirp, table = _calibrated(calibration, str(tower.get("tower_id", "")), table, step)
     loss = profiles.ray_loss_window(
         terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
         h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
@@ -216,6 +235,7 @@ def predict(
     cache: TowerCache | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
+    calibration: CalibrationResult | None = None,
 ) -> Coverage:
     """Predict received power of every tower and the best-server composite.
 
@@ -247,6 +267,9 @@ def predict(
         tower's rays on all cores).
     scheduler
         A dask.distributed scheduler address (or Client): towers become cluster tasks.
+    calibration
+        Fitted offsets and distance correction from ``lomsong calibrate`` (see
+        :func:`predict_tower`).
 
     Returns
     -------
@@ -270,6 +293,9 @@ def predict(
     records = towers.reset_index(drop=True)
     n = len(records)
     params = {"environment": environment, "max_radius_km": max_radius_km}
+    if calibration is not None:
+        doc = calibration.to_dict()
+        params["calibration"] = {"offsets_db": doc["offsets_db"], "distance": doc["distance"]}
     settings = {"model": model, "rx_height_m": rx_height_m, **params}
     digest = cache.terrain_digest(terrain) if cache is not None else ""
     stats = {"predicted": 0, "cached": 0}
@@ -302,7 +328,7 @@ def predict(
                 continue
         todo.append((i, tower))
     options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
-               "max_radius_km": max_radius_km}  # fmt: skip
+               "max_radius_km": max_radius_km, "calibration": calibration}  # fmt: skip
     from lomsong.coverage.parallel import tower_predictions
 
     for i, pred in tower_predictions(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
 
@@ -175,6 +175,27 @@ _REDUCED = _Params(
     island_exclusion=15_500.0,
     min_towers=10,
 )
+
+#: A province-sized variant for benchmarks: ~62 × 83 km of land (≈ 5,150 km², the area of
+#: Quảng Ngãi) at 30 m, households at the real province's scale.
+_PROVINCE = replace(
+    _FULL,
+    land_width=62_000.0,
+    height=83_010.0,
+    coast_amps=(2_500.0, 1_000.0, 300.0),
+    coast_waves=(70_000.0, 20_000.0, 6_000.0),
+    mtn_full=45_000.0,
+    n_rivers=7,
+    plain_districts=("Bình Sơn", "Sơn Tịnh", "Tư Nghĩa", "Nghĩa Hành", "Mộ Đức", "Đức Phổ"),
+    mountain_districts=("Trà Bồng", "Sơn Tây", "Sơn Hà", "Minh Long", "Ba Tơ"),
+    n_plain=420,
+    n_foothill=90,
+    households_total=(290_000.0, 330_000.0),
+    n_plain_sites=60,
+    n_foothill_sites=12,
+    min_towers=150,
+)
+_VARIANTS = {"full": _FULL, "reduced": _REDUCED, "province": _PROVINCE}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,12 +636,19 @@ _COMMUNE_PREFIX = {
     "Sơn Tịnh": ("Tịnh", "Hòa Kỳ Khê Long Châu Thiện An Ấn Bình Đông Hiệp Thọ Phong Hà Giang"),
     "Tư Nghĩa": ("Nghĩa", "Kỳ Thuận Điền Hiệp Phương Hòa Sơn Thắng Trung Thương Hà Mỹ Lâm Phú"),
     "Mộ Đức": ("Đức", "Lợi Thắng Chánh Minh Phong Hiệp Nhuận Tân Hòa Phú Lân Thạnh"),
+    # the province variant's extra districts
+    "Nghĩa Hành": ("Hành", "Thuận Dũng Minh Đức Thịnh Phước Thiện Tín Trung Nhân"),
+    "Đức Phổ": ("Phổ", "An Phong Thuận Văn Quang Ninh Hòa Cường Khánh Nhơn Vinh Thạnh"),
+    "Sơn Tây": ("Sơn", "Dung Mùa Bua Liên Lập Long Màu Tinh Tân"),
+    "Minh Long": ("Long", "Hiệp Mai Sơn Môn Thanh"),
 }
 _TOWN = {
     "Bình Sơn": "Thị trấn Châu Ổ",
     "Sơn Tịnh": "Thị trấn Sơn Tịnh",
     "Tư Nghĩa": "Thị trấn La Hà",
     "Mộ Đức": "Thị trấn Mộ Đức",
+    "Nghĩa Hành": "Thị trấn Chợ Chùa",
+    "Đức Phổ": "Thị trấn Đức Phổ",
 }
 _ISLAND_DISTRICT, _ISLAND_COMMUNE = "Lý Sơn", "An Bình"
 _ISLAND_NAMES = ("Đảo Bé", "Thôn Tây", "Thôn Đông")
@@ -1075,7 +1103,9 @@ def _towers(rng: np.random.Generator, frame: _Frame, sites: pd.DataFrame) -> gpd
 # ---------------------------------------------------------------------------------------------
 # public API
 # ---------------------------------------------------------------------------------------------
-def generate_demo(*, seed: int = 2023, reduced: bool = False) -> DemoProvince:
+def generate_demo(
+    *, seed: int = 2023, reduced: bool = False, variant: str | None = None
+) -> DemoProvince:
     """Generate the demo province deterministically from ``seed``.
 
     Parameters
@@ -1087,6 +1117,9 @@ def generate_demo(*, seed: int = 2023, reduced: bool = False) -> DemoProvince:
         A small, fast variant for tests (16 × 12 km of land at 90 m, an island 9 km offshore,
         ~30 villages, ~10 towers) instead of the full one (36 × 40 km of land at 30 m, an island
         23.5 km offshore, ≥ 150 villages, ≥ 40 towers, 56,000-64,000 households).
+    variant
+        "full", "reduced" or "province" (≈ 5,150 km² of land, for benchmarks); overrides
+        ``reduced``.
 
     Returns
     -------
@@ -1099,7 +1132,10 @@ def generate_demo(*, seed: int = 2023, reduced: bool = False) -> DemoProvince:
     ~3 million cells); the reduced one well under a second.
     """
     t0 = time.perf_counter()
-    p = _REDUCED if reduced else _FULL
+    name = variant or ("reduced" if reduced else "full")
+    if name not in _VARIANTS:
+        raise ValueError(f"variant {name!r} is not one of {', '.join(_VARIANTS)}")
+    p = _VARIANTS[name]
     # one independent stream per stage, so that tuning one stage leaves the others unchanged
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
 
@@ -1133,7 +1169,7 @@ def generate_demo(*, seed: int = 2023, reduced: bool = False) -> DemoProvince:
     ]
     logger.info(
         "demo province (seed %d%s): %d × %d cells, %d villages, %d households, %d towers, %.1f s",
-        seed, ", reduced" if reduced else "", ny, nx, len(villages),
+        seed, "" if name == "full" else f", {name}", ny, nx, len(villages),
         int(villages["households"].sum()), len(towers), time.perf_counter() - t0,
     )  # fmt: skip
     return DemoProvince(villages, towers, households, terrain, seed, DEMO_CRS)
