@@ -120,7 +120,7 @@ def test_diff_prints_the_change_report(demo_run, capsys):
     assert "added (0)" in out and "households uncovered" in out
 
 
-def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path, capsys):
+def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path):
     # measurements "taken" in the demo: the demo's own prediction plus a known offset of −7 dB
     import geopandas as gpd
     import numpy as np
