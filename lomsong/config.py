@@ -72,11 +72,12 @@ class Inputs:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Propagation model: ``name`` in fspl | hata | cost231 | itm; ``environment`` for Hata;
+    """Propagation model: ``name`` in fspl | hata | cost231 | itm (default itm with terrain,
+    hata without); ``environment`` for Hata;
     ``calibration``: fitted parameters written by ``lomsong calibrate`` (JSON), applied to the
     existing towers (offset per tower id, else the mean offset, and the distance correction)."""
 
-    name: str = "hata"
+    name: str | None = None  # None: "itm" when the project has terrain, else "hata"
     environment: str = "suburban"
     rx_height_m: float = 1.5
     max_radius_km: float = 30.0
@@ -283,7 +284,12 @@ def config_from_dict(
         raw["inputs"] = {k: v for k, v in inputs.items() if k != "candidates"}
     cfg = _build(ProjectConfig, raw, "", base, errs)
     if cfg is not None:
+        if cfg.model.name is None:  # the default model follows the inputs
+            model = dataclasses.replace(cfg.model, name="itm" if cfg.inputs.terrain else "hata")
+            cfg = dataclasses.replace(cfg, model=model)
         _check_values(cfg, errs)
+        if cfg.model.name == "itm" and not cfg.inputs.terrain:
+            errs.add("model.name", "itm needs terrain (inputs.terrain); without it use hata")
     if errs.problems:
         raise ConfigError(path or "<project config>", problems=errs.problems)
     return dataclasses.replace(cfg, path=path)

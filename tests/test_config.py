@@ -98,3 +98,14 @@ def test_coverage_options_per_technology(tmp_path):
     assert cfg.coverage.indoor_margin_db == 10.0
     with pytest.raises(ConfigError, match=r"coverage.thresholds.4G: expected a number"):
         load_config(write(tmp_path, GOOD + '\n[coverage]\nthresholds = { "4G" = "low" }\n'))
+
+
+def test_the_default_model_follows_the_terrain(tmp_path):
+    with_terrain = load_config(write(tmp_path, GOOD.replace('name = "cost231"\n', "")))
+    assert with_terrain.model.name == "itm"
+    no_terrain = GOOD.replace('name = "cost231"\n', "").replace(
+        'terrain = ["data/N15E108.hgt", "data/N14E108.hgt"]\n', ""
+    )
+    assert load_config(write(tmp_path, no_terrain)).model.name == "hata"
+    with pytest.raises(ConfigError, match="itm needs terrain"):
+        load_config(write(tmp_path, no_terrain.replace("[model]\n", '[model]\nname = "itm"\n')))

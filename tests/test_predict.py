@@ -117,5 +117,19 @@ def test_crs_mismatch_and_unknown_model(flat_grid):
     towers = make_towers([(X0 + 5000, Y0 - 5000)]).to_crs("EPSG:32648")
     with pytest.raises(InputError, match="CRS"):
         predict(towers, flat_grid)
-    with pytest.raises(LomsongError, match="raster engine"):
-        predict(make_towers([(X0 + 5000, Y0 - 5000)]), flat_grid, model="itm")
+    with pytest.raises(LomsongError, match="unknown model 'okumura'"):
+        predict(make_towers([(X0 + 5000, Y0 - 5000)]), flat_grid, model="okumura")
+
+
+def test_itm_model_on_flat_ground_matches_the_point_to_point_reference(flat_grid):
+    from lomsong.coverage import itm
+    from lomsong.coverage.predict import ITM_DEFAULTS
+
+    x, y = flat_grid.xy(150, 150)
+    towers = make_towers([(x, y)], eirp_dbm=[60.0])
+    p = predict(towers, flat_grid, model="itm", max_radius_km=12).power.data
+    # 8 km due east: the PFL is 81 points of 10 m elevation every 100 m
+    pfl = [80, 100.0] + [10.0] * 81
+    ref = itm.p2p_tls(pfl, h_tx_m=30.0, h_rx_m=1.5, f_mhz=900.0, **ITM_DEFAULTS)
+    # 0.01 dB: the same profile exactly (flat ground), float32 storage of the raster
+    assert p[150, 230] == pytest.approx(60.0 - ref.loss_db, abs=0.01)

@@ -351,6 +351,77 @@ def _diffraction_db(
     return w * a_se + (1.0 - w) * a_k + a_fo
 
 
+@njit(cache=True)
+def _diffraction_pair_db(
+    d3: float,
+    d4: float,
+    dl0: float,
+    dl1: float,
+    he0: float,
+    he1: float,
+    z_abs: float,
+    a_e: float,
+    delta_h: float,
+    h0: float,
+    h1: float,
+    area_mode: bool,
+    theta_los: float,
+    d_sml: float,
+    f_mhz: float,
+) -> tuple[float, float]:
+    """:func:`_diffraction_db` at two distances, sharing what does not depend on the distance.
+
+    The terminals' smooth-earth terms (radii, K, x and height gains), the clutter factor and the
+    roughness weight's root are computed once; every expression is the one of
+    :func:`_diffraction_db` / :func:`_smooth_earth_db`, in the same order, so both values are
+    bit-identical to two separate calls (the reference attenuation needs both for its
+    diffraction line, once per path).
+    """
+    f_third = f_mhz**_THIRD
+    f_m_third = f_mhz ** (-_THIRD)
+    d_ml = dl0 + dl1
+    # terminal terms of the smooth-earth diffraction (_smooth_earth_db)
+    a_tx = 0.5 * dl0**2 / he0
+    a_rx = 0.5 * dl1**2 / he1
+    c_tx = ((4.0 / 3.0) * _A0_M / a_tx) ** _THIRD
+    c_rx = ((4.0 / 3.0) * _A0_M / a_rx) ** _THIRD
+    k_tx = 0.017778 * c_tx * f_m_third / z_abs
+    k_rx = 0.017778 * c_rx * f_m_third / z_abs
+    x_tx = (1.607 - k_tx) * c_tx**2 * f_third * (dl0 / 1000.0)
+    x_rx = (1.607 - k_rx) * c_rx**2 * f_third * (dl1 / 1000.0)
+    g_tx = _height_gain_db(x_tx, k_tx)
+    g_rx = _height_gain_db(x_rx, k_rx)
+    # clutter and weighting terms of _diffraction_db
+    sig = _sigma_h(_dh_at(d_sml, delta_h))
+    a_fo = _mn(15.0, 5.0 * math.log10(1.0 + 1e-5 * h0 * h1 * f_mhz * sig))
+    hh = h0 * h1
+    qk = he0 * he1 - hh
+    if not area_mode:
+        hh += 10.0
+    root = math.sqrt(1.0 + qk / hh)
+    out0 = 0.0
+    out1 = 0.0
+    for k in range(2):
+        d = d3 if k == 0 else d4
+        a_k = _knife_edge_db(d, f_mhz, a_e, theta_los, dl0, dl1)
+        theta = d / a_e - theta_los
+        a_path = (d - d_ml) / (d / a_e - theta_los)
+        c_path = ((4.0 / 3.0) * _A0_M / a_path) ** _THIRD
+        k_path = 0.017778 * c_path * f_m_third / z_abs
+        x_path = (1.607 - k_path) * c_path**2 * f_third * (a_path * theta / 1000.0) + x_tx + x_rx
+        g_db = 0.05751 * x_path - 10.0 * math.log10(x_path)
+        a_se = g_db - g_tx - g_rx - 20.0
+        dh_d = _dh_at(d, delta_h)
+        q = (root + (-theta_los * a_e + dl0 + dl1) / d) * _mn(dh_d * f_mhz / 47.7, 6283.2)
+        w = 25.1 / (25.1 + math.sqrt(q))
+        val = w * a_se + (1.0 - w) * a_k + a_fo
+        if k == 0:
+            out0 = val
+        else:
+            out1 = val
+    return out0, out1
+
+
 # --- line of sight ----------------------------------------------------------------------------
 @njit(cache=True)
 def _los_db(
@@ -504,11 +575,8 @@ def _reference_attenuation(
     scale = (a_e**2 / f_mhz) ** (1.0 / 3.0)
     d3 = _mx(d_sml, d_ml + 5.0 * scale)
     d4 = d3 + 10.0 * scale
-    a3 = _diffraction_db(
-        d3, dl0, dl1, he0, he1, z_abs, a_e, delta_h, h0, h1, area_mode, theta_los, d_sml, f_mhz
-    )
-    a4 = _diffraction_db(
-        d4, dl0, dl1, he0, he1, z_abs, a_e, delta_h, h0, h1, area_mode, theta_los, d_sml, f_mhz
+    a3, a4 = _diffraction_pair_db(
+        d3, d4, dl0, dl1, he0, he1, z_abs, a_e, delta_h, h0, h1, area_mode, theta_los, d_sml, f_mhz
     )
     m_d = (a4 - a3) / (d4 - d3)
     a_d0 = a3 - m_d * d3
@@ -559,6 +627,11 @@ def _reference_attenuation(
         a_o = a_sml - k1 * d_sml - k2 * math.log(d_sml)
         a_ref = a_o + k1 * d + k2 * math.log(d)
         mode = _MODE_LOS
+    elif d <= _mx(d_sml, d_ml + 1.088 * scale * math.log(f_mhz)):
+        # beyond the horizon but short of the lower bound of the scatter crossing d_x (below):
+        # diffraction whatever the scatter line, which is then not needed
+        a_ref = m_d * d + a_d0
+        mode = _MODE_DIFFRACTION
     else:
         # beyond the horizon: diffraction line, or the scatter line past the crossing d_x
         d5 = d_ml + 200e3
@@ -848,6 +921,10 @@ def _select_desc(a: np.ndarray, n: int, k: int) -> float:
     return a[k]
 
 
+#: largest resampled profile of the Δh computation (p10 = 25)
+_DH_MAX_POINTS = 245
+
+
 @njit(cache=True)
 def _terrain_delta_h(pfl: np.ndarray, d_start: float, d_end: float) -> float:
     """Interdecile range Δh of terrain heights about a fitted line, between two distances.
@@ -855,6 +932,20 @@ def _terrain_delta_h(pfl: np.ndarray, d_start: float, d_end: float) -> float:
     The profile is resampled to 10·p10 - 5 equally spaced points (p10 in 4..25), a least-squares
     line is removed and the 10 %-90 % range of the residuals is scaled to an asymptotic Δh
     (ERL 79-ITS 67 eq. 3, inverted).
+    """
+    return _terrain_delta_h_buf(
+        pfl, d_start, d_end, np.empty(_DH_MAX_POINTS + 2), np.empty(_DH_MAX_POINTS)
+    )
+
+
+@njit(cache=True)
+def _terrain_delta_h_buf(
+    pfl: np.ndarray, d_start: float, d_end: float, s: np.ndarray, resid: np.ndarray
+) -> float:
+    """:func:`_terrain_delta_h` with caller-owned scratch arrays (no allocation per call).
+
+    ``s`` holds at least ``_DH_MAX_POINTS + 2`` values and ``resid`` ``_DH_MAX_POINTS``; the raster
+    engine calls this once per checkpoint of every ray, from parallel threads.
     """
     n_pfl = int(pfl[0])
     x0 = d_start / pfl[1]
@@ -866,7 +957,6 @@ def _terrain_delta_h(pfl: np.ndarray, d_start: float, d_end: float) -> float:
     m = 10 * p10 - 5
     p90 = m - p10
     span = float(m - 1)
-    s = np.empty(m + 2)
     s[0] = span
     s[1] = 1.0
     step = (x1 - x0) / span
@@ -881,12 +971,13 @@ def _terrain_delta_h(pfl: np.ndarray, d_start: float, d_end: float) -> float:
         frac += step
     y1, y2 = _line_fit(s, 0.0, span)
     slope = (y2 - y1) / span
-    resid = np.empty(m)
     for j in range(m):
         resid[j] = s[j + 2] - y1
         y1 += slope
     q10 = _select_desc(resid, m, p10 - 1)
-    q90 = _select_desc(resid, m, p90)
+    # quickselect leaves resid[:p10] >= q10 >= resid[p10:], so the 90 % point (index p90 > p10)
+    # is selected among the tail only: the same order statistic, about half the work
+    q90 = _select_desc(resid[p10:], m - p10, p90 - p10)
     return (q10 - q90) / (1.0 - 0.8 * math.exp(-(d_end - d_start) / 50e3))
 
 

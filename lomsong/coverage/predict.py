@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numpy as np
 
-from lomsong.coverage import antennas, models, profiles
+from lomsong.coverage import antennas, itm_raster, models, profiles
 from lomsong.defaults import MAX_RADIUS_KM, RX_HEIGHT_M
 from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
@@ -31,8 +31,15 @@ __all__ = ["Coverage", "TowerPrediction", "predict", "predict_tower", "path_loss
 logger = logging.getLogger(__name__)
 
 #: Models the raster engine evaluates. "hata" switches to COST-231 Hata above 1500 MHz (the
-#: Hata family's usual split: Okumura-Hata is published for 150–1500 MHz only).
-RASTER_MODELS = ("fspl", "hata", "cost231")
+#: Hata family's usual split: Okumura-Hata is published for 150–1500 MHz only); "itm" is the
+#: NTIA Longley-Rice point-to-point model evaluated incrementally along rays (:mod:`.itm_raster`).
+RASTER_MODELS = ("fspl", "hata", "cost231", "itm")
+#: ITM radio-climate and ground defaults for Vietnam: climate 1 (equatorial), surface
+#: refractivity N0 = 350 N-units (humid tropics), average ground (ε = 15, σ = 0.005 S/m),
+#: vertical polarisation, mdvar 12 (broadcast mode, location variability eliminated — the
+#: cell value is the median over time and situations), 50 % time/location/situation.
+ITM_DEFAULTS = {"climate": 1, "n0": 350.0, "pol": 1, "epsilon": 15.0, "sigma": 0.005,
+                "mdvar": 12, "time": 50.0, "location": 50.0, "situation": 50.0}  # fmt: skip
 _HATA_MAX_MHZ = 1500.0
 
 
@@ -88,10 +95,8 @@ def _distance_loss_fn(
     model: str, f_mhz: float, h_tx_m: float, h_rx_m: float, environment: str
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The tower's distance loss: the model, never below free space (short range)."""
-    if model not in RASTER_MODELS:
-        raise LomsongError(
-            f"model {model!r} has no raster engine yet; use one of {', '.join(RASTER_MODELS)}"
-        )
+    if model not in RASTER_MODELS or model == "itm":
+        raise LomsongError(f"model {model!r} is not a closed-form model")
     name = "cost231" if model == "hata" and f_mhz > _HATA_MAX_MHZ else model
     fn = models.get_model(name)
 
@@ -128,6 +133,26 @@ def _calibrated(
     d_km = np.maximum(np.arange(len(table)) * step, step) / 1000.0
     # received = offset − L − c(d)  ⇒  L + c(d) = offset − received
     return offset, offset - calibration.received_dbm(table, d_km, tx_id=tower_id)
+
+
+def _calibrated_window(
+    calibration: CalibrationResult, tower: Mapping, loss: np.ndarray, res: float
+) -> tuple[float, np.ndarray]:
+    """(offset, loss + c(d)) on a loss window: the distance correction cell by cell."""
+    tower_id = str(tower.get("tower_id", ""))
+    fit = calibration.fit
+    offset = float(fit.offsets_db.get(tower_id, fit.mean_offset_db))
+    R = loss.shape[0] // 2
+    off = (np.arange(loss.shape[0]) - R) * res
+    d_km = np.maximum(np.hypot(off[None, :], off[:, None]), res / 2) / 1000.0
+    return offset, (offset - calibration.received_dbm(loss, d_km, tx_id=tower_id)).astype(
+        np.float32
+    )
+
+
+def _check_model(model: str) -> None:
+    if model not in RASTER_MODELS:
+        raise LomsongError(f"unknown model {model!r}; use one of {', '.join(RASTER_MODELS)}")
 
 
 def _tower_params(tower: Mapping) -> tuple[float, float, float]:
@@ -171,13 +196,22 @@ def predict_tower(
         logger.warning("tower %s is outside the terrain grid: skipped", tower.get("tower_id"))
         return None
     max_m = max_radius_km * 1000.0
-    table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
-    if calibration is not None:
-        eirp, table = _calibrated(calibration, str(tower.get("tower_id", "")), table, step)
-    loss = profiles.ray_loss_window(
-        terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
-        h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
-    )  # fmt: skip
+    _check_model(model)
+    if model == "itm":
+        loss = itm_raster.itm_loss_window(
+            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS,
+        )  # fmt: skip
+        if calibration is not None:
+            eirp, loss = _calibrated_window(calibration, tower, loss, res)
+    else:
+        table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
+        if calibration is not None:
+            eirp, table = _calibrated(calibration, str(tower.get("tower_id", "")), table, step)
+        loss = profiles.ray_loss_window(
+            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
+        )  # fmt: skip
     R = loss.shape[0] // 2
     power = (eirp - loss).astype(np.float32)
     az = float(tower.get("azimuth_deg", np.nan))
@@ -246,8 +280,8 @@ def predict(
     terrain
         Elevation Grid (m). Without real terrain, pass a flat grid (ones) over the area.
     model
-        "fspl", "hata" (Okumura-Hata ≤ 1500 MHz, COST-231 Hata above) or "cost231"; each plus
-        single knife-edge terrain diffraction.
+        "itm" (NTIA Longley-Rice, :data:`ITM_DEFAULTS`), or "fspl", "hata" (Okumura-Hata
+        ≤ 1500 MHz, COST-231 Hata above), "cost231", each plus single knife-edge diffraction.
     environment
         Hata environment: "urban_large", "urban", "suburban", "open".
     rx_height_m
@@ -391,11 +425,20 @@ def path_loss_points(
     points_x = np.asarray(points_x, dtype=float)
     points_y = np.asarray(points_y, dtype=float)
     max_m = max_radius_km * 1000.0
-    table, step = _loss_table(model, f_mhz, h_tx_m, rx_height_m, environment, max_m, terrain.res)
-    loss = profiles.point_loss(
-        terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
-        h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
-    )  # fmt: skip
+    _check_model(model)
+    if model == "itm":
+        loss = itm_raster.itm_point_loss(
+            terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS,
+        )  # fmt: skip
+    else:
+        table, step = _loss_table(
+            model, f_mhz, h_tx_m, rx_height_m, environment, max_m, terrain.res
+        )
+        loss = profiles.point_loss(
+            terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
+        )  # fmt: skip
     far = np.hypot(points_x - tx_xy[0], points_y - tx_xy[1]) > max_m
     loss[far] = np.nan
     return loss
