@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lomsong demo --out outputs/demo
 
-test: $(STAMP)
+# Browser tests: Debian's Chromium (driven by Playwright from the dev extras, whose own browser
+# download is never used) and the map's JavaScript from the npm registry, cached outside the repo.
+browser: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; } || echo "warning: could not install chromium: browser tests will be skipped"
+	@$(PY) tests/browser_assets.py >/dev/null || echo "warning: could not fetch the map's JavaScript from npm: browser tests will be skipped"
+
+test: $(STAMP) browser
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -6,6 +6,7 @@ end, so a failed run leaves the previous outputs untouched.
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import logging
@@ -21,12 +22,22 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from affine import Affine
 
 from lomsong import __version__, report
 from lomsong.config import LayerInput, ProjectConfig
 from lomsong.coverage.cache import TowerCache
 from lomsong.coverage.deadzones import DeadZones, dead_zones
+from lomsong.coverage.explain import (
+    HELPER_COLUMNS,
+    covered_by_site,
+    dark_sentence,
+    explain_villages,
+    predict_cover,
+    profile_plot_png,
+    village_profile,
+)
 from lomsong.coverage.predict import Coverage, predict
 from lomsong.errors import LomsongError
 from lomsong.grid import Grid
@@ -37,6 +48,7 @@ from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
 from lomsong.maps.build import build_map
+from lomsong.report_html import write_report_html
 from lomsong.siting.rank import rank_sites
 
 __all__ = ["Result", "run", "output_lock", "Progress", "NO_PROGRESS"]
@@ -203,6 +215,8 @@ def _run(
             time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
             progress=progress("Predicting candidates", len(candidates)),
         )  # fmt: skip
+    with timer("explain"):
+        gaps.villages = _explain(signal, gaps, terrain, ranking, candidates, config)
     rejects = _rejects(tw, villages.crs)
     result = Result(
         config=config, villages=gaps.villages, towers=tw, terrain=terrain,
@@ -219,6 +233,45 @@ def _run(
         result.out_dir = target
         result.summary["timings_s"] = timer.times
     return result
+
+
+def _explain(
+    signal: Coverage,
+    gaps: DeadZones,
+    terrain: Grid,
+    ranking: gpd.GeoDataFrame,
+    candidates: gpd.GeoDataFrame,
+    config: ProjectConfig,
+) -> gpd.GeoDataFrame:
+    """Why each village is dark, what would fix it, and a sentence to say so."""
+    villages = explain_villages(signal, gaps, terrain)
+    unc, p = gaps.uncovered, gaps.params
+    sites = ranking[["rank", "site_id", "geometry"]].merge(
+        pd.DataFrame(candidates[["site_id", "freq_mhz", "eirp_dbm", "height_m"]]), on="site_id"
+    )
+    cover = predict_cover(
+        sites, unc.geometry.x, unc.geometry.y, terrain, threshold_dbm=gaps.threshold_dbm,
+        model=p["model"], environment=p["environment"], rx_height_m=p["rx_height_m"],
+        max_radius_km=p["max_radius_km"],
+    )  # fmt: skip
+    villages["covered_by_site"] = covered_by_site(
+        villages["village_id"], unc["village_id"], unc["households"], cover, ranks=sites["rank"]
+    )
+    lang = config.output.lang
+    villages["dark_sentence"] = [
+        dark_sentence(row, lang=lang, max_radius_km=config.model.max_radius_km)
+        for _, row in villages.iterrows()
+    ]
+    # a terrain profile (tower → village, obstruction, Fresnel zone) for the map's dead villages
+    pngs = []
+    for _, row in villages.iterrows():
+        prof = village_profile(row, terrain, signal.towers, rx_height_m=signal.rx_height_m)
+        png = None
+        if bool(row["dead"]) and prof is not None:
+            png = base64.b64encode(profile_plot_png(prof, lang=lang, title=row["name"])).decode()
+        pngs.append(png)
+    villages["profile_png"] = pngs
+    return villages
 
 
 def _load_calibration(config: ProjectConfig):
@@ -413,11 +466,13 @@ def _write_files(result: Result, d: Path) -> None:
     cfg = result.config
     result.signal.power.to_file(d / "coverage.tif")
     result.signal.serving.to_file(d / "serving.tif")
-    report.write_villages_csv(result.gaps.villages, d / "villages.csv")
+    # the explanation's working columns stay in memory (map, report); files get the contract
+    villages = result.gaps.villages.drop(columns=[*HELPER_COLUMNS, "profile_png"], errors="ignore")
+    report.write_villages_csv(villages, d / "villages.csv")
     report.write_ranking_csv(result.ranking, d / "ranking.csv")
     report.write_planning_gpkg(
         {
-            "villages": result.gaps.villages,
+            "villages": villages,
             "dead_zones": result.gaps.zones,
             "towers": result.towers,
             "candidates": result.candidates,
@@ -433,6 +488,10 @@ def _write_files(result: Result, d: Path) -> None:
         summary=result.summary["totals"],
     )  # fmt: skip
     m.save(str(d / "map.html"))
+    write_report_html(
+        d / "report.html", gaps=result.gaps, ranking=result.ranking, summary=result.summary,
+        signal=result.signal, lang=cfg.output.lang,
+    )  # fmt: skip
     summary = dict(result.summary)
     summary["outputs"] = sorted(p.name for p in d.iterdir())
     report.write_summary(summary, d / "summary.json")

@@ -31,7 +31,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.colormap import LinearColormap
+from branca.element import MacroElement
 from folium import plugins
+from jinja2 import Template
 
 from lomsong.coverage.deadzones import DeadZones
 from lomsong.coverage.predict import Coverage
@@ -58,11 +60,28 @@ SIGNAL_LEVELS = 127
 #: YlOrRd stops for the share of households without signal, 0 → 100 %.
 SHARE_COLORS = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")
 DEAD_ZONE_COLOR = "#c00000"
+#: Village names listed in a dead zone's tooltip; more are counted ("… (+12)").
+ZONE_VILLAGES_SHOWN = 6
 #: Simplification tolerance of polygons before drawing (m): invisible below zoom ≈ 15.
 SIMPLIFY_M = 15.0
 #: Decimals kept in lon/lat: 1e-6° ≈ 0.1 m.
 COORD_DECIMALS = 6
 OVERLAY_OPACITY = 0.65
+#: Widths of the colour-scale legends (px). branca draws both scales side by side in the
+#: top-right corner; at its default 450 px each they would take 900 px and cover the title.
+#: The signal scale needs room for 8 tick labels and its longer caption.
+SIGNAL_LEGEND_PX = 400
+SHARE_LEGEND_PX = 260
+#: Margins of the initial view (px, [x, y]) on a wide screen: the title and legends take the top
+#: 70 px, the layer control, summary and mini-map a column of ≈ 320 px on the right.
+FIT_PAD_TOP_LEFT_PX = (20, 70)
+FIT_PAD_BOTTOM_RIGHT_PX = (340, 20)
+FIT_WIDE_PX = 900
+#: Existing towers: a black marker with Font Awesome's cell-tower glyph, distinct from the
+#: blue numbered proposed sites and from the red of dead zones. Font Awesome, not Bootstrap 3's
+#: glyphicons: folium loads Font Awesome 6 anyway, and glyphicons come from a retired CDN.
+TOWER_MARKER_COLOR = "black"
+TOWER_ICON = "tower-cell"
 CARTO_POSITRON_URL = "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png"
 CARTO_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors '
@@ -73,8 +92,12 @@ _MAP_CSS = """
 <style>
 .ls-box {position: fixed; z-index: 1000; background: rgba(255,255,255,0.92); padding: 6px 10px;
   border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 13px/1.35 sans-serif;}
-.ls-title {top: 10px; left: 50%; transform: translateX(-50%); font-size: 16px; font-weight: bold;}
-.ls-summary {bottom: 24px; left: 10px; max-width: 320px;}
+.ls-title {top: 10px; left: 56px; max-width: calc(100% - 760px); min-width: 180px;
+  font-size: 16px; font-weight: bold;}
+.ls-summary {bottom: 178px; right: 10px; max-width: 320px;}
+.legend.leaflet-control {background: rgba(255,255,255,0.92); padding: 2px 8px 0;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35);}
+.legend.leaflet-control:empty {display: none;}
 .ls-summary table td {padding: 0 4px;} .ls-summary td.n {text-align: right; font-weight: bold;}
 .ls-swatch {display: inline-block; width: 16px; height: 12px; vertical-align: middle;
   margin-right: 4px; border: 1px solid #c00000;
@@ -84,6 +107,7 @@ _MAP_CSS = """
   font: bold 12px/24px sans-serif;}
 .ls-rank-key {display: inline-block; width: 16px; height: 16px; line-height: 16px;
   font-size: 10px; margin-right: 4px; vertical-align: middle;}
+.ls-tip {font: 13px/1.35 sans-serif;}
 .ls-tip th {text-align: left; padding-right: 6px; font-weight: normal; color: #555;}
 </style>
 """
@@ -350,6 +374,7 @@ def _add_signal(
         caption=lab["legend_signal"].format(threshold=shown),
         tick_labels=[t for t in ticks if SIGNAL_VMIN_DBM <= t <= SIGNAL_VMAX_DBM],
     )
+    legend.width = SIGNAL_LEGEND_PX
     m.add_child(legend)
     return south, west, north, east
 
@@ -375,6 +400,26 @@ def _village_tooltip(row: Any, lab: dict[str, str], lang: str) -> str:
     return _rows_html(rows, header=escape_text(_get(row, "name")))
 
 
+def _village_popup(row: Any, tip: str) -> str:
+    """The tooltip's facts, plus for a dark village why (one sentence) and its terrain profile.
+
+    ``profile_png`` is base64 PNG made by the pipeline (only [A-Za-z0-9+/=]: safe in HTML).
+    """
+    parts = [tip]
+    sentence = _get(row, "dark_sentence")
+    if sentence:
+        parts.append(f'<p style="max-width:480px;margin:6px 0">{escape_text(sentence)}</p>')
+    png = _get(row, "profile_png")
+    if (
+        png
+        and isinstance(png, str)
+        and png.isascii()
+        and png.replace("+", "").replace("/", "").rstrip("=").isalnum()
+    ):
+        parts.append(f'<img src="data:image/png;base64,{png}" width="480" alt="">')
+    return "".join(parts)
+
+
 def _share_of(villages: gpd.GeoDataFrame) -> pd.Series | None:
     if "share_uncovered" in villages:
         return villages["share_uncovered"].astype(float)
@@ -390,11 +435,13 @@ def _add_villages(
     shown = _for_display(villages)
     share = _share_of(shown)
     colormap = LinearColormap(list(SHARE_COLORS), vmin=0.0, vmax=100.0, caption=lab["legend_share"])
+    colormap.width = SHARE_LEGEND_PX
     props = []
     for i, (_, row) in enumerate(shown.iterrows()):
         value = None if share is None or pd.isna(share.iloc[i]) else float(share.iloc[i])
         fill = "#bdbdbd" if value is None else colormap(100.0 * value)
-        props.append({"tip": _village_tooltip(row, lab, lang), "fill": fill})
+        tip = _village_tooltip(row, lab, lang)
+        props.append({"tip": tip, "fill": fill, "popup": _village_popup(row, tip)})
 
     def style(feature: dict) -> dict:
         return {
@@ -410,24 +457,35 @@ def _add_villages(
         style_function=style,
         highlight_function=lambda _f: {"weight": 3, "color": "#000000"},
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+        popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=520),
     ).add_to(m)
     if share is not None:
         m.add_child(colormap)
     return _bounds_of(shown)
 
 
-def _format_villages_field(value: Any, lang: str) -> str:
+def _format_villages_field(value: Any, lang: str, names: dict[str, Any] | None = None) -> str:
+    """The villages of a zone: names where the ids are known, at most ZONE_VILLAGES_SHOWN."""
     if value is None:
         return "–"
-    if isinstance(value, list | tuple | np.ndarray | pd.Series):
-        return ", ".join(escape_text(v) for v in value)
     if isinstance(value, int | np.integer | float | np.floating):
         return format_int(value, lang)
-    return escape_text(value)
+    if isinstance(value, str):
+        # dead_zones stores the ids as one comma-separated string
+        value = [v.strip() for v in value.split(",") if v.strip()] if names else [value]
+    items = [names.get(str(v), v) if names else v for v in value]
+    shown = ", ".join(escape_text(v) for v in items[:ZONE_VILLAGES_SHOWN])
+    if len(items) > ZONE_VILLAGES_SHOWN:
+        shown += f", … (+{format_int(len(items) - ZONE_VILLAGES_SHOWN, lang)})"
+    return shown
 
 
 def _add_zones(
-    m: folium.Map, zones: gpd.GeoDataFrame, lab: dict[str, str], lang: str
+    m: folium.Map,
+    zones: gpd.GeoDataFrame,
+    lab: dict[str, str],
+    lang: str,
+    names: dict[str, Any] | None = None,
 ) -> tuple[float, float, float, float] | None:
     shown = _for_display(zones)
     props = []
@@ -435,7 +493,7 @@ def _add_zones(
         rows = [
             (lab["households"], format_int(_get(row, "households"), lang)),
             (lab["area"], _with_unit(format_float(_get(row, "area_km2"), lang, digits=2), "km²")),
-            (lab["villages"], _format_villages_field(_get(row, "villages"), lang)),
+            (lab["villages"], _format_villages_field(_get(row, "villages"), lang, names)),
             (
                 lab["nearest_tower"],
                 _with_unit(format_float(_get(row, "nearest_tower_km"), lang), "km"),
@@ -505,7 +563,7 @@ def _add_towers(
             [lat, lon],
             popup=folium.Popup(_tower_popup(sectors, lab, lang), max_width=480),
             tooltip=folium.Tooltip(tooltip),
-            icon=folium.Icon(color="blue", icon="signal"),
+            icon=folium.Icon(color=TOWER_MARKER_COLOR, icon=TOWER_ICON, prefix="fa"),
         ).add_to(cluster)
     cluster.add_to(m)
     return _bounds_of(shown)
@@ -533,7 +591,7 @@ def _rank_popup_html(row: Any, lab: dict[str, str], lang: str) -> str:
     hops = _get(row, "backhaul_hops")
     ok = _get(row, "backhaul_ok")
     backhaul = "–" if ok is None else lab["backhaul_ok"] if bool(ok) else lab["backhaul_no"]
-    if hops is not None:
+    if hops is not None and hops >= 0:  # −1: no backhaul path, so no hop count
         backhaul += f" ({format_int(hops, lang)} {lab['hops']})"
     rows = [
         (lab["site"], escape_text(_get(row, "site_id"))),
@@ -541,8 +599,13 @@ def _rank_popup_html(row: Any, lab: dict[str, str], lang: str) -> str:
         (lab["cumulative_households"], format_int(_get(row, "cumulative_households"), lang)),
         (lab["cumulative_share"], format_pct(_get(row, "cumulative_share"), lang)),
         (lab["villages_reached"], format_int(_get(row, "villages_reached"), lang)),
-        (lab["backhaul"], backhaul),
     ]
+    names = _get(row, "village_names")
+    if names is not None:
+        # rank_sites writes them as one "; "-separated string
+        items = [n.strip() for n in str(names).split(";") if n.strip()]
+        rows.append((lab["villages"], _format_villages_field(items, lang)))
+    rows.append((lab["backhaul"], backhaul))
     return _rows_html(rows, header=f"{lab['rank']} {int(_get(row, 'rank'))}")
 
 
@@ -623,6 +686,38 @@ def _summary_html(values: dict[str, Any], lab: dict[str, str], lang: str) -> str
     return (
         f'<div class="ls-box ls-summary"><b>{lab["summary"]}</b><table>{table}</table>{keys}</div>'
     )
+
+
+class _FitBounds(MacroElement):
+    """Fit the view to the data, clear of the panels on the right (layers, summary, mini-map).
+
+    On a screen at least :data:`FIT_WIDE_PX` wide the data keep out of the right-hand column
+    of panels and from under the title; on a narrow one that margin would leave no room, so
+    the view only keeps a small margin. ``maxZoom``: a single point would otherwise zoom to the
+    maximum.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (map) {
+            var wide = map.getSize().x >= {{ this.wide_px }};
+            map.fitBounds({{ this.bounds|tojson }}, {
+                maxZoom: {{ this.max_zoom }},
+                paddingTopLeft: wide ? {{ this.top_left|tojson }} : [10, 10],
+                paddingBottomRight: wide ? {{ this.bottom_right|tojson }} : [10, 10]
+            });
+        })({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, bounds: list[list[float]], *, max_zoom: int = 15) -> None:
+        super().__init__()
+        self._name = "FitBounds"
+        self.bounds = bounds
+        self.max_zoom = int(max_zoom)
+        self.wide_px = FIT_WIDE_PX
+        self.top_left = list(FIT_PAD_TOP_LEFT_PX)
+        self.bottom_right = list(FIT_PAD_BOTTOM_RIGHT_PX)
 
 
 def _merge_bounds(
@@ -716,7 +811,10 @@ def build_map(
     if _nonempty(villages):
         bounds.append(_add_villages(m, villages, lab, lang))
     if gaps is not None and _nonempty(gaps.zones):
-        bounds.append(_add_zones(m, gaps.zones, lab, lang))
+        names = None
+        if villages is not None and {"village_id", "name"} <= set(villages.columns):
+            names = dict(zip(villages["village_id"].astype(str), villages["name"], strict=True))
+        bounds.append(_add_zones(m, gaps.zones, lab, lang, names))
     if _nonempty(candidates):
         bounds.append(_add_candidates(m, candidates, lab))
     if _nonempty(towers):
@@ -743,5 +841,5 @@ def build_map(
 
     box = _merge_bounds(bounds)
     if box is not None:
-        m.fit_bounds(box, max_zoom=15)  # a single point would otherwise zoom to the maximum
+        _FitBounds(box).add_to(m)
     return m

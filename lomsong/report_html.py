@@ -1,0 +1,610 @@
+"""``report.html``: the findings of a run on one self-contained page a planner can print or mail.
+
+The page holds the key figures, the table of dead villages, the table of proposed sites and three
+plots drawn with matplotlib and embedded as base64 PNG, so it opens offline and travels as one
+file:
+
+* **coverage curve** -- households with signal against the number of new sites built in rank
+  order (the greedy ranking's cumulative gain: the first sites bring the most);
+* **signal distribution** -- received power at the households, weighted by households, with the
+  coverage threshold marked: how far below the threshold the uncovered households are tells
+  whether a small fix (a repeater, a higher antenna) or a new site is needed;
+* **coverage map** (when ``signal`` is given) -- the best-server received power with the dead
+  zones outlined and the proposed sites numbered.
+
+Every string from data (village names, communes, site ids, ...) is HTML-escaped; labels come in
+Vietnamese or English, numbers in the convention of the language (``12.345`` / ``12,345``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from lomsong.coverage.deadzones import DeadZones
+from lomsong.coverage.predict import Coverage
+from lomsong.maps.labels import format_float, format_int, format_pct
+
+__all__ = ["REPORT_LABELS", "write_report_html", "report_html"]
+
+logger = logging.getLogger(__name__)
+
+#: Received-power range of the histogram and map (dBm), as on the interactive map: −120 dBm is
+#: below any handset's sensitivity, −50 dBm is next to a tower. Values outside are clipped
+#: into the end bins so that no household drops out of the plot.
+SIGNAL_MIN_DBM = -120.0
+SIGNAL_MAX_DBM = -50.0
+#: Histogram bin width (dB): fine enough to see a cluster just under the threshold.
+HIST_BIN_DB = 2.5
+#: Figure size (inches) and resolution: 900 × 450 px images, sharp on screen and on A4 paper.
+FIG_SIZE = (9.0, 4.5)
+FIG_DPI = 100
+COLOR_COVERED = "#21918c"  # viridis teal, as covered areas on the map
+COLOR_UNCOVERED = "#c00000"  # the dead-zone red of the map
+COLOR_SITE = "#08519c"  # the proposed-site blue of the map
+
+REPORT_LABELS: dict[str, dict[str, str]] = {
+    "vi": {
+        "title": "Báo cáo lõm sóng di động",
+        "subtitle": "Vùng lõm sóng, thôn/bản chưa có sóng và vị trí trạm đề xuất",
+        "key_figures": "Số liệu chính",
+        "households": "Tổng số hộ",
+        "households_covered": "Hộ có sóng",
+        "households_uncovered": "Hộ chưa có sóng",
+        "villages": "Số thôn/bản",
+        "dead_villages": "Thôn/bản lõm sóng",
+        "towers": "Trạm phát sóng hiện có",
+        "sites_proposed": "Trạm đề xuất",
+        "reached": "Hộ được phủ bởi trạm đề xuất",
+        "model": "Mô hình truyền sóng",
+        "threshold": "Ngưỡng phủ sóng",
+        "dead_table": "Thôn/bản lõm sóng",
+        "dead_note": "Thôn/bản có tỷ lệ hộ chưa có sóng từ {share} trở lên, nhiều hộ chưa có "
+        "sóng nhất trước.",
+        "none_dead": "Không có thôn/bản nào lõm sóng.",
+        "name": "Thôn/bản",
+        "commune": "Xã",
+        "district": "Huyện",
+        "uncovered": "Hộ chưa có sóng",
+        "share": "Tỷ lệ",
+        "sites_table": "Vị trí trạm đề xuất",
+        "no_sites": "Không có vị trí nào được đề xuất.",
+        "rank": "Hạng",
+        "site": "Vị trí",
+        "lonlat": "Kinh độ, vĩ độ",
+        "new_households": "Hộ được phủ mới",
+        "cumulative_households": "Cộng dồn",
+        "cumulative_share": "Tỷ lệ hộ lõm được phủ",
+        "villages_reached": "Số thôn/bản",
+        "village_names": "Thôn/bản được phủ",
+        "backhaul": "Truyền dẫn",
+        "backhaul_ok": "khả thi",
+        "backhaul_no": "không khả thi",
+        "hops": "bước",
+        "plots": "Biểu đồ",
+        "curve_title": "Số hộ có sóng theo số trạm mới (xây theo thứ hạng)",
+        "curve_x": "Số trạm mới",
+        "curve_y": "Số hộ có sóng",
+        "curve_total": "Tổng số hộ",
+        "curve_now": "Hiện nay",
+        "curve_note": "Đường cong phủ sóng: mỗi điểm là số hộ có sóng sau khi xây thêm các trạm "
+        "có thứ hạng đến điểm đó.",
+        "hist_title": "Phân bố cường độ tín hiệu tại các hộ",
+        "hist_x": "Tín hiệu thu (dBm)",
+        "hist_y": "Số hộ",
+        "hist_threshold": "Ngưỡng {threshold} dBm",
+        "hist_below": "Dưới ngưỡng (chưa có sóng)",
+        "hist_above": "Đạt ngưỡng (có sóng)",
+        "hist_note": "Theo số hộ. Giá trị ngoài {lo}…{hi} dBm được gộp vào cột đầu/cuối.",
+        "hist_nan": "{n} hộ nằm ngoài bán kính dự đoán (không có sóng), không vẽ trên biểu đồ.",
+        "map_title": "Bản đồ tín hiệu thu, vùng lõm sóng và trạm đề xuất",
+        "map_x": "Đông (km)",
+        "map_y": "Bắc (km)",
+        "map_cbar": "Tín hiệu thu (dBm)",
+        "map_note": "Viền đỏ: vùng lõm sóng; viền trắng: thôn/bản; tam giác đen: trạm hiện có; "
+        "số: thứ hạng trạm đề xuất. Hệ toạ độ {crs}.",
+        "footer": "Tạo bởi lomsong {version}.",
+    },
+    "en": {
+        "title": "Mobile dead-zone report",
+        "subtitle": "Dead zones, villages without signal and proposed tower sites",
+        "key_figures": "Key figures",
+        "households": "Households",
+        "households_covered": "Households with signal",
+        "households_uncovered": "Households without signal",
+        "villages": "Villages",
+        "dead_villages": "Dead villages",
+        "towers": "Existing towers",
+        "sites_proposed": "Proposed sites",
+        "reached": "Households reached by the proposed sites",
+        "model": "Propagation model",
+        "threshold": "Coverage threshold",
+        "dead_table": "Dead villages",
+        "dead_note": "Villages where at least {share} of households have no signal, most "
+        "households without signal first.",
+        "none_dead": "No village is a dead zone.",
+        "name": "Village",
+        "commune": "Commune",
+        "district": "District",
+        "uncovered": "Without signal",
+        "share": "Share",
+        "sites_table": "Proposed sites",
+        "no_sites": "No site is proposed.",
+        "rank": "Rank",
+        "site": "Site",
+        "lonlat": "Lon, lat",
+        "new_households": "New households",
+        "cumulative_households": "Cumulative",
+        "cumulative_share": "Share of uncovered reached",
+        "villages_reached": "Villages",
+        "village_names": "Villages reached",
+        "backhaul": "Backhaul",
+        "backhaul_ok": "feasible",
+        "backhaul_no": "not feasible",
+        "hops": "hops",
+        "plots": "Plots",
+        "curve_title": "Households with signal vs number of new sites (built in rank order)",
+        "curve_x": "New sites",
+        "curve_y": "Households with signal",
+        "curve_total": "All households",
+        "curve_now": "Today",
+        "curve_note": "Coverage curve: each point is the number of households with signal once "
+        "the sites up to that rank are built.",
+        "hist_title": "Signal strength at the households",
+        "hist_x": "Received power (dBm)",
+        "hist_y": "Households",
+        "hist_threshold": "Threshold {threshold} dBm",
+        "hist_below": "Below threshold (no signal)",
+        "hist_above": "At or above threshold (signal)",
+        "hist_note": "Weighted by households. Values outside {lo}…{hi} dBm are counted in the "
+        "end bins.",
+        "hist_nan": "{n} households lie beyond the prediction radius (no signal) and are not "
+        "plotted.",
+        "map_title": "Received power, dead zones and proposed sites",
+        "map_x": "East (km)",
+        "map_y": "North (km)",
+        "map_cbar": "Received power (dBm)",
+        "map_note": "Red outlines: dead zones; white: villages; black triangles: existing towers; "
+        "numbers: rank of the proposed sites. CRS {crs}.",
+        "footer": "Made by lomsong {version}.",
+    },
+}
+
+_CSS = """
+body {font: 14px/1.45 "DejaVu Sans", Arial, sans-serif; color: #222; margin: 24px auto;
+  max-width: 1000px; padding: 0 16px;}
+h1 {font-size: 24px; margin-bottom: 2px;} h2 {font-size: 18px; margin-top: 28px;
+  border-bottom: 2px solid #08519c; padding-bottom: 2px;}
+.sub {color: #555; margin-top: 0;}
+table {border-collapse: collapse; margin: 8px 0; font-size: 13px;}
+th, td {padding: 3px 8px; border-bottom: 1px solid #ddd; vertical-align: top;}
+th {background: #f0f3f7; text-align: left;}
+td.n, th.n, td.nw {text-align: right; white-space: nowrap;}
+table.kf td:first-child {color: #444;} table.kf td.n {font-weight: bold;}
+.note {color: #555; font-size: 12px;}
+figure {margin: 16px 0;} figure img {max-width: 100%; height: auto; border: 1px solid #eee;}
+figcaption {color: #555; font-size: 12px;}
+footer {margin-top: 32px; color: #777; font-size: 12px;}
+@media print {body {margin: 0;} h2 {page-break-after: avoid;}
+  figure, tr {page-break-inside: avoid;}}
+"""
+
+
+def _esc(value: Any) -> str:
+    """Data text made safe for HTML; None/NaN become an empty string."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _labels(lang: str) -> dict[str, str]:
+    try:
+        return REPORT_LABELS[lang]
+    except (KeyError, TypeError):
+        allowed = ", ".join(map(repr, REPORT_LABELS))
+        raise ValueError(f"unknown report language {lang!r}; allowed: {allowed}") from None
+
+
+def _dbm(value: float, lang: str) -> str:
+    """A power in dBm with a true minus sign (−100), the way the map writes it."""
+    return format_float(value, lang, digits=0).replace("-", "−")
+
+
+def _png(fig: Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=FIG_DPI, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _img(png_b64: str, alt: str, caption: str) -> str:
+    return (
+        f'<figure><img alt="{_esc(alt)}" src="data:image/png;base64,{png_b64}">'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
+
+
+def _table(head: Sequence[tuple[str, bool]], rows: Iterable[Sequence[str]]) -> str:
+    """An HTML table; ``head`` is (label, numeric) pairs; cells are already safe HTML."""
+    numeric = [n for _, n in head]
+    th = "".join(f'<th class="n">{h}</th>' if n else f"<th>{h}</th>" for h, n in head)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{c}</td>' if n else f"<td>{c}</td>"
+            for c, n in zip(r, numeric, strict=True)
+        )
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _get(row: pd.Series, key: str) -> Any:
+    value = row.get(key)
+    if value is None:
+        return None
+    try:
+        return None if pd.isna(value) else value
+    except (TypeError, ValueError):
+        return value
+
+
+# -- plots -----------------------------------------------------------------------------------
+def coverage_curve(ranking: pd.DataFrame, *, covered_now: float) -> tuple[np.ndarray, np.ndarray]:
+    """Households with signal after building the first k sites, k = 0 … len(ranking).
+
+    ``covered_now`` plus the cumulative new households of the ranking in rank order.
+    """
+    ordered = ranking.sort_values("rank") if len(ranking) else ranking
+    if len(ordered) and "cumulative_households" in ordered:
+        gained = ordered["cumulative_households"].to_numpy(dtype=float)
+    elif len(ordered):
+        gained = np.cumsum(ordered["new_households"].to_numpy(dtype=float))
+    else:
+        gained = np.zeros(0)
+    sites = np.arange(len(gained) + 1)
+    return sites, covered_now + np.concatenate([[0.0], gained])
+
+
+def _curve_png(ranking: pd.DataFrame, totals: dict, lab: dict[str, str], lang: str) -> str:
+    covered = float(totals.get("households_covered", 0.0))
+    total = float(totals.get("households", 0.0))
+    k, households = coverage_curve(ranking, covered_now=covered)
+    fig = Figure(figsize=FIG_SIZE)
+    ax = fig.subplots()
+    ax.plot(k, households, "-o", color=COLOR_SITE, lw=2, ms=5, zorder=3)
+    ax.fill_between(k, households, color=COLOR_SITE, alpha=0.08)
+    if total > 0:
+        ax.axhline(total, color="#555", ls="--", lw=1)
+        ax.text(0, total, f" {lab['curve_total']}: {format_int(total, lang)}", va="bottom",
+                ha="left", color="#555", fontsize=9)  # fmt: skip
+    ax.annotate(
+        f"{lab['curve_now']}: {format_int(covered, lang)}", (0, covered), xytext=(8, -14),
+        textcoords="offset points", fontsize=9,
+    )  # fmt: skip
+    for x, y, prev in zip(k[1:], households[1:], households[:-1], strict=True):
+        ax.annotate(f"+{format_int(y - prev, lang)}", (x, y), xytext=(0, 7),
+                    textcoords="offset points", ha="center", fontsize=8)  # fmt: skip
+    ax.set_xticks(k)
+    ax.set_xlim(-0.3, max(k[-1], 1) + 0.3)
+    top = max(total, float(households.max()) if len(households) else 0.0)
+    # the y axis starts a little under today's coverage so the gains are visible
+    low = covered - 0.25 * max(top - covered, 1.0)
+    ax.set_ylim(max(0.0, low), top + 0.08 * max(top - covered, 1.0))
+    ax.yaxis.set_major_formatter(lambda v, _pos: format_int(v, lang))
+    ax.set_xlabel(lab["curve_x"])
+    ax.set_ylabel(lab["curve_y"])
+    ax.set_title(lab["curve_title"], fontsize=11)
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def signal_histogram(
+    power_dbm: np.ndarray,
+    weights: np.ndarray,
+    *,
+    lo: float = SIGNAL_MIN_DBM,
+    hi: float = SIGNAL_MAX_DBM,
+    bin_db: float = HIST_BIN_DB,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Households per received-power bin: (bin edges, weights per bin, households with NaN).
+
+    Values outside ``lo``…``hi`` are clipped into the end bins; NaN (no prediction: beyond the
+    model's radius) is returned apart.
+    """
+    power = np.asarray(power_dbm, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    ok = np.isfinite(power)
+    edges = np.arange(lo, hi + bin_db / 2, bin_db)
+    # clip into [lo, hi) so the top value falls in the last bin, not beyond it
+    clipped = np.clip(power[ok], lo, hi - 1e-9)
+    counts, _ = np.histogram(clipped, bins=edges, weights=w[ok])
+    return edges, counts, float(w[~ok].sum())
+
+
+def _hist_png(
+    households: gpd.GeoDataFrame, threshold: float, lab: dict[str, str], lang: str
+) -> tuple[str, float]:
+    weights = (
+        households["households"].to_numpy(dtype=float)
+        if "households" in households
+        else np.ones(len(households))
+    )
+    edges, counts, missing = signal_histogram(households["power_dbm"].to_numpy(float), weights)
+    fig = Figure(figsize=FIG_SIZE)
+    ax = fig.subplots()
+    centres = (edges[:-1] + edges[1:]) / 2
+    below = centres < threshold
+    width = np.diff(edges)
+    ax.bar(centres[below], counts[below], width=width[below], color=COLOR_UNCOVERED,
+           edgecolor="white", lw=0.5, label=lab["hist_below"])  # fmt: skip
+    ax.bar(centres[~below], counts[~below], width=width[~below], color=COLOR_COVERED,
+           edgecolor="white", lw=0.5, label=lab["hist_above"])  # fmt: skip
+    ax.axvline(threshold, color="#222", ls="--", lw=1.5,
+               label=lab["hist_threshold"].format(threshold=_dbm(threshold, lang)))  # fmt: skip
+    ax.set_xlim(edges[0], edges[-1])
+    ax.xaxis.set_major_formatter(lambda v, _pos: _dbm(v, lang))
+    ax.yaxis.set_major_formatter(lambda v, _pos: format_int(v, lang))
+    ax.set_xlabel(lab["hist_x"])
+    ax.set_ylabel(lab["hist_y"])
+    ax.set_title(lab["hist_title"], fontsize=11)
+    ax.legend(fontsize=9, loc="upper left")
+    ax.grid(alpha=0.3, axis="y")
+    return _png(fig), missing
+
+
+def _outline(ax: Any, geom: Any, scale: float, **style: Any) -> None:
+    polys = getattr(geom, "geoms", [geom])
+    for poly in polys:
+        rings = [poly.exterior, *poly.interiors] if hasattr(poly, "exterior") else []
+        for ring in rings:
+            x, y = np.asarray(ring.coords).T
+            ax.plot(x / scale, y / scale, **style)
+
+
+def _sites_in(ranking: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
+    if isinstance(ranking, gpd.GeoDataFrame) and ranking.crs is not None:
+        return ranking.to_crs(crs)
+    points = gpd.points_from_xy(ranking["lon"], ranking["lat"], crs=4326)
+    return gpd.GeoDataFrame(pd.DataFrame(ranking), geometry=points).to_crs(crs)
+
+
+def _map_png(signal: Coverage, gaps: DeadZones, ranking: pd.DataFrame, lab: dict[str, str]) -> str:
+    grid = signal.power
+    left, bottom, right, top = grid.bounds
+    km = 1000.0
+    # figure shaped like the area (plus room for title, labels and colour bar)
+    aspect = (top - bottom) / max(right - left, 1.0)
+    fig = Figure(figsize=(9.0, float(np.clip(7.6 * aspect + 1.2, 3.0, 11.0))))
+    ax = fig.subplots()
+    image = ax.imshow(
+        np.asarray(grid.data, dtype=float), extent=(left / km, right / km, bottom / km, top / km),
+        cmap="viridis", vmin=SIGNAL_MIN_DBM, vmax=SIGNAL_MAX_DBM, interpolation="nearest",
+        origin="upper",
+    )  # fmt: skip
+    for geom in gaps.villages.to_crs(grid.crs).geometry if len(gaps.villages) else []:
+        _outline(ax, geom, km, color="white", lw=0.4, alpha=0.6)
+    for geom in gaps.zones.to_crs(grid.crs).geometry if len(gaps.zones) else []:
+        _outline(ax, geom, km, color=COLOR_UNCOVERED, lw=1.2)
+    towers = getattr(signal, "towers", None)
+    if towers is not None and len(towers):
+        xy = towers.to_crs(grid.crs).geometry
+        ax.plot(xy.x / km, xy.y / km, "^", ms=8, mfc="black", mec="white", mew=1.0,
+                ls="none")  # fmt: skip
+    if len(ranking):
+        sites = _sites_in(ranking, grid.crs)
+        for _, row in sites.iterrows():
+            x, y = row.geometry.x / km, row.geometry.y / km
+            ax.plot(x, y, "o", ms=14, mfc=COLOR_SITE, mec="white", mew=1.5)
+            ax.text(x, y, str(int(row["rank"])), color="white", ha="center", va="center",
+                    fontsize=8, fontweight="bold")  # fmt: skip
+    ax.set_xlim(left / km, right / km)
+    ax.set_ylim(bottom / km, top / km)
+    ax.set_aspect("equal")
+    ax.set_xlabel(lab["map_x"])
+    ax.set_ylabel(lab["map_y"])
+    ax.set_title(lab["map_title"], fontsize=11)
+    bar = fig.colorbar(image, ax=ax, fraction=0.035, pad=0.02)
+    bar.set_label(lab["map_cbar"])
+    return _png(fig)
+
+
+# -- tables ----------------------------------------------------------------------------------
+def _key_figures(totals: dict, summary: dict, lab: dict[str, str], lang: str) -> str:
+    hh = totals.get("households")
+    rows: list[tuple[str, str]] = []
+
+    def add(label: str, value: Any, share_of: Any = None) -> None:
+        if value is None:
+            return
+        text = format_int(value, lang)
+        if share_of:
+            text += f" ({format_pct(float(value) / float(share_of), lang)})"
+        rows.append((lab[label], text))
+
+    add("households", hh)
+    add("households_covered", totals.get("households_covered"), hh)
+    add("households_uncovered", totals.get("households_uncovered"), hh)
+    add("villages", totals.get("villages"))
+    add("dead_villages", totals.get("dead_villages"))
+    add("towers", totals.get("towers"))
+    add("sites_proposed", totals.get("sites_proposed"))
+    add("reached", totals.get("households_reached_by_sites"), totals.get("households_uncovered"))
+    model = summary.get("model") or {}
+    if model.get("name"):
+        env = f" ({_esc(model['environment'])})" if model.get("environment") else ""
+        rows.append((lab["model"], _esc(model["name"]) + env))
+    body = "".join(f'<tr><td>{k}</td><td class="n">{v}</td></tr>' for k, v in rows)
+    return f'<table class="kf"><tbody>{body}</tbody></table>'
+
+
+def _dead_table(gaps: DeadZones, dead_share: float | None, lab: dict[str, str], lang: str) -> str:
+    dead = gaps.villages[gaps.villages["dead"].astype(bool)]
+    note = ""
+    if dead_share is not None:
+        note = f'<p class="note">{lab["dead_note"].format(share=format_pct(dead_share, lang))}</p>'
+    if not len(dead):
+        return note + f"<p>{lab['none_dead']}</p>"
+    dead = dead.sort_values(["households_uncovered", "name"], ascending=[False, True])
+    head = [("#", True), (lab["name"], False), (lab["commune"], False), (lab["district"], False),
+            (lab["households"], True), (lab["uncovered"], True), (lab["share"], True)]  # fmt: skip
+    rows = [
+        (
+            str(i),
+            _esc(_get(r, "name")),
+            _esc(_get(r, "commune")),
+            _esc(_get(r, "district")),
+            format_int(_get(r, "households"), lang),
+            format_int(_get(r, "households_uncovered"), lang),
+            format_pct(_get(r, "share_uncovered"), lang),
+        )
+        for i, (_, r) in enumerate(dead.iterrows(), start=1)
+    ]
+    return note + _table(head, rows)
+
+
+def _sites_table(ranking: pd.DataFrame, lab: dict[str, str], lang: str) -> str:
+    if not len(ranking):
+        return f"<p>{lab['no_sites']}</p>"
+    has_names = "village_names" in ranking
+    head = [(lab["rank"], True), (lab["site"], False), (lab["lonlat"], False),
+            (lab["new_households"], True), (lab["cumulative_households"], True),
+            (lab["cumulative_share"], True), (lab["villages_reached"], True),
+            (lab["backhaul"], False)]  # fmt: skip
+    if has_names:
+        head.append((lab["village_names"], False))
+    rows = []
+    for _, r in ranking.sort_values("rank").iterrows():
+        ok, hops = _get(r, "backhaul_ok"), _get(r, "backhaul_hops")
+        backhaul = "–" if ok is None else lab["backhaul_ok"] if bool(ok) else lab["backhaul_no"]
+        if ok is not None and hops is not None and hops >= 0:  # −1: no path, no hop count
+            backhaul += f" ({format_int(hops, lang)} {lab['hops']})"
+        lon, lat = _get(r, "lon"), _get(r, "lat")
+        where = "–" if lon is None or lat is None else f"{float(lon):.5f}, {float(lat):.5f}"
+        row = [
+            format_int(_get(r, "rank"), lang),
+            _esc(_get(r, "site_id")),
+            where,
+            format_int(_get(r, "new_households"), lang),
+            format_int(_get(r, "cumulative_households"), lang),
+            format_pct(_get(r, "cumulative_share"), lang),
+            format_int(_get(r, "villages_reached"), lang),
+            backhaul,
+        ]
+        if has_names:
+            row.append(_esc(_get(r, "village_names")))
+        rows.append(row)
+    return _table(head, rows)
+
+
+# -- public ----------------------------------------------------------------------------------
+def report_html(
+    *,
+    gaps: DeadZones,
+    ranking: pd.DataFrame,
+    summary: dict,
+    signal: Coverage | None = None,
+    lang: str = "vi",
+) -> str:
+    """The report page as an HTML string (see :func:`write_report_html`)."""
+    lab = _labels(lang)
+    totals = summary.get("totals", summary)
+    thresholds = summary.get("thresholds") or {}
+    threshold = float(thresholds.get("threshold_dbm", gaps.threshold_dbm))
+    dead_share = thresholds.get("dead_share")
+    version = _esc(summary.get("lomsong_version", ""))
+
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{lang}"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{lab['title']}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{lab['title']}</h1>",
+        f'<p class="sub">{lab["subtitle"]} — {lab["threshold"]} {_dbm(threshold, lang)} dBm</p>',
+        f"<h2>{lab['key_figures']}</h2>",
+        _key_figures(totals, summary, lab, lang),
+        f"<h2>{lab['dead_table']}</h2>",
+        _dead_table(gaps, dead_share, lab, lang),
+        f"<h2>{lab['sites_table']}</h2>",
+        _sites_table(ranking, lab, lang),
+        f"<h2>{lab['plots']}</h2>",
+    ]
+    if len(ranking):
+        parts.append(_img(_curve_png(ranking, totals, lab, lang), lab["curve_title"],
+                          lab["curve_note"]))  # fmt: skip
+    hh = gaps.households
+    if "power_dbm" in hh and len(hh):
+        png, missing = _hist_png(hh, threshold, lab, lang)
+        caption = lab["hist_note"].format(lo=_dbm(SIGNAL_MIN_DBM, lang),
+                                          hi=_dbm(SIGNAL_MAX_DBM, lang))  # fmt: skip
+        if missing > 0:
+            caption += " " + lab["hist_nan"].format(n=format_int(missing, lang))
+        parts.append(_img(png, lab["hist_title"], caption))
+    if signal is not None:
+        crs = signal.power.crs
+        crs_name = _esc(crs.to_string() if hasattr(crs, "to_string") else crs)
+        parts.append(_img(_map_png(signal, gaps, ranking, lab), lab["map_title"],
+                          lab["map_note"].format(crs=crs_name)))  # fmt: skip
+    parts += [f"<footer>{lab['footer'].format(version=version)}</footer>", "</body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def write_report_html(
+    path: str | os.PathLike[str],
+    *,
+    gaps: DeadZones,
+    ranking: pd.DataFrame,
+    summary: dict,
+    signal: Coverage | None = None,
+    lang: str = "vi",
+) -> Path:
+    """Write ``report.html``: key figures, dead villages, proposed sites and plots, one file.
+
+    Parameters
+    ----------
+    path
+        Output file (overwritten).
+    gaps
+        Result of ``dead_zones``: dead villages (``villages`` with ``dead``) and the received
+        power at every household (``households.power_dbm``, dBm, weighted by ``households``).
+    ranking
+        Proposed sites in rank order (``rank, site_id, lon, lat, new_households,
+        cumulative_households, cumulative_share, villages_reached, backhaul_ok,
+        backhaul_hops``; ``village_names`` if present). A GeoDataFrame or the ranking.csv table.
+    summary
+        The run's summary (``summary.json``): ``totals`` (households, households_covered, …),
+        ``thresholds``, ``model`` and ``lomsong_version`` are read; a bare totals dict works too.
+    signal
+        Result of ``predict``; when given, the page also holds a map of received power.
+    lang
+        ``"vi"`` (default) or ``"en"``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    The coverage curve starts from today's covered households and adds the ranking's
+    cumulative new households; the histogram weights each household point by its
+    ``households``. Plots are rendered with matplotlib's Agg canvas (no display, no global
+    pyplot state); a province page is 200–400 kB and takes about a second.
+    """
+    text = report_html(gaps=gaps, ranking=ranking, summary=summary, signal=signal, lang=lang)
+    out = Path(path)
+    out.write_text(text, encoding="utf-8")
+    logger.debug("report %s: %d bytes", out, len(text))
+    return out
