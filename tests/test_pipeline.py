@@ -66,30 +66,54 @@ def test_new_and_changed_towers_are_predicted_again(project, tmp_path):
     assert ch["changed"] == [towers["tower_id"].iloc[0]]
     # the removed and the old version of the changed tower left the cache
     entries = list((tmp_path / "out" / ".cache" / "towers").glob("*.npz"))
-    assert len(entries) == len(towers)
+    assert len(entries) == len(towers) + 1  # + the composite
+
+
+def test_added_towers_merge_onto_the_previous_composite(project, tmp_path):
+    cfg = load_config(project)
+    towers = pd.read_csv(project.parent / "towers.csv")
+    first_csv = tmp_path / "first.csv"
+    towers.iloc[:-2].to_csv(first_csv, index=False)
+    run(cfg, out_dir=tmp_path / "out", towers=first_csv)
+    res = run(cfg, out_dir=tmp_path / "out")  # the last two towers are new
+    assert res.summary["towers_predicted"] == {"predicted": 2, "cached": len(towers) - 2}
+    fresh = run(cfg, out_dir=tmp_path / "fresh", use_cache=False)
+    np.testing.assert_array_equal(res.signal.power.data, fresh.signal.power.data)
+    np.testing.assert_array_equal(res.signal.serving.data, fresh.signal.serving.data)
 
 
 def test_a_corrupt_cache_entry_is_recomputed_not_trusted(project, tmp_path):
     cfg = load_config(project)
     first = run(cfg, out_dir=tmp_path / "out")
-    entries = sorted((tmp_path / "out" / ".cache" / "towers").glob("*.npz"))
+    folder = tmp_path / "out" / ".cache" / "towers"
+    (folder / "composite.npz").unlink()  # force the rebuild from per-tower entries
+    entries = sorted(p for p in folder.glob("*.npz"))
     entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
     data = bytearray(entries[1].read_bytes())
     data[-200] ^= 0xFF  # a flipped byte
     entries[1].write_bytes(bytes(data))
     again = run(cfg, out_dir=tmp_path / "out")
     assert again.summary["towers_predicted"]["predicted"] == 2
-    np.testing.assert_array_equal(again.signal.power.data, first.signal.power.data)
+    # entries hold centi-dB: the rebuilt composite is within their 0.005 dB rounding
+    np.testing.assert_allclose(again.signal.power.data, first.signal.power.data, atol=0.0051)
+    # a corrupt composite is rebuilt too
+    (folder / "composite.npz").write_bytes(b"not a zip")
+    third = run(cfg, out_dir=tmp_path / "out")
+    assert third.summary["towers_predicted"] == {"predicted": 0, "cached": len(first.towers)}
 
 
 def test_cache_round_trip_checks_its_checksum(tmp_path):
     from lomsong.coverage.predict import TowerPrediction
 
     cache = TowerCache(tmp_path)
-    pred = TowerPrediction(3, 4, np.arange(12, dtype=np.float32).reshape(3, 4))
+    power = np.linspace(-130, -40, 12, dtype=np.float32).reshape(3, 4)
+    power[0, 0] = np.nan
+    pred = TowerPrediction(3, 4, power)
     cache.put("k", pred)
     got = cache.get("k")
-    assert (got.row0, got.col0) == (3, 4) and np.array_equal(got.power, pred.power)
+    assert (got.row0, got.col0) == (3, 4)
+    np.testing.assert_allclose(got.power, power, atol=0.005)  # centi-dB storage
+    assert np.isnan(got.power[0, 0])
     assert cache.get("missing") is None
     assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written left
 

@@ -1,11 +1,16 @@
 """Per-tower prediction cache: a rerun predicts only new or changed towers.
 
-An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction`, stored as
-``<key>.npz`` where the key is the SHA-256 of everything the prediction depends on: the tower's
-radio parameters and position, the terrain's checksum, the model and its parameters, and the
-engine version. Entries are written to a temporary file and renamed into place (atomic), and
-carry a checksum of their array that is verified on read: a corrupt or truncated entry is
-deleted and recomputed, never trusted.
+The previous run's best-server composite is kept too (``composite.npz``, with the tower keys in
+serving order): when no tower was removed or changed, a rerun starts from it and merges only the
+new towers, so an unchanged rerun reads one file. Otherwise the composite is rebuilt from the
+per-tower entries.
+
+An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB
+(rounded to 0.005 dB), stored compressed as ``<key>.npz`` where the key is the SHA-256 of
+everything the prediction depends on: the tower's radio parameters and position, the terrain's
+checksum, the model and its parameters, and the engine version. Entries are written to a
+temporary file and renamed into place (atomic), and carry a checksum of their array that is
+verified on read: a corrupt or truncated entry is deleted and recomputed, never trusted.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 #: Bump whenever the engine's numbers change, so old entries stop matching.
 ENGINE_VERSION = "rays-1"
+COMPOSITE = "composite.npz"
+_NAN_Q = np.int16(-32768)
 _TOWER_FIELDS = ("freq_mhz", "height_m", "eirp_dbm", "azimuth_deg", "beamwidth_deg", "tilt_deg")
 
 
@@ -91,12 +98,13 @@ class TowerCache:
         try:
             # open the file ourselves: np.load leaks its handle when the zip is corrupt
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                power = z["power"]
+                q = z["q"]
                 origin = z["origin"]
                 digest = str(z["sha256"])
-            if hashlib.sha256(power.tobytes()).hexdigest() != digest:
+            if hashlib.sha256(q.tobytes()).hexdigest() != digest:
                 raise ValueError("checksum mismatch")
-            pred = TowerPrediction(int(origin[0]), int(origin[1]), power)
+            power = np.where(q == _NAN_Q, np.float32(np.nan), q.astype(np.float32) / 100.0)
+            pred = TowerPrediction(int(origin[0]), int(origin[1]), power.astype(np.float32))
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
             logger.warning("cache entry %s is corrupt (%s): recomputing", path.name, exc)
             self.corrupt += 1
@@ -109,19 +117,95 @@ class TowerCache:
     def put(self, key: str, pred: TowerPrediction) -> None:
         """Store atomically: a temporary file in the same folder, then a rename."""
         self.used.add(key)
+        # centi-dB in int16 (±327 dB, 0.005 dB rounding), compressed: an entry is a few MB
+        # instead of 16 MB at 30 km / 30 m; NaN (outside the radius) is the int16 minimum
         power = np.ascontiguousarray(pred.power, dtype=np.float32)
+        q = np.where(np.isfinite(power), np.round(power * 100.0), _NAN_Q)
+        q = np.clip(q, _NAN_Q + 1, 32767).astype(np.int16)
+        q[~np.isfinite(power)] = _NAN_Q
+        self._atomic_npz(
+            self._path(key),
+            {"q": q, "origin": np.array([pred.row0, pred.col0], dtype=np.int64),
+             "sha256": np.array(hashlib.sha256(q.tobytes()).hexdigest())},
+            compress=True,
+        )  # fmt: skip
+
+    # -- the composite of the previous run ------------------------------------------------------
+    def save_composite(
+        self,
+        keys: list[str],
+        best: np.ndarray,
+        serving: np.ndarray,
+        groups: dict[tuple[str, str], np.ndarray],
+    ) -> None:
+        """Store the best-server composite with the tower keys in serving-index order."""
+        arrays = {"best": best, "serving": serving, "keys": np.array(keys, dtype=str)}
+        for (op, tech), arr in groups.items():
+            arrays[f"group\x1f{op}\x1f{tech}"] = arr
+        digest = hashlib.sha256()
+        for name in sorted(arrays):
+            digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+        arrays["sha256"] = np.array(digest.hexdigest())
+        self._atomic_npz(self.folder / COMPOSITE, arrays)
+
+    def load_composite(
+        self, keys: list[str], shape: tuple[int, int], *, groups: bool
+    ) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, str], np.ndarray], set[int]] | None:
+        """The previous composite when every tower it holds is still here, unchanged.
+
+        Returns ``(best, serving, groups, indices)`` re-indexed to ``keys``' order, where
+        ``indices`` are the towers already merged; None when a tower was removed or changed
+        (then the composite must be rebuilt from the per-tower entries), or on any mismatch.
+        """
+        path = self.folder / COMPOSITE
+        if not path.exists():
+            return None
+        try:
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
+                arrays = {name: z[name] for name in z.files}
+            stored = str(arrays.pop("sha256"))
+            digest = hashlib.sha256()
+            for name in sorted(arrays):
+                digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+            if digest.hexdigest() != stored:
+                raise ValueError("checksum mismatch")
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+            logger.warning("cached composite is corrupt (%s): rebuilding", exc)
+            (self.folder / COMPOSITE).unlink(missing_ok=True)
+            return None
+        old = [str(k) for k in arrays["keys"]]
+        best, serving = arrays["best"], arrays["serving"]
+        group_arrays = {
+            tuple(name.split("\x1f")[1:]): arr for name, arr in arrays.items()
+            if name.startswith("group\x1f")
+        }  # fmt: skip
+        if best.shape != tuple(shape) or (groups and not group_arrays and old):
+            return None
+        # match old towers to new ones by key; identical towers pair up in order
+        slots: dict[str, list[int]] = {}
+        for i, k in enumerate(keys):
+            slots.setdefault(k, []).append(i)
+        remap = np.full(len(old) + 1, -1, dtype=np.int32)  # last slot: serving −1 stays −1
+        for j, k in enumerate(old):
+            if not slots.get(k):
+                return None  # a tower was removed or changed
+            remap[j] = slots[k].pop(0)
+        merged = {int(i) for i in remap[:-1]}
+        serving = remap[np.where(serving < 0, len(old), serving)]
+        self.used.update(old)
+        return best, serving.astype(np.int32), group_arrays if groups else {}, merged
+
+    def _atomic_npz(
+        self, path: Path, arrays: dict[str, np.ndarray], *, compress: bool = False
+    ) -> None:
+        """Write to a temporary file in the same folder, fsync, rename: never half-written."""
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.folder)
         try:
             with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    power=power,
-                    origin=np.array([pred.row0, pred.col0], dtype=np.int64),
-                    sha256=np.array(hashlib.sha256(power.tobytes()).hexdigest()),
-                )
+                (np.savez_compressed if compress else np.savez)(f, **arrays)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self._path(key))
+            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -130,7 +214,7 @@ class TowerCache:
         """Delete entries not in ``keep`` (towers removed or changed); returns how many."""
         n = 0
         for p in self.folder.glob("*.npz"):
-            if p.stem not in keep:
+            if p.stem not in keep and p.name != COMPOSITE:
                 p.unlink(missing_ok=True)
                 n += 1
         for p in self.folder.glob(".tmp-*"):

@@ -352,9 +352,17 @@ def predict(
         if progress is not None:
             progress(done, n)
 
+    merged: set[int] = set()
+    if cache is not None:
+        keys = [cache.key(t, terrain_digest=digest, settings=settings) for t in tower_rows]
+        base = cache.load_composite(keys, (h, w), groups=groups)
+        if base is not None:  # no tower removed or changed: start from the last composite
+            best, serving, by_group, merged = base
+            stats["cached"] = done = len(merged)
     for i, tower in enumerate(tower_rows):
+        if i in merged:
+            continue
         if cache is not None:
-            keys[i] = cache.key(tower, terrain_digest=digest, settings=settings)
             pred = cache.get(keys[i])
             if pred is not None:
                 stats["cached"] += 1
@@ -369,9 +377,13 @@ def predict(
         todo, terrain, options=options, workers=workers, scheduler=scheduler
     ):
         stats["predicted"] += 1
-        if cache is not None and pred is not None:
+        if pred is None:  # outside the grid: remembered as an empty window
+            pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
+        if cache is not None:
             cache.put(keys[i], pred)
         merge(i, pred)
+    if cache is not None:
+        cache.save_composite(keys, best, serving, by_group)
     if cache is not None:
         logger.info("towers: %(predicted)d predicted, %(cached)d from the cache", stats)
     power = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
