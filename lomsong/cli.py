@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--towers", help="a new tower file replacing inputs.towers")
     r.add_argument("--workers", type=int, help="predict towers on N local processes")
     r.add_argument("--scheduler", help="dask.distributed scheduler, e.g. tcp://HOST:8786")
+    r.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
     r.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
 
     c = sub.add_parser("calibrate", help="fit a model to measured signal levels")
@@ -159,12 +160,18 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
 
 def _run(args: argparse.Namespace, console: Console) -> int:
     from lomsong.config import load_config
-    from lomsong.pipeline import run
+    from lomsong.pipeline import run, up_to_date, with_towers
 
     config = load_config(args.project)
+    if args.towers:
+        config = with_towers(config, args.towers)
+    target = Path(args.out) if args.out else config.output.dir
+    if not args.force and up_to_date(config, target):
+        console.print(f"{target} is up to date (same settings and inputs): nothing to do")
+        return 0
     with _bars(console) as bars:
-        result = run(config, out_dir=args.out, towers=args.towers, progress=bars,
-                     workers=args.workers, scheduler=args.scheduler)  # fmt: skip
+        result = run(config, out_dir=target, progress=bars, workers=args.workers,
+                     scheduler=args.scheduler)  # fmt: skip
     _report(console, result)
     return 0
 

@@ -7,7 +7,9 @@ end, so a failed run leaves the previous outputs untouched.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import math
@@ -159,8 +161,7 @@ def _run(
 ) -> Result:
     timer = _Timer()
     if towers is not None:
-        new_towers = replace(config.inputs.towers, path=Path(towers).resolve())
-        config = replace(config, inputs=replace(config.inputs, towers=new_towers))
+        config = with_towers(config, towers)
     inp, mc = config.inputs, config.model
     with timer("read_inputs"):
         villages = read_villages(
@@ -344,6 +345,48 @@ def _rejects(towers: gpd.GeoDataFrame, crs) -> gpd.GeoDataFrame:
     return Rejects("", rows).to_frame(crs=crs)
 
 
+def with_towers(config: ProjectConfig, towers: str | os.PathLike[str]) -> ProjectConfig:
+    """The project with another tower file (same column mapping), as ``--towers`` gives."""
+    new_towers = replace(config.inputs.towers, path=Path(towers).resolve())
+    return replace(config, inputs=replace(config.inputs, towers=new_towers))
+
+
+def input_paths(config: ProjectConfig) -> list[Path]:
+    """Every input file of a project (those that exist)."""
+    paths = [config.inputs.villages.path, config.inputs.towers.path, *config.inputs.terrain]
+    for extra in (config.inputs.households, config.inputs.candidates):
+        if isinstance(extra, LayerInput):
+            paths.append(extra.path)
+    if config.model.calibration is not None:
+        paths.append(config.model.calibration)
+    return [p for p in paths if Path(p).exists()]
+
+
+def fingerprint(config: ProjectConfig) -> str:
+    """SHA-256 of everything a run's results depend on: the settings, the content of every
+    input file and lomsong's version (not the output folder or the file names)."""
+    settings = dataclasses.asdict(
+        replace(config, path=None, output=replace(config.output, dir=Path(".")))
+    )
+    payload = {
+        "version": __version__,
+        "settings": json.loads(json.dumps(settings, default=str)),
+        "inputs": sorted(report.file_sha256(input_paths(config)).values()),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def up_to_date(config: ProjectConfig, out_dir: str | os.PathLike[str] | None = None) -> bool:
+    """True when ``out_dir`` holds a complete run of exactly this project and these inputs."""
+    target = Path(out_dir) if out_dir is not None else config.output.dir
+    try:
+        summary = json.loads((target / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    done = all((target / name).exists() for name in summary.get("outputs", ["?"]))
+    return done and summary.get("fingerprint") == fingerprint(config)
+
+
 def summarise(result: Result) -> dict:
     """The figures of ``summary.json``."""
     cfg = result.config
@@ -352,10 +395,6 @@ def summarise(result: Result) -> dict:
     unc = float(result.gaps.uncovered["households"].sum())
     rk = result.ranking
     reached = float(rk["new_households"].sum()) if len(rk) else 0.0
-    inputs = [cfg.inputs.villages.path, cfg.inputs.towers.path, *cfg.inputs.terrain]
-    for extra in (cfg.inputs.households, cfg.inputs.candidates):
-        if isinstance(extra, LayerInput):
-            inputs.append(extra.path)
     return {
         "lomsong_version": __version__,
         "project": str(cfg.path) if cfg.path else None,
@@ -401,7 +440,8 @@ def summarise(result: Result) -> dict:
         },  # fmt: skip
         "defaults_used": result.towers.attrs.get("defaults_used", {}),
         "rejects": len(result.rejects),
-        "input_sha256": report.file_sha256(p for p in inputs if Path(p).exists()),
+        "input_sha256": report.file_sha256(input_paths(cfg)),
+        "fingerprint": fingerprint(cfg),
         "timings_s": dict(result.timings),
     }
 

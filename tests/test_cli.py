@@ -162,3 +162,22 @@ def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path):
     # where the same tower serves, its power fell by the 7 dB the measurements showed
     diff = res.signal.power.data[both] - calibrated.signal.power.data[both]
     assert np.median(diff) == pytest.approx(7.0, abs=0.3)
+
+
+def test_an_unchanged_rerun_is_up_to_date(demo_run, tmp_path, capsys):
+    inputs = tmp_path / "inputs"
+    shutil.copytree(demo_run / "inputs", inputs)
+    out = tmp_path / "run"
+    assert main(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"]) == 0
+    stamp = (out / "summary.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["run", str(inputs / "project.toml"), "--out", str(out)]) == 0
+    assert "up to date" in capsys.readouterr().err
+    assert (out / "summary.json").stat().st_mtime_ns == stamp  # nothing rewritten
+    # a changed setting is not up to date
+    text = (inputs / "project.toml").read_text().replace("threshold_dbm = -100",
+                                                         "threshold_dbm = -95")  # fmt: skip
+    (inputs / "project.toml").write_text(text)
+    assert main(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"]) == 0
+    assert (out / "summary.json").stat().st_mtime_ns != stamp
+    assert json.loads((out / "summary.json").read_text())["thresholds"]["threshold_dbm"] == -95
