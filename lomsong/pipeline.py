@@ -173,8 +173,13 @@ def _run(
             inp.towers.path, columns=inp.towers.columns, layer=inp.towers.layer, area=villages,
             max_radius_km=mc.max_radius_km,
         )  # fmt: skip
+        terrain_info: dict = {}
         if inp.terrain:
-            terrain = read_terrain(list(inp.terrain), area=villages, max_radius_km=mc.max_radius_km)
+            terrain, info = read_terrain(
+                list(inp.terrain), area=villages, max_radius_km=mc.max_radius_km,
+                return_info=True,
+            )  # fmt: skip
+            terrain_info = info.to_dict()
         else:
             logger.warning("no terrain: predicting over flat ground (terrain-free model)")
             terrain = flat_grid(villages, margin_m=mc.max_radius_km * 1000.0)
@@ -183,6 +188,8 @@ def _run(
             None if hh_in is None else hh_in.path, villages=villages,
             columns=None if hh_in is None else hh_in.columns,
             layer=None if hh_in is None else hh_in.layer,
+            population=None if hh_in is None else hh_in.population,
+            household_size=inp.villages.household_size if hh_in is None else hh_in.household_size,
         )  # fmt: skip
     cc = config.coverage
     calibration = _load_calibration(config)
@@ -225,6 +232,7 @@ def _run(
         ranking=ranking, rejects=rejects, summary={}, timings=timer.times,
     )  # fmt: skip
     result.summary = summarise(result)
+    result.summary["terrain"].update(terrain_info)
     result.summary["towers_predicted"] = signal.stats
     if write:
         with timer("write"):
@@ -439,6 +447,9 @@ def summarise(result: Result) -> dict:
             "bounds": [round(b, 1) for b in result.terrain.bounds],
         },  # fmt: skip
         "defaults_used": result.towers.attrs.get("defaults_used", {}),
+        "tower_file": {
+            k: result.towers.attrs[k] for k in ("cells", "outside_area") if k in result.towers.attrs
+        },
         "rejects": len(result.rejects),
         "input_sha256": report.file_sha256(input_paths(cfg)),
         "fingerprint": fingerprint(cfg),

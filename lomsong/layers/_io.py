@@ -102,8 +102,7 @@ def read_vector(
         else:
             raise InputError(
                 p,
-                f"has {len(layers)} layers ({', '.join(layers)}); name one with "
-                'layer = "..."',
+                f'has {len(layers)} layers ({", ".join(layers)}); name one with layer = "..."',
             )
     try:
         return gpd.read_file(p, layer=layer, engine="pyogrio")
@@ -132,7 +131,7 @@ def read_table(
     if not p.exists():
         raise InputError(p, "file not found")
     if has_suffix(p, SPREADSHEET_SUFFIXES):
-        return _read_spreadsheet(p, sheet)
+        return _read_spreadsheet(p, sheet, header)
     text = None
     for enc in _ENCODINGS:
         try:
@@ -184,7 +183,7 @@ def _sniff_delimiter(head: str) -> str:
         return ","  # one column, or too irregular to tell: pandas will say what is wrong
 
 
-def _read_spreadsheet(p: Path, sheet: str | None) -> pd.DataFrame:
+def _read_spreadsheet(p: Path, sheet: str | None, header: bool) -> pd.DataFrame:
     try:
         import openpyxl  # noqa: F401  (pandas needs it; say so clearly when it is missing)
     except ImportError:
@@ -197,8 +196,10 @@ def _read_spreadsheet(p: Path, sheet: str | None) -> pd.DataFrame:
         if sheet is not None and sheet not in book.sheet_names:
             raise InputError(p, f"has no sheet {sheet!r}; its sheets are "
                                 f"{', '.join(map(str, book.sheet_names))}")  # fmt: skip
-        frame = book.parse(sheet if sheet is not None else 0, dtype=str,
-                           header=0 if header else None)  # fmt: skip
+        frame = pd.read_excel(
+            book, sheet_name=sheet if sheet is not None else 0, dtype=str,
+            header=0 if header else None,
+        )  # fmt: skip
     # spreadsheets give NaN for empty cells already; strip the header like a CSV's
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
@@ -253,7 +254,9 @@ def clean_ids(values: pd.Series) -> pd.Series:
     Empty cells stay ``<NA>`` so callers can name them.
     """
     text = values.astype("string").str.strip()
-    text = text.str.replace(_INTEGRAL_FLOAT, r"\1", regex=True)
+    dotted = text.str.contains(".", regex=False).fillna(False)
+    if dotted.any():  # the regex only where it can apply: ids are often 10⁵ plain integers
+        text = text.where(~dotted, text.str.replace(_INTEGRAL_FLOAT, r"\1", regex=True))
     return text.where(text != "")
 
 
@@ -273,10 +276,17 @@ class Rejects:
 
     source: str
     rows: list[dict] = field(default_factory=list)
+    _by_row: dict[int, dict] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, row: int, reason: str, geometry: object = None) -> None:
-        self.rows.append({"source": self.source, "row": int(row), "reason": reason,
-                          "geometry": geometry})  # fmt: skip
+        """Record why ``row`` is left out; several reasons for one row join into one entry."""
+        entry = self._by_row.get(int(row))
+        if entry is not None:
+            entry["reason"] = f"{entry['reason']}; {reason}"
+            return
+        entry = {"source": self.source, "row": int(row), "reason": reason, "geometry": geometry}
+        self._by_row[int(row)] = entry
+        self.rows.append(entry)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -287,5 +297,3 @@ class Rejects:
     def to_frame(self, crs: object = None) -> gpd.GeoDataFrame:
         frame = pd.DataFrame(self.rows, columns=["source", "row", "reason", "geometry"])
         return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
-
-

@@ -1,28 +1,87 @@
-"""Choose the project's metric CRS (UTM of the area) and bring layers into it."""
+"""Choose the project's metric CRS (UTM of the area) and bring layers into it.
+
+lomsong measures every distance and buffer in metres, never in degrees: layers are brought into
+a projected metric CRS — by default the WGS 84 / UTM zone of the area (EPSG:32648 for western
+Vietnam, EPSG:32649 for the centre and Quảng Ngãi).
+"""
 
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 from pyproj import CRS
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 
-__all__ = ["utm_crs", "to_metric", "check_metric"]
+from lomsong.errors import InputError
+
+__all__ = ["WGS84", "utm_crs", "to_metric", "check_metric", "require_crs"]
 
 WGS84 = CRS.from_epsg(4326)
 
 
 def utm_crs(lon: float, lat: float) -> CRS:
-    """The WGS 84 / UTM zone CRS that contains (lon, lat), e.g. EPSG:32649 for Quảng Ngãi."""
+    """The WGS 84 / UTM zone CRS that contains (lon, lat), e.g. EPSG:32649 for Quảng Ngãi.
+
+    Southern latitudes give the southern zones (EPSG:327xx). Valid for |lat| ≤ 84°.
+    """
+    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -80 <= lat <= 84):
+        raise ValueError(f"no UTM zone for lon {lon}, lat {lat}")
     infos = query_utm_crs_info(
         datum_name="WGS 84",
         area_of_interest=AreaOfInterest(lon, lat, lon, lat),
     )
+    # keep the hemisphere of the point: both N and S zones touch the equator
+    infos = [i for i in infos if (" / UTM zone " in i.name) and (i.name.endswith("S") == (lat < 0))]
     if not infos:
         raise ValueError(f"no UTM zone for lon {lon}, lat {lat}")
     # several zones can overlap at a border: take the one whose central meridian is nearest
     zone = min(infos, key=lambda i: abs(((i.area_of_use.west + i.area_of_use.east) / 2) - lon))
     return CRS.from_epsg(int(zone.code))
+
+
+def require_crs(
+    gdf: gpd.GeoDataFrame, label: str, *, source_crs: CRS | str | None = None
+) -> gpd.GeoDataFrame:
+    """Make sure a layer knows its CRS and that its coordinates fit it.
+
+    Parameters
+    ----------
+    gdf
+        The layer as read.
+    label
+        The file, for messages.
+    source_crs
+        CRS to assume when the file has none (e.g. a Shapefile without its ``.prj``); ignored
+        when the file declares one.
+
+    Raises
+    ------
+    InputError
+        No CRS and none assumed; or a geographic CRS whose coordinates are not degrees (e.g.
+        VN-2000 metres in a file labelled EPSG:4326) — every such feature is named.
+    """
+    if gdf.crs is None:
+        if source_crs is None:
+            raise InputError(
+                label,
+                "has no CRS (a Shapefile without its .prj?): lomsong needs to know where the "
+                "features are; add the CRS to the file or give source_crs",
+            )
+        gdf = gdf.set_crs(CRS.from_user_input(source_crs))
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_geographic and len(gdf):
+        b = gdf.geometry.bounds
+        bad = (b["minx"] < -180) | (b["maxx"] > 180) | (b["miny"] < -90) | (b["maxy"] > 90)
+        if bad.any():
+            rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:20])
+            raise InputError(
+                label,
+                f"coordinates are not longitude/latitude degrees although the CRS is "
+                f"{crs.name} (features {rows}{', …' if bad.sum() > 20 else ''}): the file's "
+                "CRS is probably wrong",
+            )
+    return gdf
 
 
 def to_metric(gdf: gpd.GeoDataFrame, crs: CRS | str | None = None) -> gpd.GeoDataFrame:

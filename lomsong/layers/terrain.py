@@ -1,32 +1,119 @@
-"""Read terrain (GeoTIFF, VRT, SRTM .hgt) into one metric Grid covering the area."""
+"""Read terrain (GeoTIFF, VRT, SRTM .hgt tiles, zipped or not) into one metric Grid.
+
+Tiles are mosaicked, cropped to the area plus the prediction radius, reprojected to the project
+CRS (bilinear) and their voids filled by interpolation. What was done is described by a
+:class:`TerrainInfo`, returned with the grid when ``return_info=True`` (the Grid itself carries
+no metadata).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+import warnings
+import zipfile
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
+from typing import Literal, overload
 
 import geopandas as gpd
 import numpy as np
 import rasterio
 import rasterio.crs
+import rasterio.errors
+import rasterio.windows
+import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.enums import Resampling
 from rasterio.fill import fillnodata
 from rasterio.warp import reproject
 
-from lomsong.errors import InputError
+from lomsong.errors import InputError, Problem
 from lomsong.grid import Grid
 from lomsong.layers.crs import WGS84, check_metric, utm_crs
 
-__all__ = ["read_terrain"]
+__all__ = ["read_terrain", "TerrainInfo", "srtm_tile_name", "SRTM_VOID", "FILL_SEARCH_CELLS"]
 
 logger = logging.getLogger(__name__)
 
+#: SRTM's void marker; values at or below it are voids even when the file declares no nodata.
 SRTM_VOID = -32768
+#: Farthest a void cell is filled from (in cells of the output grid); larger voids stay NaN.
+#: 100 cells ≈ 3 km at 30 m, wider than almost every SRTM v2 void in Vietnam's mountains.
+FILL_SEARCH_CELLS = 100
+_UNFILLED = np.float32(-1e30)  # marks void cells fillnodata could not reach
+#: File endings taken from a folder or a zip archive as terrain.
+TERRAIN_SUFFIXES = (".hgt", ".tif", ".tiff", ".vrt", ".img", ".dem", ".asc", ".bil")
+
+
+@dataclass(frozen=True)
+class TerrainInfo:
+    """What :func:`read_terrain` read and did (for logs and ``summary.json``).
+
+    Attributes
+    ----------
+    sources
+        The rasters opened (zip members as GDAL ``/vsizip/`` paths).
+    crs
+        The grid's CRS (``EPSG:32649``…).
+    resolution_m
+        Cell size (m).
+    shape
+        (rows, cols) of the grid.
+    void_share
+        Share of the grid's cells over terrain data (inside a source's footprint) that were
+        voids (nodata, NaN, SRTM −32768) before filling, 0–1.
+    void_cells, filled_cells, unfilled_cells
+        Void cells, those filled by interpolation, and those left NaN (farther than
+        :data:`FILL_SEARCH_CELLS` from any data).
+    outside_share
+        Share of the grid's cells outside every source (NaN; e.g. a corner of the reprojected
+        box, or the sea beyond the last tile).
+    """
+
+    sources: tuple[str, ...]
+    crs: str
+    resolution_m: float
+    shape: tuple[int, int]
+    void_share: float
+    void_cells: int
+    filled_cells: int
+    unfilled_cells: int
+    outside_share: float
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready values."""
+        out = asdict(self)
+        out["sources"] = list(self.sources)
+        out["shape"] = list(self.shape)
+        return out
+
+
+@overload
+def read_terrain(
+    sources: str | PathLike[str] | Sequence[str | PathLike[str]],
+    *,
+    area: gpd.GeoDataFrame | None = ...,
+    max_radius_km: float = ...,
+    crs: CRS | str | None = ...,
+    resolution_m: float | None = ...,
+    return_info: Literal[False] = ...,
+) -> Grid: ...
+
+
+@overload
+def read_terrain(
+    sources: str | PathLike[str] | Sequence[str | PathLike[str]],
+    *,
+    area: gpd.GeoDataFrame | None = ...,
+    max_radius_km: float = ...,
+    crs: CRS | str | None = ...,
+    resolution_m: float | None = ...,
+    return_info: Literal[True],
+) -> tuple[Grid, TerrainInfo]: ...
 
 
 def read_terrain(
@@ -36,88 +123,199 @@ def read_terrain(
     max_radius_km: float = 0.0,
     crs: CRS | str | None = None,
     resolution_m: float | None = None,
-) -> Grid:
+    return_info: bool = False,
+) -> Grid | tuple[Grid, TerrainInfo]:
     """Read, mosaic, crop and reproject terrain into a metric elevation Grid.
 
     Parameters
     ----------
     sources
-        One raster or several tiles (any GDAL raster: GeoTIFF, VRT, SRTM ``.hgt``).
+        One or several rasters: any GDAL raster (GeoTIFF, VRT, …), SRTM ``.hgt`` tiles (1″
+        3601² or 3″ 1201² cells, keeping their SRTM name such as ``N15E108.hgt``), zip
+        archives of them (``N15E108.hgt.zip``, ``N15E108.SRTMGL1.hgt.zip``; read in place
+        through GDAL's ``/vsizip/``), or a folder holding such files. Opened read-only.
     area
-        Layer whose bounds, grown by ``max_radius_km``, set the extent (default: whole raster).
-        The area itself must be covered by the terrain, or an :class:`InputError` says so.
+        Layer whose bounds, grown by ``max_radius_km``, set the extent (default: all the
+        terrain). The area itself must be covered by the sources, or an :class:`InputError`
+        names the missing 1° SRTM tiles.
     max_radius_km
-        Margin around the area (the prediction radius).
+        Margin around the area (the prediction radius, km); clipped to what the sources hold.
     crs
-        Target metric CRS (default ``area.crs``, else the UTM zone of the raster's centre).
+        Target metric CRS (default ``area.crs``, else the UTM zone of the terrain's centre).
     resolution_m
-        Cell size (m); default the source's native resolution in metres (≈30 m for SRTM 1″).
+        Cell size (m); default the finest source's native resolution (≈30 m for SRTM 1″,
+        ≈90 m for 3″).
+    return_info
+        Also return a :class:`TerrainInfo` (void share, …).
 
     Returns
     -------
-    Grid
-        float32 elevation (m) with NaN where no data; SRTM voids are filled by inverse-distance
-        interpolation (``rasterio.fill.fillnodata``) and their share logged.
+    Grid or (Grid, TerrainInfo)
+        float32 elevation (m above the EGM96 geoid for SRTM). Voids inside the sources are
+        filled by inverse-distance interpolation (``rasterio.fill.fillnodata``, up to
+        :data:`FILL_SEARCH_CELLS` cells away); cells outside every source stay NaN.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable files (all listed at once), a raster without CRS, terrain not
+        covering the area (with the missing SRTM tile names), or no valid elevation at all.
 
     Notes
     -----
-    Reprojection is bilinear. Memory: about 3 × the output grid's float32 size.
+    Reprojection is bilinear; only the window of each source over the target extent is read.
+    Memory: about 4 × the output grid's float32 size plus one source window.
     """
-    paths = [Path(sources)] if isinstance(sources, (str, PathLike)) else [Path(s) for s in sources]
+    paths = [sources] if isinstance(sources, (str, PathLike)) else list(sources)
     if not paths:
         raise InputError(None, "no terrain file given")
-    for p in paths:
-        if not p.exists():
-            raise InputError(p, "terrain file not found")
-    datasets = []
+    names = _expand(paths)
+    label = ", ".join(str(p) for p in paths)
+    datasets: list = []
     try:
-        for p in paths:
+        problems: list[Problem] = []
+        for name in names:
             try:
-                datasets.append(rasterio.open(p))
+                with warnings.catch_warnings():
+                    # a raster without georeferencing is reported below as an InputError
+                    warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                    ds = rasterio.open(name)
             except rasterio.errors.RasterioIOError as exc:
-                raise InputError(p, f"cannot be read as a raster: {exc}") from None
-        for p, ds in zip(paths, datasets, strict=True):
+                hint = (
+                    " (SRTM tiles must keep their name, e.g. N15E108.hgt, and hold 1201² or "
+                    "3601² big-endian int16 cells)"
+                    if name.lower().endswith(".hgt")
+                    else ""
+                )
+                problems.append(Problem(name, f"cannot be read as a raster: {exc}{hint}"))
+                continue
+            datasets.append(ds)
             if ds.crs is None:
-                raise InputError(p, "raster has no CRS")
-        src_crs = CRS.from_wkt(datasets[0].crs.to_wkt())
-        dst_crs = _target_crs(crs, area, datasets[0])
-        bounds = _target_bounds(datasets, area, max_radius_km, dst_crs, paths)
-        res = resolution_m or _native_resolution_m(datasets[0], src_crs)
-        data, transform = _warp(datasets, bounds, res, dst_crs)
+                problems.append(Problem(name, "raster has no CRS"))
+        if problems:
+            raise InputError(label, problems=problems)
+        dst_crs = _target_crs(crs, area, datasets)
+        res = float(resolution_m or min(_native_resolution_m(ds) for ds in datasets))
+        if not res > 0:
+            raise ValueError(f"resolution_m must be > 0, got {resolution_m}")
+        bounds = _target_bounds(datasets, area, max_radius_km, dst_crs, label, res)
+        data, covered, transform = _warp(datasets, bounds, res, dst_crs)
     finally:
         for ds in datasets:
             ds.close()
+
     valid = np.isfinite(data)
-    void_share = 1.0 - valid.mean()
-    if void_share == 1:
-        raise InputError(paths[0], "terrain has no valid elevation in the area")
-    if void_share > 0:
-        logger.info("terrain: filling %.2f %% void cells", 100 * void_share)
-        data = fillnodata(np.where(valid, data, 0).astype(np.float32), mask=valid.astype(np.uint8))
-        # cells farther than fillnodata's search distance from data stay void
-        data[~valid & (data == 0)] = np.nan
-    return Grid(data.astype(np.float32), transform, dst_crs)
+    voids = covered & ~valid
+    n_cov = int(covered.sum())
+    if n_cov == 0 or not valid.any():
+        raise InputError(label, "terrain has no valid elevation in the area")
+    void_share = float(voids.sum()) / n_cov
+    filled = data
+    if voids.any():
+        filled = fillnodata(
+            np.where(valid, data, _UNFILLED).astype(np.float32),
+            mask=valid.astype(np.uint8),
+            max_search_distance=FILL_SEARCH_CELLS,
+        )
+        # fillnodata leaves cells beyond its search distance at their input value; a filled
+        # value is a weighted mean of real elevations and can never equal the sentinel
+        filled = np.where(filled == _UNFILLED, np.nan, filled).astype(np.float32)
+    filled[~covered] = np.nan
+    unfilled = int((voids & ~np.isfinite(filled)).sum())
+    info = TerrainInfo(
+        sources=tuple(names),
+        crs=dst_crs.to_string(),
+        resolution_m=res,
+        shape=(int(data.shape[0]), int(data.shape[1])),
+        void_share=round(void_share, 6),
+        void_cells=int(voids.sum()),
+        filled_cells=int(voids.sum()) - unfilled,
+        unfilled_cells=unfilled,
+        outside_share=round(1.0 - n_cov / data.size, 6),
+    )
+    if voids.any():
+        logger.info("terrain: %.2f %% of cells were void; %d filled, %d left NaN",
+                    100 * void_share, info.filled_cells, unfilled)  # fmt: skip
+    if unfilled:
+        logger.warning("terrain: %d void cells too far from data to fill (left NaN)", unfilled)
+    grid = Grid(filled.astype(np.float32), transform, dst_crs)
+    return (grid, info) if return_info else grid
 
 
-def _target_crs(crs: object, area: gpd.GeoDataFrame | None, ds: rasterio.DatasetReader) -> CRS:
+def srtm_tile_name(lon: float, lat: float) -> str:
+    """Name of the 1°×1° SRTM tile holding (lon, lat): its south-west corner, ``N15E108.hgt``."""
+    la, lo = math.floor(lat), math.floor(lon)
+    return f"{'N' if la >= 0 else 'S'}{abs(la):02d}{'E' if lo >= 0 else 'W'}{abs(lo):03d}.hgt"
+
+
+def _expand(paths: list[str | PathLike[str]]) -> list[str]:
+    """GDAL names of every raster: files, zip members (``/vsizip/``), a folder's tiles."""
+    out: list[str] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        p = Path(raw)
+        if str(raw).startswith("/vsi"):
+            out.append(str(raw))
+        elif not p.exists():
+            problems.append(Problem(str(p), "terrain file not found"))
+        elif p.is_dir():
+            found = sorted(
+                q for q in p.iterdir() if q.name.lower().endswith(TERRAIN_SUFFIXES + (".zip",))
+            )
+            if not found:
+                problems.append(Problem(str(p), "folder holds no terrain file"))
+            out += _expand(found)
+        elif p.suffix.lower() == ".zip":
+            try:
+                with zipfile.ZipFile(p) as archive:
+                    members = [m for m in archive.namelist()
+                               if m.lower().endswith(TERRAIN_SUFFIXES)]  # fmt: skip
+            except zipfile.BadZipFile as exc:
+                problems.append(Problem(str(p), f"not a readable zip archive: {exc}"))
+                continue
+            if not members:
+                problems.append(Problem(str(p), "zip archive holds no terrain file"))
+            out += [f"/vsizip/{p.resolve()}/{m}" for m in members]
+        else:
+            out.append(str(p))
+    if problems:
+        raise InputError(", ".join(map(str, paths)), problems=problems)
+    return out
+
+
+def _src_crs(ds: rasterio.DatasetReader) -> CRS:
+    return CRS.from_wkt(ds.crs.to_wkt())
+
+
+def _target_crs(crs: object, area: gpd.GeoDataFrame | None, datasets: list) -> CRS:
     if crs is not None:
         out = CRS.from_user_input(crs)
     elif area is not None and area.crs is not None:
         out = CRS.from_user_input(area.crs)
     else:
-        src = CRS.from_wkt(ds.crs.to_wkt())
+        src = _src_crs(datasets[0])
         if src.is_projected:
             out = src
         else:
-            b = ds.bounds
-            out = utm_crs((b.left + b.right) / 2, (b.bottom + b.top) / 2)
+            boxes = np.array([_bounds_in(ds, WGS84) for ds in datasets])
+            lon = (boxes[:, 0].min() + boxes[:, 2].max()) / 2
+            lat = (boxes[:, 1].min() + boxes[:, 3].max()) / 2
+            out = utm_crs(lon, lat)
     check_metric(out)
     return out
 
 
 def _bounds_in(ds: rasterio.DatasetReader, crs: CRS) -> tuple[float, float, float, float]:
-    t = Transformer.from_crs(CRS.from_wkt(ds.crs.to_wkt()), crs, always_xy=True)
+    t = Transformer.from_crs(_src_crs(ds), crs, always_xy=True)
     return t.transform_bounds(*ds.bounds, densify_pts=21)
+
+
+def _footprint(ds: rasterio.DatasetReader, crs: CRS) -> shapely.Geometry:
+    """The source's extent as a polygon in ``crs`` (edges densified: they curve there)."""
+    b = ds.bounds
+    ring = shapely.segmentize(shapely.box(*b), max(b.right - b.left, b.top - b.bottom) / 64)
+    t = Transformer.from_crs(_src_crs(ds), crs, always_xy=True)
+    return shapely.transform(ring, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
 def _target_bounds(
@@ -125,52 +323,84 @@ def _target_bounds(
     area: gpd.GeoDataFrame | None,
     max_radius_km: float,
     crs: CRS,
-    paths: list[Path],
+    label: str,
+    res: float,
 ) -> tuple[float, float, float, float]:
     boxes = np.array([_bounds_in(ds, crs) for ds in datasets])
     have = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
     if area is None:
-        return have
-    a = area.to_crs(crs).total_bounds
-    # the area itself must be covered; the margin is clipped to what the tiles hold
-    tol = 1.0  # m: edges that coincide up to reprojection noise
-    if not (
-        a[0] >= have[0] - tol and a[1] >= have[1] - tol
-        and a[2] <= have[2] + tol and a[3] <= have[3] + tol
-    ):  # fmt: skip
-        missing = _missing_tiles(area, datasets)
+        return _snap(have, have, res, _anchor(datasets, crs, res))
+    shape = area.to_crs(crs).geometry.union_all()
+    footprints = shapely.union_all([_footprint(ds, crs) for ds in datasets])
+    # 1 m inward: edges that coincide up to reprojection noise are not gaps
+    gap = shape.difference(footprints).buffer(-1.0)
+    if not gap.is_empty:
+        missing = _missing_tiles(gpd.GeoSeries([gap], crs=crs).to_crs(WGS84).iloc[0])
         hint = f"; missing SRTM tiles: {', '.join(missing)}" if missing else ""
+        a = shape.bounds
         raise InputError(
-            ", ".join(map(str, paths)),
-            f"terrain does not cover the area (area bounds {np.round(a).tolist()}, "
-            f"terrain bounds {np.round(have).tolist()} in {crs.to_string()}){hint}",
+            label,
+            f"terrain does not cover the area ({gap.area / 1e6:.1f} km² uncovered; area bounds "
+            f"{np.round(a).tolist()}, terrain bounds {np.round(have).tolist()} in "
+            f"{crs.to_string()}){hint}",
         )
+    a = shape.bounds
     m = max_radius_km * 1000.0
-    return (
+    box = (
         max(a[0] - m, have[0]), max(a[1] - m, have[1]),
         min(a[2] + m, have[2]), min(a[3] + m, have[3]),
     )  # fmt: skip
+    return _snap(box, have, res, _anchor(datasets, crs, res))
 
 
-def _missing_tiles(area: gpd.GeoDataFrame, datasets: list) -> list[str]:
-    """Names (``N15E108.hgt``) of the 1°×1° SRTM tiles the area needs but no source covers."""
-    lo = area.to_crs(WGS84).total_bounds
-    have = [_bounds_in(ds, WGS84) for ds in datasets]
+def _anchor(datasets: list, crs: CRS, res: float) -> tuple[float, float]:
+    """Grid origin: the first source's cell corners when it is already in ``crs`` at ``res``
+    (its cells are then copied, not resampled), else multiples of ``res``."""
+    ds = datasets[0]
+    t = ds.transform
+    if _src_crs(ds) == crs and math.isclose(abs(t.a), res) and math.isclose(abs(t.e), res):
+        return float(t.c % res), float(t.f % res)
+    return 0.0, 0.0
+
+
+def _snap(
+    box: tuple[float, ...], have: tuple[float, ...], res: float, anchor: tuple[float, float]
+) -> tuple[float, float, float, float]:
+    """Align a box to the grid of ``anchor`` and ``res``: outward, but never past ``have``
+    (the sources' extent), so the same area gives the same grid every run and no edge row
+    lies wholly outside the terrain."""
+    ox, oy = anchor
+    eps = 1e-6 * res
+
+    def lo(v: float, limit: float, o: float) -> float:
+        out = o + math.floor((v - o) / res + 1e-9) * res
+        return out if out >= limit - eps else o + math.ceil((limit - o) / res - 1e-9) * res
+
+    def hi(v: float, limit: float, o: float) -> float:
+        out = o + math.ceil((v - o) / res - 1e-9) * res
+        return out if out <= limit + eps else o + math.floor((limit - o) / res + 1e-9) * res
+
+    return (
+        lo(box[0], have[0], ox),
+        lo(box[1], have[1], oy),
+        hi(box[2], have[2], ox),
+        hi(box[3], have[3], oy),
+    )
+
+
+def _missing_tiles(gap_lonlat: shapely.Geometry) -> list[str]:
+    """Names (``N15E108.hgt``) of the 1°×1° SRTM tiles that hold part of the uncovered area."""
+    x0, y0, x1, y1 = gap_lonlat.bounds
     names = []
-    for lat in range(math.floor(lo[1]), math.floor(lo[3]) + 1):
-        for lon in range(math.floor(lo[0]), math.floor(lo[2]) + 1):
-            covered = any(
-                b[0] <= lon + 0.01 and b[2] >= lon + 0.99 and b[1] <= lat + 0.01
-                and b[3] >= lat + 0.99
-                for b in have
-            )  # fmt: skip
-            if not covered:
-                ns, ew = ("N" if lat >= 0 else "S"), ("E" if lon >= 0 else "W")
-                names.append(f"{ns}{abs(lat):02d}{ew}{abs(lon):03d}.hgt")
+    for lat in range(math.floor(y0), math.floor(y1) + 1):
+        for lon in range(math.floor(x0), math.floor(x1) + 1):
+            if gap_lonlat.intersects(shapely.box(lon, lat, lon + 1, lat + 1)):
+                names.append(srtm_tile_name(lon + 0.5, lat + 0.5))
     return names
 
 
-def _native_resolution_m(ds: rasterio.DatasetReader, crs: CRS) -> float:
+def _native_resolution_m(ds: rasterio.DatasetReader) -> float:
+    crs = _src_crs(ds)
     if crs.is_projected:
         return float(abs(ds.transform.a))
     lat = (ds.bounds.bottom + ds.bounds.top) / 2
@@ -179,30 +409,108 @@ def _native_resolution_m(ds: rasterio.DatasetReader, crs: CRS) -> float:
                  * 111_320.0)  # fmt: skip
 
 
+def _read_window(
+    ds: rasterio.DatasetReader, bounds: tuple[float, float, float, float], crs: CRS
+) -> tuple[np.ndarray, Affine] | None:
+    """The source's cells over ``bounds`` (target CRS) as float32, voids NaN; None if none."""
+    t = Transformer.from_crs(crs, _src_crs(ds), always_xy=True)
+    box = t.transform_bounds(*bounds, densify_pts=21)
+    win = rasterio.windows.from_bounds(*box, transform=ds.transform)
+    # two cells of margin: bilinear needs the neighbours of the edge cells
+    win = rasterio.windows.Window(
+        math.floor(win.col_off) - 2, math.floor(win.row_off) - 2,
+        math.ceil(win.width) + 5, math.ceil(win.height) + 5,
+    )  # fmt: skip
+    try:
+        win = win.intersection(rasterio.windows.Window(0, 0, ds.width, ds.height))
+    except rasterio.errors.WindowError:
+        return None
+    if win.width < 1 or win.height < 1:
+        return None
+    try:
+        band = ds.read(1, window=win, masked=True)
+    except rasterio.errors.RasterioError as exc:  # truncated or corrupt file
+        raise InputError(ds.name, f"cannot be read as a raster: {exc}") from None
+    src = band.astype(np.float32).filled(np.nan)
+    src[src <= SRTM_VOID] = np.nan  # SRTM voids even when nodata is unset
+    return src, _window_transform(ds.transform, win)
+
+
+def _window_transform(t: Affine, win: rasterio.windows.Window) -> Affine:
+    """Transform of a window (north-up), without rasterio's deprecated ``Affine *``."""
+    col, row = float(win.col_off), float(win.row_off)
+    return Affine(t.a, t.b, t.c + col * t.a + row * t.b, t.d, t.e, t.f + col * t.d + row * t.e)
+
+
 def _warp(
     datasets: list, bounds: tuple[float, float, float, float], res: float, crs: CRS
-) -> tuple[np.ndarray, Affine]:
+) -> tuple[np.ndarray, np.ndarray, Affine]:
+    """Mosaic (first source wins where they overlap) and the mask of cells any source covers.
+
+    Sources on one grid (same CRS and cell size, cell edges aligned: SRTM tiles) are pasted
+    into one array before resampling, so bilinear interpolation sees across tile edges and
+    the mosaic has no seam.
+    """
     left, bottom, right, top = bounds
     width = max(1, int(math.ceil((right - left) / res - 1e-6)))
     height = max(1, int(math.ceil((top - bottom) / res - 1e-6)))
     transform = Affine(res, 0.0, left, 0.0, -res, top)
     out = np.full((height, width), np.nan, dtype=np.float32)
+    covered = np.zeros((height, width), dtype=bool)
     dst_crs = rasterio.crs.CRS.from_wkt(crs.to_wkt())
-    for ds in datasets:
-        band = ds.read(1, masked=True).astype(np.float32)
-        src = band.filled(np.nan)
-        src[src <= SRTM_VOID] = np.nan  # SRTM voids even when nodata is unset
+    for group in _same_grid(datasets):
+        pieces = [(w, ds) for ds in group if (w := _read_window(ds, bounds, crs)) is not None]
+        if not pieces:
+            continue
+        src, present, src_transform = _paste([w for w, _ in pieces])
+        src_crs = pieces[0][1].crs
         tmp = np.full_like(out, np.nan)
         reproject(
-            src,
-            tmp,
-            src_transform=ds.transform,
-            src_crs=ds.crs,
-            src_nodata=np.nan,
-            dst_transform=transform,
-            dst_crs=dst_crs,
-            dst_nodata=np.nan,
+            src, tmp, src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
+            dst_transform=transform, dst_crs=dst_crs, dst_nodata=np.nan,
             resampling=Resampling.bilinear,
-        )
+        )  # fmt: skip
+        # where the sources are, voids included
+        cov = np.zeros(out.shape, dtype=np.uint8)
+        reproject(
+            present.astype(np.uint8), cov, src_transform=src_transform, src_crs=src_crs,
+            dst_transform=transform, dst_crs=dst_crs, src_nodata=0, dst_nodata=0,
+            resampling=Resampling.nearest,
+        )  # fmt: skip
         out = np.where(np.isfinite(out), out, tmp)
-    return out, transform
+        covered |= cov.astype(bool)
+    return out, covered, transform
+
+
+def _same_grid(datasets: list) -> list[list]:
+    """Datasets grouped by grid: CRS, cell size and alignment of cell edges (in file order)."""
+    groups: dict[tuple, list] = {}
+    for ds in datasets:
+        t = ds.transform
+        key = (
+            ds.crs.to_wkt(), round(t.a, 12), round(t.e, 12),
+            round((t.c / t.a) % 1.0, 4) % 1.0, round((t.f / t.e) % 1.0, 4) % 1.0,
+        )  # fmt: skip
+        groups.setdefault(key, []).append(ds)
+    return list(groups.values())
+
+
+def _paste(
+    windows: list[tuple[np.ndarray, Affine]],
+) -> tuple[np.ndarray, np.ndarray, Affine]:
+    """One array from windows on one grid; the first window wins where they overlap."""
+    t0 = windows[0][1]
+    offsets = [(round((t.f - t0.f) / t0.e), round((t.c - t0.c) / t0.a)) for _, t in windows]
+    r0 = min(r for r, _ in offsets)
+    c0 = min(c for _, c in offsets)
+    h = max(r + a.shape[0] for (r, _), (a, _) in zip(offsets, windows, strict=True)) - r0
+    w = max(c + a.shape[1] for (_, c), (a, _) in zip(offsets, windows, strict=True)) - c0
+    data = np.full((h, w), np.nan, dtype=np.float32)
+    present = np.zeros((h, w), dtype=bool)
+    for (r, c), (a, _) in zip(offsets, windows, strict=True):
+        sl = (slice(r - r0, r - r0 + a.shape[0]), slice(c - c0, c - c0 + a.shape[1]))
+        free = ~np.isfinite(data[sl])
+        data[sl] = np.where(free, a, data[sl])
+        present[sl] = True
+    t = Affine(t0.a, 0.0, t0.c + c0 * t0.a, 0.0, t0.e, t0.f + r0 * t0.e)
+    return data, present, t

@@ -1,23 +1,63 @@
-"""Read tower (antenna) lists into lomsong's data model, keeping every row accounted for."""
+"""Read tower (antenna) lists into lomsong's data model, keeping every row accounted for.
+
+Three kinds of file:
+
+- **OpenCelliD** exports (``radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,
+  created,updated,averageSignal``; recognised by that header, or by its shape when the header
+  is missing as in the per-country files). OpenCelliD lists *cells* at positions estimated
+  from phones' measurements and has no antenna data, so cells within ``site_distance_m`` of
+  each other are grouped into one site, and each site gets one omnidirectional radiating
+  unit per (operator, technology): ``tower_id = "<site_id>-<mcc><net>-<tech>"``. Its position
+  is the mean of the site's cells; ``cells``, ``samples`` and ``range_m`` summarise them.
+- **Tables** (CSV, XLSX) of WGS84 ``lon``/``lat`` with any of the standard columns, under a
+  column mapping when the names differ.
+- **Point layers** (GeoJSON, GeoPackage, …) in any CRS.
+
+Every row is either used or listed in ``attrs["rejects"]`` with the reason.
+"""
 
 from __future__ import annotations
 
 import logging
 import warnings
 from os import PathLike
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Transformer
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from lomsong.defaults import DEFAULT_TECH, TECH_DEFAULTS
 from lomsong.errors import InputError, InputWarning, Problem
-from lomsong.layers._io import Rejects, map_columns, read_vector, source_label
-from lomsong.layers.crs import WGS84, to_metric
+from lomsong.layers._io import (
+    SPREADSHEET_SUFFIXES,
+    TABLE_SUFFIXES,
+    Rejects,
+    clean_ids,
+    given,
+    has_suffix,
+    map_columns,
+    read_table,
+    read_vector,
+    source_label,
+    to_number,
+)
+from lomsong.layers.crs import WGS84, require_crs, to_metric, utm_crs
 
-__all__ = ["read_towers", "TOWER_COLUMNS", "RADIO_COLUMNS"]
+__all__ = [
+    "read_towers",
+    "TOWER_COLUMNS",
+    "RADIO_COLUMNS",
+    "OPENCELLID_COLUMNS",
+    "OPERATORS",
+    "SITE_DISTANCE_M",
+    "operator_name",
+    "operator_names",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +67,24 @@ TOWER_COLUMNS = [
 ]  # fmt: skip
 #: Radio parameters that take a per-technology default when missing.
 RADIO_COLUMNS = ["freq_mhz", "height_m", "eirp_dbm", "beamwidth_deg", "tilt_deg"]
+#: The header of OpenCelliD's cell exports.
+OPENCELLID_COLUMNS = [
+    "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
+    "changeable", "created", "updated", "averageSignal",
+]  # fmt: skip
+#: Mobile network operators by (MCC, MNC): Vietnam's MCC 452. Other codes are named
+#: ``"mcc-net"``.
+OPERATORS: dict[tuple[int, int], str] = {
+    (452, 1): "MobiFone",
+    (452, 2): "VinaPhone",
+    (452, 4): "Viettel",
+    (452, 5): "Vietnamobile",
+    (452, 7): "Gmobile",
+}
+#: Cells (or tower rows without ``site_id``) closer than this (m) are one site: OpenCelliD
+#: positions of one mast's cells scatter by tens of metres, while two masts of one operator
+#: are rarely closer than a few hundred metres in rural Vietnam.
+SITE_DISTANCE_M = 50.0
 _TECH_ALIASES = {"GSM": "2G", "UMTS": "3G", "CDMA": "3G", "LTE": "4G", "NR": "5G"}
 # physically plausible ranges; outside them the row is rejected, not clamped
 _RANGES = {
@@ -37,6 +95,30 @@ _RANGES = {
     "tilt_deg": (-30.0, 60.0),
     "azimuth_deg": (0.0, 360.0),
 }
+# two rows of one unit: same place (to 1 m), operator, tech, azimuth and frequency
+_DUPLICATE_TOLERANCE_M = 1.0
+
+
+def operator_name(mcc: object, net: object) -> str:
+    """Operator from mobile country and network codes: ``(452, 4)`` → ``"Viettel"``.
+
+    Unknown codes give ``"mcc-net"`` (``"452-99"``); missing ones ``""``.
+    """
+    return str(operator_names(pd.Series([mcc]), pd.Series([net]))[0])
+
+
+def operator_names(mcc: pd.Series, net: pd.Series) -> np.ndarray:
+    """:func:`operator_name` of whole columns (each distinct pair looked up once)."""
+    m, n = to_number(mcc), to_number(net)
+    ok = np.isfinite(m) & np.isfinite(n)
+    out = np.full(len(m), "", dtype=object)
+    pairs = np.column_stack([np.where(ok, m, 0), np.where(ok, n, 0)]).astype(np.int64)
+    uniq, inverse = np.unique(pairs[ok], axis=0, return_inverse=True)
+    names = np.array(
+        [OPERATORS.get((int(a), int(b)), f"{int(a)}-{int(b)}") for a, b in uniq], dtype=object
+    )
+    out[ok] = names[inverse.ravel()] if len(uniq) else []
+    return out
 
 
 def read_towers(
@@ -47,52 +129,87 @@ def read_towers(
     area: gpd.GeoDataFrame | None = None,
     max_radius_km: float = 30.0,
     crs: CRS | str | None = None,
+    site_distance_m: float = SITE_DISTANCE_M,
+    source_crs: CRS | str | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read towers from a CSV with ``lon``/``lat`` columns, or a point vector file.
+    """Read towers: OpenCelliD CSV, a CSV/XLSX table, or a point layer.
 
-    One row is one radiating unit (an omni antenna or one sector of a site).
+    One output row is one radiating unit (an omni antenna or one sector of a site).
 
     Parameters
     ----------
     source
-        CSV (WGS84 ``lon``, ``lat``), GeoJSON/GPKG of points, or a GeoDataFrame.
+        OpenCelliD export (``.csv``/``.csv.gz``, detected by its header); a CSV or XLSX with
+        WGS84 ``lon``, ``lat``; a GeoJSON/GPKG of points; or a GeoDataFrame. Read-only.
     columns
         ``{standard name: file column}``, e.g. ``{"tower_id": "cell", "lat": "gw_lat"}``.
+        Standard names: ``TOWER_COLUMNS``, ``lon``, ``lat``, and ``mcc``/``net`` (operator
+        codes, used when there is no ``operator``).
+    layer
+        Layer of a multi-layer vector file, or sheet of a spreadsheet (default: the first).
     area
         Villages (metric CRS): towers farther than ``max_radius_km`` from them are rejected,
-        and a row whose lat/lon are swapped (only the swapped point is near) is corrected.
+        and a row whose lat/lon are swapped (only the swapped point is near) is corrected with
+        an :class:`InputWarning`.
     max_radius_km
-        Prediction radius; a tower beyond it from the area cannot serve anyone.
+        Prediction radius (km); a tower beyond it from the area cannot serve anyone.
     crs
         Target metric CRS (default ``area.crs``, else the UTM zone of the towers).
+    site_distance_m
+        Rows without ``site_id`` (and OpenCelliD cells) within this distance (m) of each
+        other — chained, single linkage — are one site. Default :data:`SITE_DISTANCE_M`.
+    source_crs
+        CRS assumed for a point layer that declares none.
 
     Returns
     -------
     GeoDataFrame
-        The columns of ``TOWER_COLUMNS`` and Point geometry in the metric CRS. Missing radio
-        parameters take :data:`lomsong.defaults.TECH_DEFAULTS`; ``attrs["defaults_used"]``
-        counts them per parameter, ``attrs["rejects"]`` lists skipped rows (``source``,
-        ``row`` = 1-based data row, ``reason``).
+        ``TOWER_COLUMNS`` then the file's other columns, Point geometry in the metric CRS.
+        Missing radio parameters take :data:`lomsong.defaults.TECH_DEFAULTS` per technology;
+        ``attrs["defaults_used"]`` counts them per parameter (output rows). ``attrs["rejects"]``
+        lists skipped rows as dicts (``source``, ``row`` = 1-based data row or feature,
+        ``reason``, ``geometry``). For OpenCelliD also ``attrs["cells"]`` (cells used) and
+        ``attrs["outside_area"]`` (cells beyond the radius, dropped without a reject entry:
+        exports cover whole countries).
 
     Raises
     ------
     InputError
-        When no row is usable (naming every row's problem), or columns are missing.
+        When no row is usable (naming every row's problem), or the file / columns are
+        unusable (unreadable, no CRS, no position columns).
     """
+    if not site_distance_m >= 0:
+        raise ValueError(f"site_distance_m must be ≥ 0, got {site_distance_m}")
     label = source_label(source)
-    frame = _read_table(source, layer=layer)
+    frame = _read_table(source, layer=layer, label=label)
+    opencellid = _is_opencellid(frame)
+    if opencellid:
+        frame = frame.rename(columns={c: c2 for c2 in OPENCELLID_COLUMNS for c in frame.columns
+                                      if str(c).lower() == c2.lower()})  # fmt: skip
+        logger.info("%s: OpenCelliD export, %d cells", label, len(frame))
     frame = map_columns(frame, columns, label)
-    rejects = Rejects(label)
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        frame = require_crs(frame, label, source_crs=source_crs)
     if len(frame) == 0:
         raise InputError(label, "has no rows")
     frame = frame.reset_index(drop=True)
+    if opencellid:
+        frame = _opencellid_columns(frame)
+    rejects = Rejects(label)
     lon, lat = _positions(frame, label)
     row_no = np.arange(1, len(frame) + 1)
     keep = np.ones(len(frame), dtype=bool)
 
     bad_pos = ~(np.isfinite(lon) & np.isfinite(lat))
+    from_geometry = isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns
     for i in np.flatnonzero(bad_pos):
-        rejects.add(row_no[i], "position is missing or not a number")
+        if from_geometry:
+            g = frame.geometry.iloc[i]
+            kind = "empty" if g is None or g.is_empty else g.geom_type
+            rejects.add(row_no[i], f"geometry is {kind}, expected a point")
+        else:
+            given_as = f"lon {_cell(frame, 'lon', i)}, lat {_cell(frame, 'lat', i)}"
+            rejects.add(row_no[i], f"position is missing or not a number ({given_as})")
     keep &= ~bad_pos
     swappable = keep & (np.abs(lat) > 90) & (np.abs(lon) <= 90)
     impossible = keep & ((np.abs(lat) > 90) | (np.abs(lon) > 180)) & ~swappable
@@ -100,62 +217,118 @@ def read_towers(
         rejects.add(row_no[i], f"impossible position lon {lon[i]}, lat {lat[i]}")
     keep &= ~impossible
 
-    target = CRS.from_user_input(crs) if crs is not None else (area.crs if area is not None
-                                                              else None)  # fmt: skip
+    outside = np.zeros(len(frame), dtype=bool)
+    n_cells = len(frame)
     if area is not None:
-        lon, lat, keep = _check_area(lon, lat, keep, area, max_radius_km, rejects, row_no, label)
+        lon, lat, outside = _check_area(
+            lon, lat, keep, area, max_radius_km, rejects, row_no, label, quiet=opencellid
+        )
+        keep &= ~outside
+        n_outside = int(outside.sum())
+        if opencellid and n_outside:
+            # a country-wide export: go on with the cells near the area only (row numbers kept)
+            near = ~outside
+            frame = frame[near].reset_index(drop=True)
+            lon, lat, keep, row_no = lon[near], lat[near], keep[near], row_no[near]
     elif swappable.any():
         for i in np.flatnonzero(swappable):
             rejects.add(row_no[i], f"latitude {lat[i]} is impossible (lat/lon swapped?)")
         keep &= ~swappable
 
     out = _standardise(frame, keep, rejects, row_no)
-    keep = keep & out.pop("_ok").to_numpy()
-    ids = out["tower_id"].astype(str)
-    dup = ids.duplicated(keep="first") & keep
-    for i in np.flatnonzero(dup):
-        rejects.add(row_no[i], f"duplicate tower_id {ids.iloc[i]!r}")
-    keep &= ~dup.to_numpy()
+    keep &= out.pop("_ok").to_numpy()
+    target = _target_crs(crs, area, lon, lat, keep)
+    x, y = _project(lon, lat, target)
+    keep &= ~_duplicates(out, x, y, keep, rejects, row_no, opencellid)
 
     if not keep.any():
+        if opencellid and outside.any() and not len(rejects):
+            raise InputError(label, f"none of the {n_cells} cells is within "
+                                    f"{max_radius_km:g} km of the area")  # fmt: skip
         raise InputError(label, problems=[Problem(None, "no usable row"), *rejects.problems()])
-    gdf = gpd.GeoDataFrame(
-        out[keep].reset_index(drop=True),
-        geometry=gpd.points_from_xy(lon[keep], lat[keep]),
-        crs=WGS84,
-    )
+
     defaults_used = out.attrs.pop("defaults_used")
+    if opencellid:
+        gdf = _group_cells(out[keep], x[keep], y[keep], target, site_distance_m)
+        used = {c: len(gdf) for c in RADIO_COLUMNS}
+    else:
+        out = out[keep].reset_index(drop=True)
+        if not out["site_id"].astype(bool).all():
+            sites = _sites(x[keep], y[keep], site_distance_m)
+            out["site_id"] = out["site_id"].where(out["site_id"] != "", sites)
+        out = out[TOWER_COLUMNS + [c for c in out.columns if c not in TOWER_COLUMNS]]
+        gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(x[keep], y[keep]), crs=target)
+        used = {c: int(v[keep].sum()) for c, v in defaults_used.items()}
     gdf = to_metric(gdf, target)
-    gdf.attrs["defaults_used"] = {c: int(v[keep].sum()) for c, v in defaults_used.items()}
+    gdf.attrs["defaults_used"] = used
     gdf.attrs["rejects"] = rejects.rows
+    if opencellid:
+        gdf.attrs["cells"] = int(keep.sum())
+        gdf.attrs["outside_area"] = int(outside.sum())
+        logger.info("%s: %d cells → %d sites, %d radiating units; %d cells outside the area",
+                    label, int(keep.sum()), gdf["site_id"].nunique(), len(gdf),
+                    int(outside.sum()))  # fmt: skip
     if rejects.rows:
         logger.warning("%s: %d row(s) rejected", label, len(rejects.rows))
     return gdf
 
 
-def _read_table(source: object, *, layer: str | None) -> pd.DataFrame:
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_table(source: object, *, layer: str | None, label: str) -> pd.DataFrame:
     if isinstance(source, gpd.GeoDataFrame):
         return source.copy()
-    path = Path(source)  # type: ignore[arg-type]
-    if path.suffix.lower() in (".csv", ".txt"):
-        if not path.exists():
-            raise InputError(path, "file not found")
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputError(path, f"cannot be read as CSV: {exc}") from None
-    return read_vector(path, layer=layer)
+    if has_suffix(source, TABLE_SUFFIXES + SPREADSHEET_SUFFIXES):  # type: ignore[arg-type]
+        frame = read_table(source, sheet=layer)  # type: ignore[arg-type]
+        if _headerless_opencellid(frame):
+            logger.info("%s: OpenCelliD export without header", label)
+            frame = read_table(source, sheet=layer, header=False)  # type: ignore[arg-type]
+            frame.columns = OPENCELLID_COLUMNS
+        return frame
+    return read_vector(source, layer=layer, prefer_layer="towers")  # type: ignore[arg-type]
+
+
+def _is_opencellid(frame: pd.DataFrame) -> bool:
+    names = {str(c).lower() for c in frame.columns}
+    return {c.lower() for c in OPENCELLID_COLUMNS} <= names
+
+
+def _headerless_opencellid(frame: pd.DataFrame) -> bool:
+    """A table whose 'header' is in fact an OpenCelliD data row (per-country exports)."""
+    cols = [str(c) for c in frame.columns]
+    if len(cols) != len(OPENCELLID_COLUMNS):
+        return False
+    radio = cols[0].strip().upper()
+    numbers = pd.to_numeric(pd.Series(cols[1:11]), errors="coerce")
+    return (radio in _TECH_ALIASES or radio == "NBIOT") and bool(numbers.notna().all())
+
+
+def _opencellid_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """OpenCelliD's columns in lomsong's terms (tech, operator, a cell key)."""
+    out = frame.copy()
+    out["tech"] = frame["radio"]
+    out["operator"] = operator_names(frame["mcc"], frame["net"])
+    out["mcc"], out["net"] = to_number(frame["mcc"]), to_number(frame["net"])
+    key = [clean_ids(frame[c]).fillna("?") for c in ("radio", "mcc", "net", "area", "cell")]
+    out["_cell_key"] = key[0].str.cat(key[1:], sep="-")
+    return out
+
+
+def _cell(frame: pd.DataFrame, col: str, i: int) -> str:
+    return repr(frame[col].iloc[i]) if col in frame.columns else "n/a"
 
 
 def _positions(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]:
     """lon/lat arrays from columns or from point geometry (in WGS84)."""
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
-        if frame.crs is None:
-            raise InputError(label, "has no CRS")
         pts = frame.geometry.to_crs(WGS84)
-        ok = pts.notna() & ~pts.is_empty & (pts.geom_type == "Point")
-        lon = np.where(ok, pts.x.where(ok), np.nan).astype(float)
-        lat = np.where(ok, pts.y.where(ok), np.nan).astype(float)
+        ok = (pts.notna() & ~pts.is_empty & (pts.geom_type == "Point")).to_numpy()
+        lon = np.full(len(frame), np.nan)
+        lat = np.full(len(frame), np.nan)
+        lon[ok] = shapely.get_x(pts.values[ok])
+        lat[ok] = shapely.get_y(pts.values[ok])
         return lon, lat
     missing = [c for c in ("lon", "lat") if c not in frame.columns]
     if missing:
@@ -164,9 +337,11 @@ def _positions(frame: pd.DataFrame, label: str) -> tuple[np.ndarray, np.ndarray]
             f'no {" or ".join(missing)} column; map them with columns = {{ lon = "...", '
             f'lat = "..." }} (the file has {", ".join(map(str, frame.columns))})',
         )
-    lon = pd.to_numeric(frame["lon"], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(frame["lat"], errors="coerce").to_numpy(dtype=float)
-    return lon, lat
+    return to_number(frame["lon"]), to_number(frame["lat"])
+
+
+# ---------------------------------------------------------------------------------------------
+# checks
 
 
 def _check_area(
@@ -178,74 +353,217 @@ def _check_area(
     rejects: Rejects,
     row_no: np.ndarray,
     label: str,
+    *,
+    quiet: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reject towers beyond the area plus radius; correct swapped lat/lon with a warning."""
+    """Towers beyond the area plus radius; swapped lat/lon corrected with a warning.
+
+    Returns the corrected lon, lat and the mask of rows too far away (rejected, or only
+    counted when ``quiet``).
+    """
     reach = area.geometry.union_all().buffer(max_radius_km * 1000.0)
+    shapely.prepare(reach)
+    to_area = Transformer.from_crs(WGS84, area.crs, always_xy=True)
 
     def near(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         ok = keep & (np.abs(y) <= 90) & (np.abs(x) <= 180)
-        pts = gpd.GeoSeries(gpd.points_from_xy(np.where(ok, x, 0), np.where(ok, y, 0)), crs=WGS84)
-        return ok & pts.to_crs(area.crs).within(reach).to_numpy()
+        px, py = to_area.transform(np.where(ok, x, 0.0), np.where(ok, y, 0.0))
+        return ok & shapely.contains_xy(reach, px, py)
 
-    given, swapped = near(lon, lat), near(lat, lon)
-    fix = keep & ~given & swapped
+    given_ok, swapped_ok = near(lon, lat), near(lat, lon)
+    fix = keep & ~given_ok & swapped_ok
     if fix.any():
         rows = ", ".join(str(r) for r in row_no[fix][:20])
+        more = f" and {int(fix.sum()) - 20} more" if fix.sum() > 20 else ""
         warnings.warn(
-            f"{label}: lat/lon swapped in row(s) {rows}; corrected", InputWarning, stacklevel=3
+            f"{label}: lat/lon swapped in row(s) {rows}{more}; corrected",
+            InputWarning,
+            stacklevel=3,
         )
         lon, lat = np.where(fix, lat, lon), np.where(fix, lon, lat)
-    far = keep & ~given & ~swapped
-    for i in np.flatnonzero(far):
-        rejects.add(
-            row_no[i], f"lon {lon[i]}, lat {lat[i]} is more than {max_radius_km:g} km from the area"
-        )
-    return lon, lat, keep & ~far
+    far = keep & ~given_ok & ~swapped_ok
+    if not quiet:
+        for i in np.flatnonzero(far):
+            rejects.add(row_no[i], f"lon {lon[i]}, lat {lat[i]} is more than {max_radius_km:g} km "
+                                   "from the area")  # fmt: skip
+    return lon, lat, far
 
 
 def _standardise(
     frame: pd.DataFrame, keep: np.ndarray, rejects: Rejects, row_no: np.ndarray
 ) -> pd.DataFrame:
-    """Technology, operator and radio parameters, defaults filled and counted."""
+    """Technology, operator and radio parameters; defaults filled and flagged per row."""
     n = len(frame)
     out = pd.DataFrame(index=frame.index)
-    extra = [c for c in frame.columns if c not in TOWER_COLUMNS + ["lon", "lat", "geometry"]]
-    if "tower_id" in frame.columns:
-        out["tower_id"] = frame["tower_id"].astype(str).str.strip()
+    skip = set(TOWER_COLUMNS) | {"lon", "lat", "radio"}
+    if isinstance(frame, gpd.GeoDataFrame):
+        skip.add(frame.geometry.name)
+    extra = [c for c in frame.columns if c not in skip]
+    ids = clean_ids(frame["tower_id"]) if "tower_id" in frame.columns else None
+    auto = pd.Series([f"T{r}" for r in row_no], index=frame.index)
+    out["tower_id"] = auto if ids is None else ids.fillna(auto)
+    site = clean_ids(frame["site_id"]) if "site_id" in frame.columns else None
+    out["site_id"] = "" if site is None else site.fillna("").astype(str)
+    if "operator" in frame.columns:
+        out["operator"] = frame["operator"].astype("string").str.strip().fillna("").astype(str)
+    elif {"mcc", "net"} <= set(frame.columns):
+        out["operator"] = operator_names(frame["mcc"], frame["net"])
     else:
-        out["tower_id"] = [f"T{r}" for r in row_no]
-    site = frame["site_id"] if "site_id" in frame.columns else out["tower_id"]
-    out["site_id"] = site.fillna(out["tower_id"]).astype(str)
-    out["operator"] = frame["operator"].fillna("").astype(str) if "operator" in frame else ""
-    tech = frame["tech"] if "tech" in frame else pd.Series([None] * n, index=frame.index)
-    tech = tech.fillna(DEFAULT_TECH).astype(str).str.strip().str.upper()
-    tech = tech.replace(_TECH_ALIASES)
+        out["operator"] = ""
+    nothing = pd.Series([None] * n, index=frame.index, dtype=object)
+    raw_tech = frame["tech"] if "tech" in frame.columns else nothing
+    tech = raw_tech.astype("string").str.strip().str.upper().fillna(DEFAULT_TECH)
+    tech = tech.where(tech != "", DEFAULT_TECH).replace(_TECH_ALIASES).astype(str)
     ok = np.ones(n, dtype=bool)
-    unknown = keep & ~tech.isin(list(TECH_DEFAULTS)).to_numpy()
-    for i in np.flatnonzero(unknown):
-        rejects.add(row_no[i], f"tech {tech.iloc[i]!r} is not one of {', '.join(TECH_DEFAULTS)}")
+    unknown = ~tech.isin(list(TECH_DEFAULTS)).to_numpy()
+    for i in np.flatnonzero(keep & unknown):
+        rejects.add(row_no[i], f"tech {raw_tech.iloc[i]!r} is not one of {', '.join(TECH_DEFAULTS)}"
+                               " (or GSM, UMTS, CDMA, LTE, NR)")  # fmt: skip
     ok &= ~unknown
     tech = tech.where(~unknown, DEFAULT_TECH)
     out["tech"] = tech
     used = {}
     for col in [*RADIO_COLUMNS, "azimuth_deg"]:
-        raw = frame[col] if col in frame else pd.Series([None] * n, index=frame.index)
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-        given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
-        not_number = given & ~np.isfinite(values)
+        raw = frame[col] if col in frame.columns else nothing
+        values = to_number(raw)
+        have = given(raw)
+        not_number = have & ~np.isfinite(values)
         lo, hi = _RANGES[col]
-        out_of_range = given & np.isfinite(values) & ((values < lo) | (values > hi))
-        for i in np.flatnonzero(keep & ok & (not_number | out_of_range)):
-            rejects.add(row_no[i], f"{col} = {raw.iloc[i]!r} is not a number in [{lo:g}, {hi:g}]")
+        out_of_range = have & np.isfinite(values) & ((values < lo) | (values > hi))
+        for i in np.flatnonzero(keep & (not_number | out_of_range)):
+            what = "not a number" if not_number[i] else "out of range"
+            rejects.add(row_no[i], f"{col} = {raw.iloc[i]!r} is {what} (expected "
+                                   f"{lo:g}–{hi:g})")  # fmt: skip
         ok &= ~(not_number | out_of_range)
         if col in RADIO_COLUMNS:
-            fill = ~given
-            defaults = tech.map(lambda t, c=col: TECH_DEFAULTS[t][c]).to_numpy(dtype=float)
+            fill = ~have
+            defaults = tech.map({t: v[col] for t, v in TECH_DEFAULTS.items()}).to_numpy(float)
             values = np.where(fill, defaults, values)
             used[col] = fill
         out[col] = values
     for col in extra:
-        out[col] = frame[col]
+        out[col] = frame[col].to_numpy()
     out["_ok"] = ok
     out.attrs["defaults_used"] = used
     return out
+
+
+def _target_crs(
+    crs: object, area: gpd.GeoDataFrame | None, lon: np.ndarray, lat: np.ndarray, keep: np.ndarray
+) -> CRS:
+    if crs is not None:
+        return CRS.from_user_input(crs)
+    if area is not None:
+        return CRS.from_user_input(area.crs)
+    if keep.any():
+        return utm_crs(float(np.median(lon[keep])), float(np.median(lat[keep])))
+    return WGS84  # nothing usable: the caller raises before projecting anything
+
+
+def _project(lon: np.ndarray, lat: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
+    ok = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    t = Transformer.from_crs(WGS84, crs, always_xy=True)
+    x, y = t.transform(np.where(ok, lon, 0.0), np.where(ok, lat, 0.0))
+    return np.where(ok, x, np.nan), np.where(ok, y, np.nan)
+
+
+def _duplicates(
+    out: pd.DataFrame,
+    x: np.ndarray,
+    y: np.ndarray,
+    keep: np.ndarray,
+    rejects: Rejects,
+    row_no: np.ndarray,
+    opencellid: bool,
+) -> np.ndarray:
+    """Rows that repeat an earlier usable row: same id, same cell, or same unit and place."""
+    dup = np.zeros(len(out), dtype=bool)
+    first: dict[object, int] = {}
+
+    def check(keys: list, what: str) -> None:
+        for i in np.flatnonzero(keep & ~dup):
+            k = keys[i]
+            if k in first:
+                dup[i] = True
+                rejects.add(row_no[i], f"duplicate of row {row_no[first[k]]} ({what})")
+            else:
+                first[k] = i
+
+    if opencellid:
+        check(out["_cell_key"].tolist(), "same radio, mcc, net, area and cell")
+        return dup
+    check([("id", v) for v in out["tower_id"]], "same tower_id")
+    snap = _DUPLICATE_TOLERANCE_M
+
+    def tidy(v: np.ndarray) -> np.ndarray:
+        # rejected rows may hold any number (1e308): keep them out of the arithmetic
+        return np.round(np.where(keep & np.isfinite(v) & (np.abs(v) < 1e12), v, -1.0), 1)
+
+    unit = zip(
+        np.round(tidy(x) / snap), np.round(tidy(y) / snap), out["operator"], out["tech"],
+        tidy(out["azimuth_deg"].to_numpy()), tidy(out["freq_mhz"].to_numpy()), strict=True,
+    )  # fmt: skip
+    check([("unit", *(k.item() if hasattr(k, "item") else k for k in v)) for v in unit],
+          "same position, operator, tech, azimuth and frequency")  # fmt: skip
+    return dup
+
+
+# ---------------------------------------------------------------------------------------------
+# sites
+
+
+def _sites(x: np.ndarray, y: np.ndarray, distance_m: float) -> np.ndarray:
+    """Site ids ``S001``… for points chained within ``distance_m`` (single linkage)."""
+    n = len(x)
+    if n == 0:
+        return np.array([], dtype=object)
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(distance_m, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    # number sites in order of their first row, so ids follow the file
+    _, first = np.unique(labels, return_index=True)
+    rank = np.argsort(np.argsort(first))[labels]
+    width = max(3, len(str(len(first))))
+    return np.array([f"S{r + 1:0{width}d}" for r in rank], dtype=object)
+
+
+def _group_cells(
+    cells: pd.DataFrame, x: np.ndarray, y: np.ndarray, crs: CRS, distance_m: float
+) -> gpd.GeoDataFrame:
+    """OpenCelliD cells → sites → one omni unit per (site, operator, tech)."""
+    cells = cells.reset_index(drop=True).copy()
+    cells["site_id"] = _sites(x, y, distance_m)
+    cells["_x"], cells["_y"] = x, y
+    site_xy = cells.groupby("site_id")[["_x", "_y"]].mean()
+    cells["_code"] = [
+        f"{int(m)}{int(n):02d}" if np.isfinite(m) and np.isfinite(n) else "unknown"
+        for m, n in zip(cells["mcc"], cells["net"], strict=True)
+    ]
+    cells["_samples"] = to_number(cells["samples"])
+    cells["_range"] = to_number(cells["range"])
+    cells["_updated"] = to_number(cells["updated"])
+    keys = ["site_id", "_code", "tech"]
+    g = cells.groupby(keys, sort=False)
+    first = g.first()
+    units = pd.DataFrame({
+        "operator": first["operator"],
+        "mcc": first["mcc"],
+        "net": first["net"],
+        "cells": g.size(),
+        "samples": g["_samples"].sum(min_count=1),
+        "range_m": g["_range"].max(),
+        "updated": pd.to_datetime(g["_updated"].max(), unit="s", errors="coerce").dt.strftime(
+            "%Y-%m-%d"
+        ),
+        **{c: first[c] for c in RADIO_COLUMNS},
+    }).reset_index()  # fmt: skip
+    units["tower_id"] = units["site_id"] + "-" + units["_code"] + "-" + units["tech"]
+    units["azimuth_deg"] = np.nan  # OpenCelliD has no azimuths: omni
+    units = units.sort_values(["site_id", "_code", "tech"]).reset_index(drop=True)
+    xy = site_xy.loc[units["site_id"]]
+    extra = ["mcc", "net", "cells", "samples", "range_m", "updated"]
+    return gpd.GeoDataFrame(
+        units[TOWER_COLUMNS + extra],
+        geometry=gpd.points_from_xy(xy["_x"].to_numpy(), xy["_y"].to_numpy()),
+        crs=crs,
+    )
