@@ -100,8 +100,16 @@ class CoverageConfig:
 
 @dataclass(frozen=True)
 class SitingConfig:
+    """``sites``: how many to propose; ``method``: greedy | exact | set_cover (the fewest sites
+    reaching ``target_share`` of uncovered households); ``budget``: most households within this
+    total of the candidates' ``cost``; ``require_backhaul``: only sites with microwave
+    line-of-sight to the network; candidate generation: ``mast_height_m``,
+    ``candidate_spacing_m``, ``candidate_max_distance_km``."""
+
     sites: int = 10
     method: str = "greedy"
+    target_share: float = 0.9
+    budget: float | None = None
     time_limit_s: float = 60.0
     mast_height_m: float = 30.0
     candidate_spacing_m: float = 1500.0
@@ -227,7 +235,11 @@ def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
 
     choice("model.name", cfg.model.name, MODEL_NAMES)
     choice("model.environment", cfg.model.environment, ENVIRONMENTS)
-    choice("siting.method", cfg.siting.method, ("greedy", "exact"))
+    choice("siting.method", cfg.siting.method, ("greedy", "exact", "set_cover"))
+    if not 0 < cfg.siting.target_share <= 1:
+        errs.add("siting.target_share", f"must be in (0, 1], got {cfg.siting.target_share}")
+    if cfg.siting.budget is not None and not cfg.siting.budget > 0:
+        errs.add("siting.budget", f"must be > 0, got {cfg.siting.budget}")
     choice("output.lang", cfg.output.lang, LANGS)
     positive = {
         "model.rx_height_m": cfg.model.rx_height_m,

@@ -221,6 +221,7 @@ def _run(
         ranking = rank_sites(
             candidates, gaps, terrain, sites=sc.sites, method=sc.method, towers=tw,
             time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
+            target_share=sc.target_share, budget=sc.budget,
             progress=progress("Predicting candidates", len(candidates)),
         )  # fmt: skip
     with timer("explain"):
@@ -447,6 +448,7 @@ def summarise(result: Result) -> dict:
             "bounds": [round(b, 1) for b in result.terrain.bounds],
         },  # fmt: skip
         "defaults_used": result.towers.attrs.get("defaults_used", {}),
+        "siting": {"sites": cfg.siting.sites, **result.ranking.attrs.get("solver", {})},
         "tower_file": {
             k: result.towers.attrs[k] for k in ("cells", "outside_area") if k in result.towers.attrs
         },

@@ -78,9 +78,21 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def _finite(o: Any) -> Any:
+    """JSON has no inf/NaN: they become null."""
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if isinstance(o, (float, np.floating)) and not math.isfinite(o):
+        return None
+    return o
+
+
 def write_summary(summary: dict, path: Path) -> None:
-    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default),
-                    encoding="utf-8")  # fmt: skip
+    """``summary.json``: UTF-8, indented, inf/NaN written as null."""
+    text = json.dumps(_finite(summary), indent=2, ensure_ascii=False, default=_json_default)
+    path.write_text(text, encoding="utf-8")
 
 
 def file_sha256(paths: Iterable[Path]) -> dict[str, str]:

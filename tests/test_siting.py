@@ -108,3 +108,21 @@ def test_require_backhaul_only_picks_connected_sites(world):
                          backhaul_max_hop_km=12)  # fmt: skip
     assert ranking["backhaul_ok"].all()
     assert (ranking["backhaul_hops"] >= 1).all()
+
+
+def test_set_cover_and_budget_through_rank_sites(world):
+    terrain, _, _, gaps = world
+    cands = candidate_sites(terrain, gaps, spacing_m=1000)
+    fewest = rank_sites(cands, gaps, terrain, method="set_cover", target_share=0.8,
+                        time_limit_s=20)  # fmt: skip
+    assert fewest["cumulative_share"].iloc[-1] >= 0.8 - 1e-9
+    assert fewest.attrs["solver"]["method"] == "set_cover"
+    # one site fewer cannot reach the target: the greedy with k - 1 sites stays below it
+    k = len(fewest)
+    if k > 1:
+        fewer = rank_sites(cands, gaps, terrain, sites=k - 1, method="exact", time_limit_s=20)
+        assert fewer["cumulative_share"].iloc[-1] < 0.8
+    cands = cands.assign(cost=np.where(cands["kind"] == "hilltop", 3.0, 1.0))
+    within = rank_sites(cands, gaps, terrain, sites=100, budget=4.0)
+    spent = cands.set_index("site_id").loc[within["site_id"], "cost"].sum()
+    assert spent <= 4.0
