@@ -251,3 +251,39 @@ def test_real_srtm_of_da_nang_cropped_and_reprojected() -> None:
     # bilinear never exceeds the source's highest cell, and keeps the peak within 30 m
     assert np.nanmax(grid.data) <= window.max() + 1e-3
     assert np.nanmax(grid.data) > 600.0  # Sơn Trà's summit, ~690 m, lies in the area
+
+
+def test_the_real_dem_written_as_an_hgt_tile_reads_back_identically(tmp_path: Path) -> None:
+    path = SHARED_DATA / "danang_lora" / "srtm_danang.tif"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    with rasterio.open(path) as src:
+        dem = src.read(1)
+        t = src.transform
+    # an SRTM 1″ tile is 3601² big-endian int16 whose south-west corner names it, row 0 on
+    # its north edge (16° N for N15E108) and cell centres on whole arc-seconds. The crop runs
+    # across 16° N: its southern part goes into N15E108 at its own position.
+    tile = np.full((3601, 3601), -32768, dtype=">i2")
+    col0 = round((t.c - 108.0) * 3600 + 0.5)
+    first = round((t.f - 16.0) * 3600 - 0.5)  # the crop's row on the 16° N line
+    dem = dem[first:]
+    t = t @ Affine.translation(0, first)
+    row0 = round((16.0 - t.f) * 3600 + 0.5)
+    h, w = dem.shape
+    assert (row0, col0) >= (0, 0) and row0 + h <= 3601 and col0 + w <= 3601
+    tile[row0 : row0 + h, col0 : col0 + w] = dem
+    (tmp_path / "N15E108.hgt").write_bytes(tile.tobytes())
+    with rasterio.open(tmp_path / "N15E108.hgt") as hgt:
+        back = hgt.read(1, window=((row0, row0 + h), (col0, col0 + w)))
+        # cell centres of the .hgt grid coincide with the GeoTIFF's (same 1″ lattice)
+        x, y = hgt.xy(row0, col0)
+    np.testing.assert_array_equal(back, dem)  # exactly the same elevations
+    cx, cy = t.c + 0.5 * t.a, t.f + 0.5 * t.e
+    assert (x, y) == pytest.approx((cx, cy), abs=1e-9)
+    # and read_terrain gives the same grid from the tile as from the GeoTIFF
+    area = area_of(108.15, 15.90, 108.25, 15.97)
+    # (the same cell size for both: "native" follows each source's mid-latitude)
+    a = read_terrain(path, area=area, max_radius_km=1.0, resolution_m=30.0)
+    b = read_terrain(tmp_path / "N15E108.hgt", area=area, max_radius_km=1.0, resolution_m=30.0)
+    assert a.shape == b.shape and a.transform == b.transform
+    np.testing.assert_allclose(a.data, b.data, atol=1e-3)

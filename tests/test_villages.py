@@ -181,6 +181,11 @@ def test_quang_ngai_communes_2009() -> None:
     # 2009 census total 1,210,266 persons; each commune rounds by at most 0.5 household
     assert v["households"].sum() == pytest.approx(1_210_266 / 3.8, abs=184 * 0.5)
     assert set(v["district"]) >= {"Thành phố Quảng Ngãi", "Huyện Lý Sơn"}
+    by_name = v.set_index("name")
+    assert by_name.loc["Xã Ba Bích", "district"] == "Huyện Ba Tơ"  # Làng Mâm's commune
+    an_binh = by_name.loc["Xã An Bình"]  # Đảo Bé: 7,159 people in the source (a known defect)
+    assert an_binh["district"] == "Huyện Lý Sơn"
+    assert an_binh["households"] == round(7159 / 3.8)
     first = v.iloc[0]
     assert (first["village_id"], first["name"]) == ("5050101", "Phường Lê Hồng Phong")
     assert first["households"] == round(7004 / 3.8)
