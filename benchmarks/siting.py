@@ -6,8 +6,10 @@ Two spatial instances are built from a seed (no data files):
   0.3–1.5 km), 1 + Poisson(3) households per cell, candidate sites uniform over the area; a
   candidate covers the cells within one radius, calibrated so that the coverage matrix has the
   requested density (≈ 1 %: a ≈ 5.7 km radius). Default 20,000 candidates × 200,000 cells,
-  20 sites. Goals (issue 5): greedy ≤ 5 s; exact ≤ 60 s or stopped at the 60 s limit with its
-  gap reported.
+  20 sites. Goals (issue 5): greedy ≤ 5 s; exact ≤ 60 s (the whole call) with its gap reported
+  (0 when proven optimal), and its peak memory. At this size ``exact`` takes its Lagrangian
+  path (bound by subgradient optimisation, MILP restricted to the promising candidates): the
+  full MILP is far above ``rank._LAGRANGIAN_NNZ``.
 - a smaller instance built the same way (default 500 × 5,000, 10 sites) on which spopt's
   ``MCLP`` (PuLP + CBC) runs side by side with lomsong's exact and greedy.
 
@@ -146,6 +148,7 @@ def _step(kind: str, path: str, k: int, time_limit: float, out: Any) -> None:
             highs_s=s.time_s,
             classes=s.n_cols,
             greedy_objective=s.greedy_objective,
+            extra=s.extra,
             rss_mb=_rss_mb(),
         )
     elif kind == "spopt":
@@ -204,7 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demand", type=int, default=200_000)
     ap.add_argument("--sites", type=int, default=20)
     ap.add_argument("--density", type=float, default=0.01)
-    ap.add_argument("--time-limit", type=float, default=60.0, help="exact: HiGHS limit (s)")
+    ap.add_argument(
+        "--time-limit", type=float, default=60.0, help="exact: limit of the whole call (s)"
+    )
     ap.add_argument("--spopt-candidates", type=int, default=500)
     ap.add_argument("--spopt-demand", type=int, default=5_000)
     ap.add_argument("--spopt-sites", type=int, default=10)
@@ -244,18 +249,32 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not a.no_exact:
             e = run_step("exact", big, a.sites, a.time_limit)
-            ok = e["status"] == "optimal" and e["time_s"] <= EXACT_GOAL_S
-            ok = ok or (e["status"].startswith("time_limit") and math.isfinite(e["gap"]))
+            ok = e["time_s"] <= EXACT_GOAL_S and math.isfinite(e["gap"])
             rows.append(
                 [name, "lomsong exact", f"{e['time_s']:.2f}", f"{e['objective']:,.0f}",
                  f"{e['objective'] / total:.4f}", e["status"], f"{e['gap']:.4g}",
-                 f"{e['rss_mb']:.0f}", "ok" if ok else "MISS"]
+                 f"{e['rss_mb']:.0f}", "ok" if ok else f"MISS (> {EXACT_GOAL_S:g} s or no gap)"]
             )  # fmt: skip
+            x = e["extra"]
             print(
-                f"  exact: HiGHS {e['highs_s']:.1f} s of {e['time_s']:.1f} s, "
-                f"{e['classes']:,} demand classes after reduction, bound {e['bound']:.6g}, "
-                f"greedy/exact {e['greedy_objective'] / max(e['objective'], 1e-300):.4f}"
+                f"  exact: {x.get('method', '?')} path, solver {e['highs_s']:.1f} s of "
+                f"{e['time_s']:.1f} s, {e['classes']:,} demand classes after reduction, "
+                f"bound {e['bound']:,.0f}, gap {e['gap']:.4g}, "
+                f"greedy/exact {e['greedy_objective'] / max(e['objective'], 1e-300):.4f}; "
+                f"peak RSS {e['rss_mb']:.0f} MB (after load {e['rss_load_mb']:.0f} MB)"
             )
+            if x.get("method") == "lagrangian":
+                print(
+                    f"  lagrangian: {x['nnz']:,} non-zeros, bound {x['lagrangian_bound']:,.0f} "
+                    f"after {x['lagrangian_iterations']} iterations in {x['lagrangian_s']:.1f} s"
+                )
+                for r in x.get("restricted", []):
+                    print(
+                        f"  restricted MILP: {r['pool']} candidates "
+                        f"({'all that can beat the incumbent' if r['pool_complete'] else 'top'}), "
+                        f"{r['cols']:,} classes, {r['nnz']:,} non-zeros: {r['status']} "
+                        f"in {r['time_s']:.2f} s"
+                    )
             timelines.append((f"{name} exact", e["timeline"]))
 
         # small instance, side by side with spopt

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 
 import numpy as np
 import pytest
@@ -356,3 +357,144 @@ def test_bad_inputs_are_input_errors(three_sets):
         rank.greedy(A, w, -1)
     with pytest.raises(ValueError, match="target_share"):  # InputError is a ValueError
         rank.set_cover(A, w, 1.5)
+
+
+# -- Lagrangian bound and the large-instance path of exact ----------------------------------
+def brute_force_budget(A: np.ndarray, w: np.ndarray, k: int, costs, budget) -> float:
+    n = A.shape[0]
+    return max(
+        covered_weight(A, w, s)
+        for r in range(min(k, n) + 1)
+        for s in itertools.combinations(range(n), r)
+        if costs[list(s)].sum() <= budget
+    )
+
+
+def test_lagrangian_bound_is_a_bound_on_random_instances():
+    rng = np.random.default_rng(11)
+    for trial in range(80):
+        n, m = int(rng.integers(3, 10)), int(rng.integers(4, 30))
+        A = rng.random((n, m)) < rng.uniform(0.1, 0.5)
+        w = rng.integers(0, 9, m).astype(float)
+        k = int(rng.integers(1, 5))
+        best = brute_force(A, w, k)
+        ub, lam = rank.lagrangian_bound(sp.csr_array(A), w, k, iterations=200)
+        # integer weights: the bound is floored to an integer, the optimum is one: exact
+        assert best <= ub <= w.sum(), trial
+        assert lam.shape == (m,) and np.all(lam >= 0) and np.all(lam <= w), trial
+
+
+def test_lagrangian_bound_with_float_weights_and_budget():
+    rng = np.random.default_rng(12)
+    for trial in range(40):
+        n, m = int(rng.integers(3, 9)), int(rng.integers(4, 25))
+        A = rng.random((n, m)) < 0.3
+        w = rng.gamma(2.0, 1.7, m)
+        k = int(rng.integers(1, 4))
+        # float weights: the bound carries a rounding margin (~1e-14 relative here) larger than
+        # the brute force's own rounding (< 25 eps), so >= holds exactly
+        ub, _ = rank.lagrangian_bound(A, w, k, iterations=200)
+        assert brute_force(A, w, k) <= ub <= w.sum() * (1 + 1e-12), trial  # margin: see above
+        costs = rng.integers(1, 6, n).astype(float)
+        budget = float(rng.integers(2, 10))
+        best = brute_force_budget(A, w, n, costs, budget)
+        ub_b, _ = rank.lagrangian_bound(A, w, None, costs=costs, budget=budget, iterations=200)
+        assert best <= ub_b, trial
+        best_kb = brute_force_budget(A, w, k, costs, budget)
+        ub_kb, _ = rank.lagrangian_bound(A, w, k, costs=costs, budget=budget, iterations=200)
+        assert best_kb <= ub_kb, trial
+
+
+def test_lagrangian_bound_known_answers(three_sets):
+    A, w = three_sets
+    # the LP bound of k = 2 is 8 (both sides), which the optimum reaches
+    ub, _ = rank.lagrangian_bound(A, w, 2)
+    assert ub == 8.0  # integer weights: floored bound, exact
+    # k = 1: optimum 6 (middle site); LP: x_mid = 1 -> 6 as well
+    ub1, _ = rank.lagrangian_bound(A, w, 1)
+    assert ub1 == 6.0
+    assert rank.lagrangian_bound(A, w, 0)[0] == 0.0
+    with pytest.raises(InputError, match="incumbent"):
+        rank.lagrangian_bound(A, w, 1, incumbent=[0, 2])  # two sites for k = 1
+    with pytest.raises(InputError, match="iterations"):
+        rank.lagrangian_bound(A, w, 1, iterations=0)
+
+
+def spatial_instance(n: int, m: int, radius: float, seed: int) -> tuple[sp.csr_array, np.ndarray]:
+    """Disc coverage on the unit square: households clustered, candidate sites uniform."""
+    rng = np.random.default_rng(seed)
+    centres = rng.random((max(1, m // 50), 2))
+    pts = centres[rng.integers(0, len(centres), m)] + rng.normal(scale=0.03, size=(m, 2))
+    sites = rng.random((n, 2))
+    d = np.hypot(*(sites[:, None, :] - pts[None, :, :]).transpose(2, 0, 1))
+    return sp.csr_array(d <= radius), (rng.poisson(3.0, m) + 1).astype(float)
+
+
+@pytest.fixture
+def mid_instance() -> tuple[sp.csr_array, np.ndarray, float]:
+    """300 sites x 3,000 households, k = 12, with its MILP optimum (normal path)."""
+    A, w = spatial_instance(300, 3000, 0.1, 4)
+    sol = rank.exact(A, w, K_MID, time_limit_s=60)
+    assert sol.status == "optimal" and sol.extra["method"] == "milp"
+    return A, w, sol.objective
+
+
+K_MID = 12
+
+
+def test_exact_lagrangian_path_proves_the_milp_optimum(mid_instance, monkeypatch):
+    A, w, opt = mid_instance
+    monkeypatch.setattr(rank, "_LAGRANGIAN_NNZ", 0)  # force the large-instance path
+    sol = rank.exact(A, w, K_MID, time_limit_s=30)
+    assert sol.extra["method"] == "lagrangian"
+    # here the Lagrangian bound alone stays above the incumbent, but Lagrangian fixing leaves
+    # a pool of a few candidates that holds every better set: the restricted MILP is exact
+    assert sol.extra["lagrangian_bound"] > sol.greedy_objective
+    assert sol.extra["pool_complete"] is True and sol.extra["pool"] < 300 // 4
+    assert sol.extra["restricted_status"] == "optimal"
+    assert sol.objective == opt  # integer weights: exact
+    assert sol.status == "optimal" and sol.gap == 0.0
+    assert sol.objective >= sol.greedy_objective
+    assert covered_weight(A.toarray(), w, sol.chosen) == sol.objective
+    assert len(sol.chosen) <= K_MID
+
+
+def test_exact_lagrangian_path_without_proof_reports_a_finite_gap(mid_instance, monkeypatch):
+    A, w, opt = mid_instance
+    monkeypatch.setattr(rank, "_LAGRANGIAN_NNZ", 0)
+    # few iterations and a tiny pool: the bound stays loose and the pool incomplete
+    monkeypatch.setattr(rank, "_LAGRANGIAN_ITERATIONS", 5)
+    monkeypatch.setattr(rank, "_RESTRICTED_POOL", 6)
+    monkeypatch.setattr(rank, "_RESTRICTED_NNZ", 0)  # no second, complete round either
+    sol = rank.exact(A, w, K_MID, time_limit_s=30)
+    assert sol.status in ("lagrangian", "lagrangian_restricted")
+    assert sol.extra["pool_complete"] is False
+    assert math.isfinite(sol.gap) and sol.gap > 0.0
+    assert sol.bound >= opt  # a valid bound: at least the true optimum (both integers: exact)
+    assert sol.greedy_objective <= sol.objective <= opt
+    assert sol.gap == pytest.approx((sol.bound - sol.objective) / sol.objective, rel=1e-12)
+
+
+def test_exact_lagrangian_path_respects_the_time_limit(monkeypatch):
+    A, w = spatial_instance(600, 6000, 0.09, 9)
+    monkeypatch.setattr(rank, "_LAGRANGIAN_NNZ", 0)
+    limit = 3.0
+    t0 = time.perf_counter()
+    sol = rank.exact(A, w, 10, time_limit_s=limit)
+    elapsed = time.perf_counter() - t0
+    # the whole call is budgeted; 1.5 s slack for HiGHS's clock and a loaded 2-core machine
+    assert elapsed <= limit + 1.5
+    assert math.isfinite(sol.gap) and sol.bound >= sol.objective >= sol.greedy_objective
+
+
+def test_small_instances_keep_the_milp_path(monkeypatch):
+    # San Francisco-sized (spopt's MCLP instance: 16 candidates, 205 tracts, 4 sites)
+    A, w = spatial_instance(16, 205, 0.2, 3)
+
+    def no_lagrangian(*_args, **_kwargs):
+        raise AssertionError("the Lagrangian path must not run on small instances")
+
+    monkeypatch.setattr(rank, "_lagrangian", no_lagrangian)
+    sol = rank.exact(A, w, 4, time_limit_s=10)
+    assert sol.status == "optimal" and sol.extra["method"] == "milp"
+    assert sol.objective == brute_force(A.toarray(), w, 4)  # integer weights: exact

@@ -81,14 +81,20 @@ _MILP_STATUS = {
 #: :func:`exact` hands the full MILP to HiGHS only while the reduced coverage matrix has at most
 #: this many non-zeros; above it the Lagrangian path is taken (greedy incumbent, Lagrangian
 #: bound, MILP restricted to the most promising candidates). Measured on the spatial instances of
-#: ``benchmarks/siting.py`` (k = 20, ~1 % density, 2 cores, HiGHS 1.12): 1.5 M non-zeros solve
-#: to optimality in ~24 s; 5.4 M non-zeros give no incumbent and no bound in 60 s; at 36 M
-#: presolve alone outlasts the 60 s limit (HiGHS checks the clock only between phases) and
-#: the call takes 150-230 s and 4.3 GB without any bound.
-_LAGRANGIAN_NNZ = 3_000_000
+#: ``benchmarks/siting.py`` (k = 20, ~1 % density, 2 cores, HiGHS 1.12, 60 s limit), non-zeros
+#: after reduction: 0.73 M solve to optimality in 24 s; 1.6 M end at the limit (76 s) without
+#: an incumbent or a bound; 4.3 M have nothing after 300 s; at 36 M presolve alone outlasts the
+#: limit (HiGHS checks its clock only between phases): 150-230 s and 4.3 GB, no bound. The
+#: Lagrangian path proved the optimum of the 0.73 M, 1.6 M and 4.3 M instances in 1-5 s.
+_LAGRANGIAN_NNZ = 1_000_000
 
 #: Candidates in the MILP restricted to the most promising sites (Lagrangian path).
 _RESTRICTED_POOL = 300
+
+#: Most non-zeros of a second restricted MILP, tried only when Lagrangian fixing proves that its
+#: candidates hold every better site set (HiGHS solved such models of ~0.5 M non-zeros in seconds
+#: to a few tens of seconds on the benchmark instances).
+_RESTRICTED_NNZ = 500_000
 
 #: Most subgradient iterations of the Lagrangian path of :func:`exact` (time usually stops it
 #: first: ~0.05 s per iteration at 36 M non-zeros).
@@ -151,21 +157,26 @@ class Solution:
     objective
         Covered weight (:func:`exact`) or number of sites (:func:`set_cover`).
     gap
-        Relative MIP gap ``|primal - dual| / |primal|`` reported by HiGHS; 0 when proven optimal,
-        > 0 when the time limit stopped the search (``inf`` if no bound is known).
+        Relative gap ``|primal - dual| / |primal|`` (HiGHS's, or ``(bound - objective) /
+        objective`` on the Lagrangian path of :func:`exact`); 0 when proven optimal, > 0 when
+        the time limit stopped the search (``inf`` if no bound is known).
     status
         ``"optimal"``, ``"time_limit"``, ``"time_limit_greedy"`` (time ran out and the greedy
-        incumbent was kept because HiGHS had nothing better) or ``"trivial"`` (nothing to solve).
+        incumbent was kept because HiGHS had nothing better), ``"trivial"`` (nothing to solve),
+        or, on the Lagrangian path of :func:`exact`, ``"lagrangian"`` / ``"lagrangian_restricted"``
+        (not proven optimal; incumbent from the greedy or Lagrangian picks / from the restricted
+        MILP).
     time_s
-        Wall-clock solver time in seconds (model building excluded).
+        Wall-clock solver time in seconds (model building excluded; on the Lagrangian path the
+        subgradient iterations plus the restricted MILPs).
     greedy_objective
         The same objective for the greedy answer.
     ratio
         ``greedy_objective / objective``: ≤ 1 for coverage (≥ 1 − 1/e for the cardinality
         case), ≥ 1 for :func:`set_cover` (site counts). 1 when both are 0.
     bound
-        Best bound proven by HiGHS (an upper bound on the covered weight for :func:`exact`, a
-        lower bound on the site count for :func:`set_cover`).
+        Best bound proven by HiGHS or the Lagrangian relaxation (an upper bound on the covered
+        weight for :func:`exact`, a lower bound on the site count for :func:`set_cover`).
     covered_weight
         Weight covered by ``chosen`` (recomputed from the full matrix).
     total_weight
@@ -773,10 +784,12 @@ def _lagrangian(
     iterations: int = 1000,
     time_limit_s: float = 30.0,
     rel_tol: float = 1e-4,
+    start: np.ndarray | None = None,
 ) -> _Relaxation:
     """Subgradient optimisation of the Lagrangian dual of the MCLP; see :func:`lagrangian_bound`.
 
-    ``A`` is a canonical boolean CSR array, ``w`` its weights, ``k`` an int (``n`` = no limit).
+    ``A`` is a canonical boolean CSR array, ``w`` its weights, ``k`` an int (``n`` = no limit),
+    ``start`` the first multipliers (default ``w / 2``; a warm start then takes step factor 1).
     """
     t0 = time.perf_counter()
     n, m = A.shape
@@ -800,7 +813,7 @@ def _lagrangian(
     # With a budget and a count limit, each relaxation alone is valid and the smaller of the two
     # is reported, but the subgradient follows one fixed relaxation (the min of two convex
     # functions is not convex): the one that is smaller at the start.
-    lam = 0.5 * w
+    lam = 0.5 * w if start is None else np.clip(start, 0.0, w)
     knapsack = costs is not None
     if costs is not None and k < n:
         v0 = F @ lam
@@ -808,7 +821,7 @@ def _lagrangian(
         knapsack = _relaxed_pick(v0, k, costs, budget, True)[0] < top_k
     bound, raw_bound = math.inf, math.inf
     best_lam, best_v = lam, np.zeros(n)
-    theta, stall, it = 2.0, 0, 0
+    theta, stall, it = (2.0 if start is None else 1.0), 0, 0
     for it in range(1, iterations + 1):  # noqa: B007 - `it` is reported
         v = F @ lam
         value, rows, frac, feas = _relaxed_pick(v, k, costs, budget, knapsack)
@@ -982,25 +995,35 @@ def lagrangian_bound(
 
 
 def _promising(
-    relax: _Relaxation, k: int, pool_size: int, costs: np.ndarray | None
+    relax: _Relaxation,
+    k: int,
+    best: float,
+    costs: np.ndarray | None,
+    *,
+    pool_size: int,
+    row_nnz: np.ndarray | None = None,
+    max_nnz: int = 0,
 ) -> tuple[np.ndarray, bool]:
     """Candidates for the restricted MILP, and whether they provably hold every site set that
-    covers more than ``relax.best_value``.
+    covers more than ``best``.
 
     Lagrangian fixing (cardinality case): a set containing candidate *i* outside the top ``k``
     of ``v`` is worth at most ``L(lambda) - v_(k) + v_i`` (the relaxed problem with
     ``x_i = 1``), so a candidate with ``v_i < v_(k) - (L - best)`` cannot be in any better set.
-    When at most ``pool_size`` candidates survive, the restricted MILP over them is exact.
-    Otherwise, and with a budget, the pool is the ``pool_size`` highest values (and, with a
-    budget, half by value per cost).
+    The survivors are returned (complete) when there are at most ``pool_size`` of them or their
+    rows hold at most ``max_nnz`` non-zeros (``row_nnz`` per candidate). Otherwise, and with a
+    budget, the pool is the ``pool_size`` highest values (with a budget, half of them by value
+    per cost) and not complete.
     """
     v = relax.values
     n = len(v)
     if costs is None and k < n:
         vk = float(np.partition(v, n - k)[n - k])  # the k-th largest value
-        slack = relax.raw_bound - relax.best_value
+        slack = relax.raw_bound - best
         keep = np.flatnonzero(v >= vk - slack - 1e-9 * relax.raw_bound)
         if len(keep) <= pool_size:
+            return keep, True
+        if row_nnz is not None and int(row_nnz[keep].sum()) <= max_nnz:
             return keep, True
     if n <= pool_size:
         return np.arange(n), True
@@ -1088,18 +1111,21 @@ def exact(
 
     Large instances
     ---------------
-    When the reduced matrix has more than ``_LAGRANGIAN_NNZ`` (3 M) non-zeros, HiGHS would
-    spend the whole time limit (and several GB) in presolve without returning an incumbent or
-    a bound. Then, instead:
+    When the reduced matrix has more than ``_LAGRANGIAN_NNZ`` (1 M) non-zeros, HiGHS would
+    likely spend the whole time limit (at 36 M non-zeros: 150-230 s and 4 GB, in presolve)
+    without returning an incumbent or a bound. Then, instead:
 
     1. the greedy answer is the incumbent;
     2. :func:`lagrangian_bound` gives an upper bound (about half the remaining time), and its
-       picks may improve the incumbent;
+       picks, made feasible, may improve the incumbent;
     3. the MILP restricted to the ``_RESTRICTED_POOL`` (300) candidates of highest Lagrangian
-       value (plus the incumbent's) is solved by HiGHS, presolve off, in the remaining time;
-       its answer replaces the incumbent when better. If Lagrangian fixing shows that every
-       better site set lies in that pool (:func:`_promising`), the restricted MILP's bound is
-       a bound of the full problem and may prove optimality.
+       value (plus the incumbent's) is solved by HiGHS, presolve off, within the remaining
+       time; its answer replaces the incumbent when better;
+    4. Lagrangian fixing (:func:`_promising`) discards every candidate that cannot be in a
+       set better than the incumbent. When the survivors are few (≤ 300, or ≤
+       ``_RESTRICTED_NNZ`` non-zeros after step 3 improved the incumbent), the MILP over them
+       holds every better set, so its bound is a bound of the full problem and it may prove
+       optimality (status ``"optimal"``).
 
     ``gap`` is then ``(bound - objective) / objective`` with the smallest proven bound.
 
@@ -1227,49 +1253,83 @@ def _exact_lagrangian(
     # Leave ~10 % of the limit (at least 2 s) for what follows the solver: HiGHS's own clock
     # overruns a little, the solution is ordered, and scipy hands the model over.
     reserve = max(2.0, 0.1 * time_limit_s)
-    left = deadline - time.perf_counter() - reserve
-    relax = _lagrangian(
-        A_red, w_red, kk, costs=costs, budget=budget, incumbent=g.chosen,
-        iterations=_LAGRANGIAN_ITERATIONS, time_limit_s=max(0.5 * left, 0.0),
-        rel_tol=mip_rel_gap,
-    )  # fmt: skip
-    chosen, obj, status = relax.best_set, relax.best_value, "lagrangian"
-    bound = relax.bound
-    extra: dict[str, Any] = {
-        "greedy_rule": g.rule,
-        "method": "lagrangian",
-        "nnz": int(A_red.nnz),
-        "lagrangian_bound": relax.bound,
-        "lagrangian_iterations": relax.iterations,
-        "lagrangian_s": relax.time_s,
-    }
-    solver_s = relax.time_s
-    left = deadline - time.perf_counter() - reserve
-    if bound - obj > mip_rel_gap * obj and left > 1.0:
-        pool, complete = _promising(relax, kk, _RESTRICTED_POOL, costs)
-        pool = np.union1d(pool, chosen)
-        sub, sub_w, _ = reduce_demand(A_red[pool], w_red)
+    chosen, obj, status = g.chosen, g.objective, "lagrangian"
+    bound = math.inf
+    extra: dict[str, Any] = {"greedy_rule": g.rule, "method": "lagrangian", "nnz": int(A_red.nnz)}
+    solver_s, iterations, lagr_s, lagr_bound = 0.0, 0, 0.0, math.inf
+    rounds: list[dict[str, Any]] = []
+    row_nnz = np.diff(A_red.indptr)
+    lam: np.ndarray | None = None
+    # Two phases: subgradient iterations (most of the time), then restricted MILPs (usually
+    # well under a second); if time is left and the gap open, the iterations resume from the
+    # best multipliers towards the better incumbent, and the MILPs run again on the new values.
+    for phase in range(2):
         left = deadline - time.perf_counter() - reserve
-        res, dt = _mclp_milp(
-            sub, sub_w, min(kk, len(pool)), None if costs is None else costs[pool], budget,
-            time_limit_s=max(left, 1.0), mip_rel_gap=mip_rel_gap, presolve=False,
-            what="restricted MCLP",
+        if phase and (bound - obj <= mip_rel_gap * obj or left <= 2.0):
+            break
+        relax = _lagrangian(
+            A_red, w_red, kk, costs=costs, budget=budget, incumbent=chosen,
+            iterations=_LAGRANGIAN_ITERATIONS, time_limit_s=max(0.7 * left, 0.0),
+            rel_tol=mip_rel_gap, start=lam,
         )  # fmt: skip
-        solver_s += dt
-        r_status = _MILP_STATUS[int(res.status)]
+        lam = relax.multipliers
+        iterations += relax.iterations
+        lagr_s += relax.time_s
+        solver_s += relax.time_s
+        bound = min(bound, relax.bound)  # every phase's bound is valid: keep the least
+        lagr_bound = min(lagr_bound, relax.bound)
+        if relax.best_value > obj:
+            chosen, obj, status = relax.best_set, relax.best_value, "lagrangian"
+        for attempt in range(2):
+            left = deadline - time.perf_counter() - reserve
+            if bound - obj <= mip_rel_gap * obj or left <= 1.0:
+                break
+            if attempt == 0:
+                pool, complete = _promising(relax, kk, obj, costs, pool_size=_RESTRICTED_POOL)
+            else:
+                # With the better incumbent of the first round fixing may leave a pool that
+                # holds every better set; worth a MILP only then, and only if HiGHS can take it.
+                pool, complete = _promising(
+                    relax, kk, obj, costs, pool_size=_RESTRICTED_POOL, row_nnz=row_nnz,
+                    max_nnz=_RESTRICTED_NNZ,
+                )  # fmt: skip
+                if not complete:
+                    break
+            pool = np.union1d(pool, chosen)
+            sub, sub_w, _ = reduce_demand(A_red[pool], w_red)
+            left = deadline - time.perf_counter() - reserve
+            # an incomplete first pool gets half the time, leaving the rest for what follows
+            limit = left if complete or attempt == 1 else 0.5 * left
+            res, dt = _mclp_milp(
+                sub, sub_w, min(kk, len(pool)), None if costs is None else costs[pool], budget,
+                time_limit_s=max(limit, 1.0), mip_rel_gap=mip_rel_gap, presolve=False,
+                what="restricted MCLP",
+            )  # fmt: skip
+            solver_s += dt
+            rounds.append(
+                {"phase": phase, "pool": len(pool), "pool_complete": complete,
+                 "status": _MILP_STATUS[int(res.status)], "time_s": dt,
+                 "cols": int(sub.shape[1]), "nnz": int(sub.nnz)}
+            )  # fmt: skip
+            threshold = obj  # fixing above was done against this value
+            if res.x is not None:
+                sel = pool[np.flatnonzero(res.x[: len(pool)] > 0.5)]
+                got = _covered_weight(A_red, w_red, sel)
+                if got > obj:
+                    chosen, obj, status = sel, got, "lagrangian_restricted"
+            r_bound = -_attr(res, "mip_dual_bound", -math.inf)
+            if complete and math.isfinite(r_bound):
+                # every set covering more than `threshold` lies in the pool
+                bound = min(bound, max(r_bound, threshold))
+                break
+    extra.update(lagrangian_bound=lagr_bound, lagrangian_iterations=iterations, lagrangian_s=lagr_s)
+    if rounds:
+        last = rounds[-1]
         extra.update(
-            pool=len(pool), pool_complete=complete, restricted_status=r_status,
-            restricted_s=dt, restricted_cols=int(sub.shape[1]),
+            pool=last["pool"], pool_complete=last["pool_complete"],
+            restricted_status=last["status"], restricted_s=sum(r["time_s"] for r in rounds),
+            restricted=rounds,
         )  # fmt: skip
-        if res.x is not None:
-            sel = pool[np.flatnonzero(res.x[: len(pool)] > 0.5)]
-            got = _covered_weight(A_red, w_red, sel)
-            if got > obj:
-                chosen, obj, status = sel, got, "lagrangian_restricted"
-        r_bound = -_attr(res, "mip_dual_bound", -math.inf)
-        if complete and math.isfinite(r_bound):
-            # every set better than the Lagrangian incumbent lies in the pool
-            bound = min(bound, max(r_bound, relax.best_value))
     obj = _covered_weight(A, w, chosen)  # on the original matrix, for the record
     bound = max(bound, obj)  # never below a feasible value (rounding)
     gap = (bound - obj) / obj if obj > 0 else math.inf
