@@ -308,6 +308,33 @@ def hata_loss(
     )
 
 
+def _hata_family_inputs(
+    model: str,
+    validity: Mapping[str, tuple[float, float]],
+    d_km: ArrayLike,
+    f_mhz: ArrayLike,
+    h_tx_m: ArrayLike,
+    h_rx_m: ArrayLike,
+    validate: bool,
+    stacklevel: int,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Arrays (d clamped, f, h_tx, h_rx) of a Hata-family call, checked and range-warned."""
+    d = _distance_km(d_km)
+    f = _as_float(f_mhz)
+    hb = _as_float(h_tx_m)
+    hm = _as_float(h_rx_m)
+    for name, x in (("f_mhz", f), ("h_tx_m", hb), ("h_rx_m", hm)):
+        _check_positive(name, x)
+    if validate:
+        _warn_validity(
+            model,
+            validity,
+            {"d_km": _as_float(d_km), "f_mhz": f, "h_tx_m": hb, "h_rx_m": hm},
+            stacklevel=stacklevel,
+        )
+    return d, f, hb, hm
+
+
 def _hata(
     d_km: ArrayLike,
     f_mhz: ArrayLike,
@@ -326,19 +353,9 @@ def _hata(
             f"hata_loss: unknown open_variant {open_variant!r}; "
             "expected one of textbook, ns3, ns3_legacy"
         )
-    d = _distance_km(d_km)
-    f = _as_float(f_mhz)
-    hb = _as_float(h_tx_m)
-    hm = _as_float(h_rx_m)
-    for name, x in (("f_mhz", f), ("h_tx_m", hb), ("h_rx_m", hm)):
-        _check_positive(name, x)
-    if validate:
-        _warn_validity(
-            "Okumura-Hata",
-            HATA_VALIDITY,
-            {"d_km": _as_float(d_km), "f_mhz": f, "h_tx_m": hb, "h_rx_m": hm},
-            stacklevel=stacklevel,
-        )
+    d, f, hb, hm = _hata_family_inputs(
+        "Okumura-Hata", HATA_VALIDITY, d_km, f_mhz, h_tx_m, h_rx_m, validate, stacklevel + 1
+    )
 
     lf = np.log10(f)
     lhb = np.log10(hb)
@@ -437,19 +454,9 @@ def _cost231(
     stacklevel: int,
 ) -> FloatArray:
     _check_environment(environment, ("urban_large", "urban", "suburban"), "cost231_loss")
-    d = _distance_km(d_km)
-    f = _as_float(f_mhz)
-    hb = _as_float(h_tx_m)
-    hm = _as_float(h_rx_m)
-    for name, x in (("f_mhz", f), ("h_tx_m", hb), ("h_rx_m", hm)):
-        _check_positive(name, x)
-    if validate:
-        _warn_validity(
-            "COST-231 Hata",
-            COST231_VALIDITY,
-            {"d_km": _as_float(d_km), "f_mhz": f, "h_tx_m": hb, "h_rx_m": hm},
-            stacklevel=stacklevel,
-        )
+    d, f, hb, hm = _hata_family_inputs(
+        "COST-231 Hata", COST231_VALIDITY, d_km, f_mhz, h_tx_m, h_rx_m, validate, stacklevel + 1
+    )
     c = (3.0 if environment == "urban_large" else 0.0) if c_db is None else _as_float(c_db)
     lf = np.log10(f)
     lhb = np.log10(hb)
