@@ -58,6 +58,7 @@ def _add_towers(towers: pd.DataFrame, terrain, households, n_total: int, rng) ->
 
 
 def _run(project: Path, out: Path, extra: list[str]) -> dict:
+    stamp = (out / "summary.json").stat().st_mtime_ns if (out / "summary.json").exists() else 0
     t0 = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     subprocess.run(
@@ -67,7 +68,10 @@ def _run(project: Path, out: Path, extra: list[str]) -> dict:
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     summary = json.loads((out / "summary.json").read_text())
-    return {"wall_s": wall, "peak_mb": max(peak, before) / 1024, "summary": summary}
+    skipped = (out / "summary.json").stat().st_mtime_ns == stamp  # "up to date": nothing ran
+    # RUSAGE_CHILDREN keeps the largest child so far: a smaller later child does not show
+    peak_mb = max(peak, before) / 1024 if peak > before else float("nan")
+    return {"wall_s": wall, "peak_mb": peak_mb, "summary": summary, "skipped": skipped}
 
 
 def main() -> None:
@@ -123,6 +127,9 @@ def main() -> None:
     print(f"\n{'case':<24}{'wall s':>9}{'predict s':>11}{'towers':>8}{'Mcells/s':>10}"
           f"{'peak MB':>9}")  # fmt: skip
     for name, r in rows:
+        if r["skipped"]:
+            print(f"{name:<24}{r['wall_s']:>9.1f}   up to date: nothing recomputed")
+            continue
         s = r["summary"]
         pred = s["timings_s"]["predict"]
         npred = s["towers_predicted"]["predicted"]

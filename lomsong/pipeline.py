@@ -225,7 +225,11 @@ def _run(
             progress=progress("Predicting candidates", len(candidates)),
         )  # fmt: skip
     with timer("explain"):
-        gaps.villages = _explain(signal, gaps, terrain, ranking, candidates, config)
+        plots = _cache_folder(target).parent / "plots" if cache is not None else None
+        used_plots: set[str] = set()
+        gaps.villages = _explain(
+            signal, gaps, terrain, ranking, candidates, config, plots, used_plots
+        )
     rejects = _rejects(tw, villages.crs)
     result = Result(
         config=config, villages=gaps.villages, towers=tw, terrain=terrain,
@@ -240,6 +244,9 @@ def _run(
             write_outputs(result, target, bundle=bundle)
         if cache is not None:
             cache.prune(cache.used)  # towers removed or changed drop out
+            for png in plots.glob("*.png") if plots is not None and plots.exists() else []:
+                if png.name not in used_plots:
+                    png.unlink(missing_ok=True)
         result.out_dir = target
         result.summary["timings_s"] = timer.times
     return result
@@ -252,6 +259,8 @@ def _explain(
     ranking: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
     config: ProjectConfig,
+    plots: Path | None = None,
+    used_plots: set[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Why each village is dark, what would fix it, and a sentence to say so."""
     villages = explain_villages(signal, gaps, terrain)
@@ -275,13 +284,42 @@ def _explain(
     # a terrain profile (tower → village, obstruction, Fresnel zone) for the map's dead villages
     pngs = []
     for _, row in villages.iterrows():
-        prof = village_profile(row, terrain, signal.towers, rx_height_m=signal.rx_height_m)
         png = None
-        if bool(row["dead"]) and prof is not None:
-            png = base64.b64encode(profile_plot_png(prof, lang=lang, title=row["name"])).decode()
+        if bool(row["dead"]):
+            prof = village_profile(row, terrain, signal.towers, rx_height_m=signal.rx_height_m)
+            if prof is not None:
+                png = _profile_png(prof, lang, row["name"], plots, used_plots)
+                png = base64.b64encode(png).decode()
         pngs.append(png)
     villages["profile_png"] = pngs
     return villages
+
+
+def _profile_png(
+    prof, lang: str, title: str, folder: Path | None, used: set[str] | None = None
+) -> bytes:
+    """The profile plot, from the plot cache when the same profile was drawn before.
+
+    Drawing is ~0.1 s a plot (matplotlib); reruns redraw only the villages whose profile,
+    tower or name changed.
+    """
+    if folder is None:
+        return profile_plot_png(prof, lang=lang, title=title)
+    h = hashlib.sha256(f"{lang}\x1f{title}\x1f".encode())
+    for value in dataclasses.astuple(prof):
+        h.update(np.asarray(value).tobytes() if isinstance(value, np.ndarray) else
+                 repr(value).encode())  # fmt: skip
+    path = folder / f"{h.hexdigest()}.png"
+    if used is not None:
+        used.add(path.name)
+    if path.exists():
+        return path.read_bytes()
+    png = profile_plot_png(prof, lang=lang, title=title)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_bytes(png)
+    os.replace(tmp, path)
+    return png
 
 
 def _load_calibration(config: ProjectConfig):

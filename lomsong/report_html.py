@@ -389,8 +389,12 @@ def _map_png(signal: Coverage, gaps: DeadZones, ranking: pd.DataFrame, lab: dict
     aspect = (top - bottom) / max(right - left, 1.0)
     fig = Figure(figsize=(9.0, float(np.clip(7.6 * aspect + 1.2, 3.0, 11.0))))
     ax = fig.subplots()
+    # a ~900-pixel-wide figure cannot show more than ~1,200 cells across: decimate first
+    # (nearest, as drawn), which keeps a province-sized raster from dominating the report
+    step = max(1, int(np.ceil(max(grid.shape) / 1200)))
     image = ax.imshow(
-        np.asarray(grid.data, dtype=float), extent=(left / km, right / km, bottom / km, top / km),
+        np.asarray(grid.data[::step, ::step], dtype=float),
+        extent=(left / km, right / km, bottom / km, top / km),
         cmap="viridis", vmin=SIGNAL_MIN_DBM, vmax=SIGNAL_MAX_DBM, interpolation="nearest",
         origin="upper",
     )  # fmt: skip
