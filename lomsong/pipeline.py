@@ -163,6 +163,7 @@ def _run(
     if towers is not None:
         config = with_towers(config, towers)
     inp, mc = config.inputs, config.model
+    reading = progress("Reading inputs", 4)  # villages, towers, terrain, households
     with timer("read_inputs"):
         villages = read_villages(
             inp.villages.path, columns=inp.villages.columns, layer=inp.villages.layer,
@@ -173,6 +174,7 @@ def _run(
             inp.towers.path, columns=inp.towers.columns, layer=inp.towers.layer, area=villages,
             max_radius_km=mc.max_radius_km,
         )  # fmt: skip
+        reading(2, 4)
         terrain_info: dict = {}
         if inp.terrain:
             terrain, info = read_terrain(
@@ -183,6 +185,7 @@ def _run(
         else:
             logger.warning("no terrain: predicting over flat ground (terrain-free model)")
             terrain = flat_grid(villages, margin_m=mc.max_radius_km * 1000.0)
+        reading(3, 4)
         hh_in = inp.households
         households = read_households(
             None if hh_in is None else hh_in.path, villages=villages,
@@ -191,6 +194,7 @@ def _run(
             population=None if hh_in is None else hh_in.population,
             household_size=inp.villages.household_size if hh_in is None else hh_in.household_size,
         )  # fmt: skip
+        reading(4, 4)
     cc = config.coverage
     calibration = _load_calibration(config)
     cache = TowerCache(_cache_folder(target)) if write and use_cache else None
@@ -224,12 +228,14 @@ def _run(
             target_share=sc.target_share, budget=sc.budget,
             progress=progress("Predicting candidates", len(candidates)),
         )  # fmt: skip
+    explaining = progress("Explaining dead villages", 1)
     with timer("explain"):
         plots = _cache_folder(target).parent / "plots" if cache is not None else None
         used_plots: set[str] = set()
         gaps.villages = _explain(
             signal, gaps, terrain, ranking, candidates, config, plots, used_plots
         )
+        explaining(1, 1)
     rejects = _rejects(tw, villages.crs)
     result = Result(
         config=config, villages=gaps.villages, towers=tw, terrain=terrain,
