@@ -178,6 +178,56 @@ def test_hull_horizons_equal_reference_horizons() -> None:
         assert got[2:] == pytest.approx(want[2:], rel=1e-9)
 
 
+def test_cell_loss_equals_reference_on_random_paths() -> None:
+    """The per-cell rest of ITM (per-tower constants hoisted) is the reference's arithmetic: fed
+    the geometry the reference derives from random profiles, it returns the reference's loss,
+    over line-of-sight, diffraction and troposcatter paths, all climates and variability modes."""
+    rng = np.random.default_rng(4)
+    modes = set()
+    for trial in range(400):
+        n = int(rng.integers(5, 1500))
+        s = float(rng.uniform(10.0, 300.0))  # paths of 50 m to 450 km
+        z = _random_profile(rng, n, ("rough", "flat", "ramp")[trial % 3])
+        radio = {
+            "h_tx_m": float(rng.uniform(1.0, 200.0)),
+            "h_rx_m": float(rng.uniform(1.0, 20.0)),
+            "climate": int(rng.integers(1, 8)),
+            "n0": float(rng.uniform(250.0, 400.0)),
+            "f_mhz": float(np.exp(rng.uniform(np.log(40.0), np.log(10000.0)))),
+            "pol": int(rng.integers(0, 2)),
+            "epsilon": float(rng.uniform(4.0, 81.0)),
+            "sigma": float(rng.uniform(0.001, 5.0)),
+            "mdvar": int(rng.choice([0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23, 31, 32])),
+            "time": float(rng.uniform(1.0, 99.0)),
+            "location": float(rng.uniform(1.0, 99.0)),
+            "situation": float(rng.uniform(1.0, 99.0)),
+        }
+        pfl = np.concatenate([[n, s], z])
+        args = tuple(radio[k] for k in ("h_tx_m", "h_rx_m", "climate", "n0", "f_mhz", "pol",
+                                        "epsilon", "sigma", "mdvar", "time", "location",
+                                        "situation"))  # fmt: skip
+        code, loss, _, mode, th0, th1, dl0, dl1, he0, he1, n_s, dh, *_ = _itm_core._p2p_core(
+            pfl, *args
+        )
+        f = radio["f_mhz"]
+        z_g, _, _ = _itm_core._ground(f, 0.0, radio["n0"], radio["pol"], radio["epsilon"],
+                                      radio["sigma"])  # fmt: skip
+        gamma_e = _itm_core._GAMMA_A * (1.0 - 0.04665 * math.exp(n_s / 179.3))
+        kc = itm_raster._tower_constants(f, radio["h_tx_m"], radio["h_rx_m"], radio["climate"],
+                                         radio["mdvar"], radio["time"], radio["location"],
+                                         radio["situation"], z_g)  # fmt: skip
+        got = itm_raster._cell_loss(kc, z_g, f, th0, th1, dl0, dl1, he0, he1, gamma_e, n_s, dh,
+                                    pfl[0] * pfl[1])  # fmt: skip
+        if code >= 1000:
+            assert math.isnan(got)
+            continue
+        modes.add(mode)
+        # same expressions up to the order of a few operations (a hoisted product, x^0.25 as
+        # two square roots, one log for two knife edges): ~1e-13 dB measured
+        assert got == pytest.approx(loss, abs=1e-9)
+    assert modes == {1, 2, 3}  # line of sight, diffraction, troposcatter all exercised
+
+
 # --- the raster engine -------------------------------------------------------------------------
 def test_flat_ground_equals_reference_on_the_axes() -> None:
     z = np.zeros((201, 201), dtype=np.float32)
@@ -241,18 +291,19 @@ def test_raster_with_exact_delta_h_is_itm_on_each_ray_profile(danang) -> None:
     radius = 4000.0
     win = _exact_dh_window(z, n, n, radius)
     R = win.shape[0] // 2
-    ext = itm_raster._extents(z, n, n, R, RES, radius)
-    mask = itm_raster._winners(ext, R)
+    q = itm_raster._RAY_DENSITY
+    ext = itm_raster._extents(z, n, n, R, q, RES, radius)
+    mask = itm_raster._winners(ext, R, q)
     rays, ts = np.nonzero(mask)
     pick = np.random.default_rng(3).choice(rays.size, size=400, replace=False)
     diff = []
     for ray, t in zip(rays[pick], ts[pick], strict=True):
-        direction, m = divmod(int(ray), 2 * R + 1)
-        m -= R
-        s = math.sqrt(1.0 + (m / R) ** 2) * RES
+        direction, m = divmod(int(ray), 2 * q * R + 1)
+        m -= q * R
+        s = math.sqrt(1.0 + (m / (q * R)) ** 2) * RES
         prof = [float(z[n, n])]
         for k in range(1, t + 1):
-            dr, dc, off = _ray_cell(direction, m, k, R)
+            dr, dc, off = _ray_cell(direction, m, k, q * R)
             prof.append(float(_elev_minor(z, n + dr, n + dc, direction, off)))
         prof[-1] = float(z[n + dr, n + dc])
         r = _itm_core._p2p_loss(np.array([t, s, *prof]), *CORE_ARGS)
@@ -274,8 +325,9 @@ def test_delta_h_interpolation_error_is_small(danang) -> None:
     ok = np.isfinite(exact)
     assert (np.isfinite(approx) == ok).all()
     err = np.abs(approx - exact)[ok]
-    # Δh from checkpoints every 1/8 of the path length vs every sample (measured: median
-    # ~0.06 dB, p95 ~0.5 dB on this terrain); bounds with some margin
+    # Δh from checkpoints every 1/8 of the path length, and on every 8th ray only (angular
+    # interpolation in between), vs every sample of every ray (measured: median 0.09 dB, p95
+    # 0.55 dB on this terrain; 0.01 / 0.25 dB on the hills); bounds with some margin
     assert np.median(err) <= 0.15
     assert np.percentile(err, 95) <= 0.8
 
@@ -289,9 +341,10 @@ def test_accuracy_against_point_to_point_on_hills(hills) -> None:
 
 def test_accuracy_against_point_to_point_on_real_srtm(danang) -> None:
     err = _compare_with_points(danang, 10000.0)
-    # real 1″ SRTM, sea to 400 m hills. The ray profile passes up to half a cell beside the
-    # cell centre and has one sample per major-axis step (the straight profile one per cell
+    # real 1″ SRTM, sea to 400 m hills. The ray profile passes up to a quarter of a cell beside
+    # the cell centre and has one sample per major-axis step (the straight profile one per cell
     # size); on this rough ground the exact p2p itself moves by ~1.2 dB (95 %) when the same
-    # straight line is sampled at the ray's count instead. Measured: median ~0.2, p95 ~2.1 dB.
+    # straight line is sampled at the ray's count instead. Measured: median 0.17, p95 1.3 dB
+    # (1.8 dB with another draw of 1,000 cells): the engine's contract, median ≤ 0.5, p95 ≤ 2.
     assert np.median(err) <= 0.5
-    assert np.percentile(err, 95) <= 2.5
+    assert np.percentile(err, 95) <= 2.0
