@@ -128,7 +128,12 @@ def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path):
     from lomsong.config import load_config
     from lomsong.pipeline import run
 
-    res = run(load_config(demo_run / "inputs" / "project.toml"), write=False)
+    # the Hata engine, whose loss the calibration reads back exactly (the demo runs ITM)
+    inputs = tmp_path / "inputs"
+    shutil.copytree(demo_run / "inputs", inputs)
+    text = (inputs / "project.toml").read_text().replace('name = "itm"', 'name = "hata"')
+    (inputs / "project.toml").write_text(text)
+    res = run(load_config(inputs / "project.toml"), write=False)
     tower = res.towers[res.towers["azimuth_deg"].isna()].iloc[0]
     hh = gpd.read_file(demo_run / "inputs" / "households.gpkg").iloc[::7]
     from lomsong.coverage.predict import path_loss_points
@@ -150,9 +155,6 @@ def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path):
     doc = json.loads(cal.read_text())
     # the fitted offset is the tower's EIRP − 7 dB (0.3 dB: terrain resampling in the fit)
     assert doc["offsets_db"][tower.tower_id] == pytest.approx(tower.eirp_dbm - 7.0, abs=0.3)
-    inputs = tmp_path / "inputs"
-    shutil.copytree(demo_run / "inputs", inputs)
-    text = (inputs / "project.toml").read_text()
     text = text.replace("[model]\n", f'[model]\ncalibration = "{cal}"\n')
     (inputs / "project.toml").write_text(text)
     calibrated = run(load_config(inputs / "project.toml"), write=False)

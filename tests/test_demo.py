@@ -340,7 +340,7 @@ def test_write_demo_round_trip(tmp_path, small: DemoProvince) -> None:
         "candidates": "auto",
     }
     assert config["model"] == {
-        "name": "hata", "environment": "suburban", "rx_height_m": 1.5, "max_radius_km": 15,
+        "name": "itm", "environment": "suburban", "rx_height_m": 1.5, "max_radius_km": 15,
     }  # fmt: skip
     assert config["coverage"] == {"threshold_dbm": -100}
     assert config["siting"] == {"sites": 5, "method": "greedy"}

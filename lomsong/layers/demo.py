@@ -1187,7 +1187,7 @@ households = "households.gpkg"
 candidates = "auto"
 
 [model]
-name = "hata"
+name = "itm"
 environment = "suburban"
 rx_height_m = 1.5
 max_radius_km = {15 if reduced else 30}
