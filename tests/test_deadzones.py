@@ -113,3 +113,29 @@ def test_per_technology_thresholds_indoor_margin_and_operators(world):
     with pytest.raises(Exception, match="groups=True"):
         dead_zones(predict(towers, terrain, max_radius_km=30), villages, households,
                    by_operator=True)  # fmt: skip
+
+
+def test_village_counts_scale_the_points_share_and_pointless_villages_are_judged(world):
+    from conftest import CRS
+    from shapely.geometry import Point
+
+    _, _, villages, _, signal = world
+    import geopandas as gpd
+
+    # buildings: 3 points in the near village, 1 in the far one (behind the ridge), none in V2
+    pts = gpd.GeoDataFrame(
+        {"households": [1.0, 1.0, 1.0, 1.0], "village_id": ["V1", "V1", "V1", "V3"]},
+        geometry=[Point(X0 + 6_500, Y0 - 5_000), Point(X0 + 7_000, Y0 - 5_000),
+                  Point(X0 + 7_500, Y0 - 5_000), Point(X0 + 25_000, Y0 - 5_000)],
+        crs=CRS,
+    )  # fmt: skip
+    gaps = dead_zones(signal, villages, pts)
+    v = gaps.villages.set_index("village_id")
+    # the census counts stay the totals; the points' shares split them
+    assert (v["households_covered"] + v["households_uncovered"] == v["households"]).all()
+    assert v.loc["V1", "households_covered"] == 300 and not v.loc["V1", "dead"]
+    assert v.loc["V3", "households_uncovered"] == 80 and v.loc["V3", "dead"]
+    # V2 has no point: its representative point decides, as its own power says
+    centre = villages.set_index("village_id").geometry["V2"].representative_point()
+    lit = signal.power.sample([centre.x], [centre.y])[0] >= -100
+    assert v.loc["V2", "share_uncovered"] == (0.0 if lit else 1.0)

@@ -135,17 +135,29 @@ def dead_zones(
     v = villages.copy()
     total = v["village_id"].map(by_village["w"]).fillna(0.0).to_numpy()
     covered = v["village_id"].map(by_village["wc"]).fillna(0.0).to_numpy()
-    v["households_covered"] = np.round(covered).astype(np.int64)
-    v["households_uncovered"] = np.round(total - covered).astype(np.int64)
+    # The points say *where* households live; the village's own count says *how many*: the
+    # share found on the points is applied to the village's households (identical when the
+    # points were spread from that count). A village with households but no point is judged
+    # at its representative point.
+    census = v["households"].to_numpy(dtype=float)
+    no_points = (total <= 0) & (census > 0)
+    at_centre = np.zeros(len(v), dtype=bool)
+    if no_points.any():
+        rp = v.geometry[no_points].representative_point()
+        at_centre[no_points] = _sample_mask(grid, covered_grid, rp.x.to_numpy(), rp.y.to_numpy())
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, (total - covered) / total, 0.0)
+        share = np.where(total > 0, (total - covered) / total, np.where(at_centre, 0.0, 1.0))
+    share = np.where((total > 0) | no_points, share, 0.0)
+    base = np.where(census > 0, census, total)
+    v["households_uncovered"] = np.round(base * share).astype(np.int64)
+    v["households_covered"] = np.round(base).astype(np.int64) - v["households_uncovered"]
     v["share_uncovered"] = share
-    v["dead"] = (total > 0) & (share >= dead_share)
+    v["dead"] = (base > 0) & (share >= dead_share)
     for op in operators:
-        col = by_village[f"op:{op}"]
-        v[f"households_covered_{op}"] = np.round(v["village_id"].map(col).fillna(0.0)).astype(
-            np.int64
-        )
+        op_cov = v["village_id"].map(by_village[f"op:{op}"]).fillna(0.0).to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            op_share = np.where(total > 0, op_cov / total, 0.0)
+        v[f"households_covered_{op}"] = np.round(base * op_share).astype(np.int64)
     v = v.sort_values(["households_uncovered", "village_id"], ascending=[False, True])
 
     zones = _zone_polygons(signal, v, hh, covered_grid, min_zone_cells)
