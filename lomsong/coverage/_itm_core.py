@@ -748,8 +748,24 @@ def _variability_db(
         sigma_t = sig_plus
     else:
         sigma_t = sig_td + tgtd / z_t
-    y_t = sigma_t * z_t
+    return _combine_variability(a_ref, v_med, base, sigma_t, sigma_l, sigma_s, z_t, z_s, y_l), warn
 
+
+@njit(cache=True)
+def _combine_variability(
+    a_ref: float,
+    v_med: float,
+    base: int,
+    sigma_t: float,
+    sigma_l: float,
+    sigma_s: float,
+    z_t: float,
+    z_s: float,
+    y_l: float,
+) -> float:
+    """Loss from the reference attenuation and the time/location/situation deviations,
+    combined as the mdvar mode says, with the soft floor below free space."""
+    y_t = sigma_t * z_t
     ys2 = sigma_s**2 + y_t**2 / (7.8 + z_s**2) + y_l**2 / (24.0 + z_s**2)
     if base == 0:
         y_r = 0.0
@@ -766,7 +782,7 @@ def _variability_db(
     val = a_ref - v_med - y_r - y_s
     if val < 0.0:  # soft floor: loss below free space shrinks smoothly (Algorithm eq. 52)
         val = val * (29.0 - val) / (29.0 - 10.0 * val)
-    return val, warn
+    return val
 
 
 # --- inputs and terrain -----------------------------------------------------------------------

@@ -627,24 +627,7 @@ def _variability_fast(
         else:
             sig_td = _core._C_D[c] * sig_plus
             sigma_t = sig_td + (sig_plus - sig_td) * zd / z_t
-    y_t = sigma_t * z_t
-    ys2 = sigma_s**2 + y_t**2 / (7.8 + z_s**2) + y_l**2 / (24.0 + z_s**2)
-    if base == 0:
-        y_r = 0.0
-        y_s = math.sqrt(sigma_t**2 + sigma_l**2 + ys2) * z_s
-    elif base == 1:
-        y_r = y_t
-        y_s = math.sqrt(sigma_l**2 + ys2) * z_s
-    elif base == 2:
-        y_r = math.sqrt(sigma_t**2 + sigma_l**2) * z_t
-        y_s = math.sqrt(ys2) * z_s
-    else:
-        y_r = y_t + y_l
-        y_s = math.sqrt(ys2) * z_s
-    val = a_ref - v_med - y_r - y_s
-    if val < 0.0:
-        val = val * (29.0 - val) / (29.0 - 10.0 * val)
-    return val
+    return _core._combine_variability(a_ref, v_med, base, sigma_t, sigma_l, sigma_s, z_t, z_s, y_l)
 
 
 @nb.njit(cache=True, _nrt=False)
