@@ -36,7 +36,7 @@ __all__ = ["TowerCache", "ENGINE_VERSION"]
 logger = logging.getLogger(__name__)
 
 #: Bump whenever the engine's numbers change, so old entries stop matching.
-ENGINE_VERSION = "rays-1"
+ENGINE_VERSION = "rays-2"
 COMPOSITE = "composite.npz"
 _NAN_Q = np.int16(-32768)
 _TOWER_FIELDS = ("freq_mhz", "height_m", "eirp_dbm", "azimuth_deg", "beamwidth_deg", "tilt_deg")
