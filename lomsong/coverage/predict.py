@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -373,15 +374,23 @@ def predict(
                "max_radius_km": max_radius_km, "calibration": calibration}  # fmt: skip
     from lomsong.coverage.parallel import tower_predictions
 
-    for i, pred in tower_predictions(
-        todo, terrain, options=options, workers=workers, scheduler=scheduler
-    ):
-        stats["predicted"] += 1
-        if pred is None:  # outside the grid: remembered as an empty window
-            pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
-        if cache is not None:
-            cache.put(keys[i], pred)
-        merge(i, pred)
+    # cache entries are written by a background thread (compression and file I/O release the
+    # GIL) while the next tower is predicted; a few pending at most, so memory stays bounded
+    writes: list[Future] = []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-cache") as writer:
+        for i, pred in tower_predictions(
+            todo, terrain, options=options, workers=workers, scheduler=scheduler
+        ):
+            stats["predicted"] += 1
+            if pred is None:  # outside the grid: remembered as an empty window
+                pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
+            if cache is not None:
+                writes.append(writer.submit(cache.put, keys[i], pred))
+                while len(writes) > 2:
+                    writes.pop(0).result()
+            merge(i, pred)
+        for fut in writes:
+            fut.result()  # a failed write fails the run
     if cache is not None:
         cache.save_composite(keys, best, serving, by_group)
     if cache is not None:
