@@ -31,6 +31,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from lomsong.coverage.deadzones import DeadZones
@@ -365,13 +366,16 @@ def _hist_png(
     return _png(fig), missing
 
 
-def _outline(ax: Any, geom: Any, scale: float, **style: Any) -> None:
-    polys = getattr(geom, "geoms", [geom])
-    for poly in polys:
-        rings = [poly.exterior, *poly.interiors] if hasattr(poly, "exterior") else []
-        for ring in rings:
-            x, y = np.asarray(ring.coords).T
-            ax.plot(x / scale, y / scale, **style)
+def _outline(ax: Any, geoms: Any, scale: float, **style: Any) -> None:
+    """Draw the rings of all polygons as one LineCollection (one artist, not one per ring:
+    a province's 4,000 rings took 6 s as separate lines)."""
+    segments = []
+    for geom in geoms:
+        for poly in getattr(geom, "geoms", [geom]):
+            rings = [poly.exterior, *poly.interiors] if hasattr(poly, "exterior") else []
+            segments.extend(np.asarray(ring.coords)[:, :2] / scale for ring in rings)
+    if segments:
+        ax.add_collection(LineCollection(segments, **style))
 
 
 def _sites_in(ranking: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
@@ -398,10 +402,11 @@ def _map_png(signal: Coverage, gaps: DeadZones, ranking: pd.DataFrame, lab: dict
         cmap="viridis", vmin=SIGNAL_MIN_DBM, vmax=SIGNAL_MAX_DBM, interpolation="nearest",
         origin="upper",
     )  # fmt: skip
-    for geom in gaps.villages.to_crs(grid.crs).geometry if len(gaps.villages) else []:
-        _outline(ax, geom, km, color="white", lw=0.4, alpha=0.6)
-    for geom in gaps.zones.to_crs(grid.crs).geometry if len(gaps.zones) else []:
-        _outline(ax, geom, km, color=COLOR_UNCOVERED, lw=1.2)
+    if len(gaps.villages):
+        _outline(ax, gaps.villages.to_crs(grid.crs).geometry, km, colors="white", lw=0.4,
+                 alpha=0.6)  # fmt: skip
+    if len(gaps.zones):
+        _outline(ax, gaps.zones.to_crs(grid.crs).geometry, km, colors=COLOR_UNCOVERED, lw=1.2)
     towers = getattr(signal, "towers", None)
     if towers is not None and len(towers):
         xy = towers.to_crs(grid.crs).geometry

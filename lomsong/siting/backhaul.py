@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
+import numba as nb
 import numpy as np
 import pandas as pd
 from pyproj import CRS
@@ -77,8 +78,6 @@ DEFAULT_MAST_HEIGHT_M = 30.0
 EARTH_RADIUS_M = 6_371_000.0
 #: Speed of light in vacuum (m/s).
 SPEED_OF_LIGHT = 299_792_458.0
-#: Profile samples evaluated at once: bounds memory to ~100 MB of float64 temporaries.
-_CHUNK_SAMPLES = 1_000_000
 #: Id columns looked for, in order, when none is named.
 _ID_COLUMNS = ("tower_id", "site_id", "fibre_id", "point_id", "id")
 #: Node kinds that already reach the core network.
@@ -384,10 +383,9 @@ def backhaul_graph(
 
     Notes
     -----
-    Pairs are pruned with a k-d tree (only pairs within ``max_hop_km`` get a profile); profiles
-    of many pairs are sampled and evaluated together in flat numpy arrays, in chunks of
-    :data:`_CHUNK_SAMPLES` samples. Cost ∝ Σ hop length / step; e.g. 300 candidates and
-    1000 towers at 30 m resolution take a few seconds.
+    Pairs are pruned with a k-d tree (only pairs within ``max_hop_km`` get a profile); the
+    profiles are sampled and evaluated pair by pair in parallel (numba). Cost ∝ Σ hop length /
+    step; e.g. 1,545 candidates and 110 towers on a province at 30 m: 0.3 s on 2 cores.
     """
     if not isinstance(terrain, Grid):
         raise InputError("<terrain>", f"expected a lomsong.grid.Grid, got {type(terrain).__name__}")
@@ -524,37 +522,83 @@ def _min_clearance(
     f_ghz: float,
     k_factor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Minimum clearance ratio and unknown-terrain share of every pair's profile."""
-    P = len(a)
+    """Minimum clearance ratio and unknown-terrain share of every pair's profile.
+
+    Interior samples only (at the ends F1 = 0 and the antenna is above its own ground), every
+    ``step`` metres at most; the ground between cell centres is bilinear as in
+    :func:`sample_bilinear`. Pairs in parallel (numba), no temporary arrays.
+    """
+    t = terrain.transform
+    lam = SPEED_OF_LIGHT / (f_ghz * 1e9)
+    return _min_clearance_pairs(
+        np.ascontiguousarray(terrain.data, dtype=np.float32), float(t.c), float(t.a),
+        float(t.f), float(t.e), np.asarray(x, np.float64), np.asarray(y, np.float64),
+        np.asarray(z, np.float64), np.asarray(a, np.int64), np.asarray(b, np.int64),
+        np.asarray(D, np.float64), float(step), lam, 2.0 * k_factor * EARTH_RADIUS_M,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, parallel=True)
+def _min_clearance_pairs(
+    Z: np.ndarray,
+    x0: float,
+    dx: float,
+    y0: float,
+    dy: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    D: np.ndarray,
+    step: float,
+    lam: float,
+    two_kr: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    P = a.shape[0]
+    h, w = Z.shape
     min_ratio = np.full(P, np.inf)
     unknown = np.zeros(P)
-    # interior samples only: at the ends F1 = 0 and the antenna is above its own ground
-    n_seg = np.maximum(2, np.ceil(D / step).astype(np.int64))
-    n_in = n_seg - 1
-    todo = np.flatnonzero(D > 1e-6)  # co-located sites: nothing in between, keep inf
-    if len(todo) == 0:
-        return min_ratio, unknown
-    csum = np.cumsum(n_in[todo])
-    bounds = np.searchsorted(csum, np.arange(_CHUNK_SAMPLES, csum[-1], _CHUNK_SAMPLES))
-    for chunk in np.split(todo, bounds + 1 if len(bounds) else []):
-        if len(chunk) == 0:
+    for p in nb.prange(P):
+        Dp = D[p]
+        if not Dp > 1e-6:  # co-located sites: nothing in between, keep inf
             continue
-        cnt = n_in[chunk]
-        starts = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-        rep = np.repeat(np.arange(len(chunk)), cnt)
-        pos = np.arange(int(cnt.sum())) - starts[rep] + 1
-        t = pos / n_seg[chunk][rep]
-        pa, pb = a[chunk][rep], b[chunk][rep]
-        px = x[pa] + t * (x[pb] - x[pa])
-        py = y[pa] + t * (y[pb] - y[pa])
-        Dr = D[chunk][rep]
-        ratio = _clearance_ratio(
-            t * Dr, Dr, sample_bilinear(terrain, px, py), z[pa], z[pb], f_ghz, k_factor
-        )
-        nan = np.isnan(ratio)
-        ratio[nan] = np.inf
-        min_ratio[chunk] = np.minimum.reduceat(ratio, starts)
-        unknown[chunk] = np.add.reduceat(nan.astype(np.float64), starts) / cnt
+        n_seg = max(2, int(math.ceil(Dp / step)))
+        pa = a[p]
+        pb = b[p]
+        best = np.inf
+        nan = 0
+        for pos in range(1, n_seg):
+            tt = pos / n_seg
+            px = x[pa] + tt * (x[pb] - x[pa])
+            py = y[pa] + tt * (y[pb] - y[pa])
+            # sample_bilinear
+            col = (px - x0) / dx - 0.5
+            row = (py - y0) / dy - 0.5
+            ground = np.nan
+            if -0.5 <= col <= w - 0.5 and -0.5 <= row <= h - 0.5:
+                col = min(max(col, 0.0), w - 1.0)
+                row = min(max(row, 0.0), h - 1.0)
+                c0 = min(int(math.floor(col)), max(w - 2, 0))
+                r0 = min(int(math.floor(row)), max(h - 2, 0))
+                c1 = min(c0 + 1, w - 1)
+                r1 = min(r0 + 1, h - 1)
+                fx = col - c0
+                fy = row - r0
+                top = Z[r0, c0] * (1.0 - fx) + Z[r0, c1] * fx
+                bottom = Z[r1, c0] * (1.0 - fx) + Z[r1, c1] * fx
+                ground = top * (1.0 - fy) + bottom * fy
+            d1 = tt * Dp
+            d2 = Dp - d1
+            ray = z[pa] + (z[pb] - z[pa]) * (d1 / Dp)
+            clear = ray - ground - d1 * d2 / two_kr
+            ratio = clear / math.sqrt(lam * d1 * d2 / (d1 + d2))
+            if math.isnan(ratio):
+                nan += 1
+            elif ratio < best:
+                best = ratio
+        min_ratio[p] = best
+        unknown[p] = nan / (n_seg - 1)
     return min_ratio, unknown
 
 
