@@ -99,12 +99,11 @@ _G_SIZE = 14
 def _elev_minor_nrt(Z: np.ndarray, r: int, c: int, direction: int, off: float) -> float:
     """:func:`lomsong.coverage.profiles._elev_minor` (the same arithmetic), without NRT."""
     h, w = Z.shape
-    if off >= 0.0:
-        r2, c2 = (r + 1, c) if direction <= 1 else (r, c + 1)
-        f = off
-    else:
-        r2, c2 = (r - 1, c) if direction <= 1 else (r, c - 1)
-        f = -off
+    # selects, not branches: the sign of the offset flips irregularly along a ray
+    step = 1 if off >= 0.0 else -1
+    f = abs(off)
+    r2 = r + step if direction <= 1 else r
+    c2 = c if direction <= 1 else c + step
     z = Z[r, c]
     if 0 <= r2 < h and 0 <= c2 < w:
         z2 = Z[r2, c2]
@@ -506,24 +505,26 @@ def _walk_ray(
     z[0] = z0
     P0[0] = 0.0
     P1[0] = 0.0
+    P0[1] = 0.0
+    P1[1] = 0.0
     for t in range(1, T + 1):
         dr, dc, off = _ray_cell(direction, m, t, qR)
-        z[t] = _elev_minor_nrt(Z, r0 + dr, c0 + dc, direction, off)
+        zt = _elev_minor_nrt(Z, r0 + dr, c0 + dc, direction, off)
+        z[t] = zt
         if role[t] & 1:
             zc[t] = Z[r0 + dr, c0 + dc]
-    for t in range(T + 1):
-        P0[t + 1] = P0[t] + (z[t] - z0)
-        P1[t + 1] = P1[t] + t * (z[t] - z0)
+        P0[t + 1] = P0[t] + (zt - z0)
+        P1[t + 1] = P1[t] + t * (zt - z0)
     # reference curvature of the hull: the whole ray's
     g_ref, _ = _earth(_mean_height(P0, z, z0, T, z[T]), n0)
-    for t in range(T + 1):
-        x = t * s
-        w[t] = z[t] - 0.5 * g_ref * x * x
+    half_g = 0.5 * g_ref * s * s
+    w[0] = z0
     z_tx = z0 + h_tx
     hn = 0
     k = 0
     nw = 0  # winners so far
     for t in range(1, T + 1):
+        w[t] = z[t] - half_g * t * t  # the hull's transformed height, as the samples arrive
         rl = role[t]
         if rl == 0:
             hn = _hull_push(hidx, hn, t, w)
