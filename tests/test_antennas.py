@@ -14,6 +14,7 @@ from lomsong.coverage.antennas import (
     bearing_deg,
     elevation_deg,
     horizontal_pattern_db,
+    sector_gain_window,
     vertical_pattern_db,
 )
 
@@ -171,3 +172,29 @@ def test_elevation() -> None:
     assert elevation_deg(100.0, 100.0) == pytest.approx(45.0, abs=EXACT_TOL)
     assert elevation_deg(-30.0, 0.0) == pytest.approx(-90.0, abs=EXACT_TOL)
     assert elevation_deg(0.0, 5000.0) == 0.0
+
+
+def test_sector_gain_window_is_the_vectorised_pattern() -> None:
+    """The fused window kernel of the raster engine = bearing/elevation/antenna_gain_db over
+    the window's cells (edges clamped to the grid), to float32 rounding."""
+    rng = np.random.default_rng(0)
+    z = rng.uniform(0.0, 800.0, (120, 110)).astype(np.float32)
+    for _ in range(12):
+        size = 2 * int(rng.integers(1, 60)) + 1
+        r0, c0 = int(rng.integers(-40, 100)), int(rng.integers(-40, 100))
+        res, ant, az = 30.0, float(rng.uniform(0.0, 900.0)), float(rng.uniform(0.0, 360.0))
+        bw, tilt = float(rng.uniform(30.0, 120.0)), float(rng.uniform(0.0, 10.0))
+        R = size // 2
+        off = (np.arange(size) - R) * res
+        dx, dy = off[None, :], -off[:, None]
+        dist = np.hypot(dx, dy)
+        dist[R, R] = res / 2
+        rr = np.clip(np.arange(r0, r0 + size), 0, z.shape[0] - 1)
+        cc = np.clip(np.arange(c0, c0 + size), 0, z.shape[1] - 1)
+        dz = z[np.ix_(rr, cc)] + 1.5 - ant
+        want = antenna_gain_db(bearing_deg(dx, dy), elevation_deg(dz, dist), azimuth_deg=az,
+                               beamwidth_deg=bw, tilt_deg=tilt)  # fmt: skip
+        got = sector_gain_window(z, r0, c0, size, res, antenna_abs_m=ant, rx_height_m=1.5,
+                                 azimuth_deg=az, beamwidth_deg=bw, tilt_deg=tilt)  # fmt: skip
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)  # float32 output

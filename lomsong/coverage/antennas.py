@@ -40,6 +40,9 @@ References
 
 from __future__ import annotations
 
+import math
+
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 
@@ -54,6 +57,7 @@ __all__ = [
     "antenna_gain_db",
     "bearing_deg",
     "elevation_deg",
+    "sector_gain_window",
 ]
 
 ArrayLike = npt.ArrayLike
@@ -248,3 +252,92 @@ def elevation_deg(dz_m: ArrayLike, distance_m: ArrayLike) -> FloatArray:
         Elevation (degrees, -90 to 90), float64, broadcast shape.
     """
     return _out(np.degrees(np.arctan2(_as_float(dz_m), _as_float(distance_m))))
+
+
+def sector_gain_window(
+    elevation: np.ndarray,
+    row0: int,
+    col0: int,
+    size: int,
+    res_m: float,
+    *,
+    antenna_abs_m: float,
+    rx_height_m: float,
+    azimuth_deg: float,
+    beamwidth_deg: float = DEFAULT_BEAMWIDTH_DEG,
+    tilt_deg: float = DEFAULT_TILT_DEG,
+    front_to_back_db: float = DEFAULT_FRONT_TO_BACK_DB,
+    vertical_beamwidth_deg: float = DEFAULT_VERTICAL_BEAMWIDTH_DEG,
+    sidelobe_db: float = DEFAULT_SIDELOBE_DB,
+) -> np.ndarray:
+    """:func:`antenna_gain_db` of one sector antenna over a square window of a terrain grid.
+
+    The window is ``size`` × ``size`` cells from grid cell (``row0``, ``col0``), the antenna at
+    its centre cell, ``antenna_abs_m`` above sea level (ground + mast); each cell's elevation
+    angle is that of the receiver ``rx_height_m`` above the cell's ground (cells outside the
+    grid take the nearest edge cell's ground). The same formulas as the vectorised functions
+    above, fused into one parallel pass (numba) instead of ~10 temporary arrays of the window:
+    float32, like the predictions it is added to.
+    """
+    z = np.ascontiguousarray(elevation)
+    bearing = _window_bearings(int(size))
+    return _sector_window(z, bearing, int(row0), int(col0), int(size), float(res_m),
+                          float(antenna_abs_m),
+                          float(rx_height_m), float(azimuth_deg), float(beamwidth_deg),
+                          float(tilt_deg), float(front_to_back_db),
+                          float(vertical_beamwidth_deg), float(sidelobe_db))  # fmt: skip
+
+
+# The bearings of a window's cells from its centre depend on its size only: towers with the
+# same radius share them (the last size is kept: 2001² float64 = 32 MB at 30 km / 30 m).
+_BEARINGS: dict[int, np.ndarray] = {}
+
+
+def _window_bearings(size: int) -> np.ndarray:
+    """:func:`bearing_deg` of every cell of a size × size window from its centre cell."""
+    b = _BEARINGS.get(size)
+    if b is None:
+        off = np.arange(size, dtype=np.float64) - size // 2
+        b = np.ascontiguousarray(bearing_deg(off[None, :], -off[:, None]))
+        _BEARINGS.clear()
+        _BEARINGS[size] = b
+    return b
+
+
+@nb.njit(cache=True, parallel=True)
+def _sector_window(
+    Z: np.ndarray,
+    bearing: np.ndarray,
+    r0: int,
+    c0: int,
+    size: int,
+    res: float,
+    z_ant: float,
+    h_rx: float,
+    az: float,
+    bw: float,
+    tilt: float,
+    am: float,
+    vbw: float,
+    sla: float,
+) -> np.ndarray:
+    h, w = Z.shape
+    R = size // 2
+    out = np.empty((size, size), dtype=np.float32)
+    for i in nb.prange(size):
+        dy = -float(np.float32(i - R) * np.float32(res))  # as the float32 offsets of numpy
+        rr = min(max(r0 + i, 0), h - 1)
+        for j in range(size):
+            dx = float(np.float32(j - R) * np.float32(res))
+            dist = float(np.float32(math.hypot(dx, dy)))
+            if i == R and j == R:
+                dist = res / 2
+            cc = min(max(c0 + j, 0), w - 1)
+            # float32 like numpy's float32 terrain + Python floats
+            dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
+            phi = (bearing[i, j] - az + 180.0) % 360.0 - 180.0
+            a_h = -min(12.0 * (phi / bw) ** 2, am)
+            off = (-math.degrees(math.atan2(dz, dist)) - tilt) / vbw
+            a_v = -min(12.0 * off**2, sla)
+            out[i, j] = -min(-(a_h + a_v), am)
+    return out

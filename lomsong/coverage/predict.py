@@ -234,27 +234,13 @@ def _sector_gain(
     tower: Mapping, terrain: Grid, r0: int, c0: int, size: int, rx_height_m: float
 ) -> np.ndarray:
     """Antenna pattern gain (dB ≤ 0) on the window, from bearing and elevation of each cell."""
-    res = terrain.res
-    R = size // 2
-    off = (np.arange(size, dtype=np.float32) - R) * res
-    dx = off[None, :]
-    dy = -off[:, None]
-    dist = np.hypot(dx, dy)
-    dist[R, R] = res / 2
-    h, w = terrain.shape
-    rr = np.clip(np.arange(r0, r0 + size), 0, h - 1)
-    cc = np.clip(np.arange(c0, c0 + size), 0, w - 1)
-    z = terrain.data[np.ix_(rr, cc)]
-    z_tx = terrain.data[r0 + R, c0 + R]
+    z_tx = terrain.data[r0 + size // 2, c0 + size // 2]
     z_tx = 0.0 if not np.isfinite(z_tx) else float(z_tx)
-    dz = z + rx_height_m - (z_tx + float(tower["height_m"]))
-    return antennas.antenna_gain_db(
-        antennas.bearing_deg(dx, dy),
-        antennas.elevation_deg(dz, dist),
-        azimuth_deg=float(tower["azimuth_deg"]),
-        beamwidth_deg=float(tower["beamwidth_deg"]),
-        tilt_deg=float(tower["tilt_deg"]),
-    )
+    return antennas.sector_gain_window(
+        terrain.data, r0, c0, size, terrain.res, antenna_abs_m=z_tx + float(tower["height_m"]),
+        rx_height_m=rx_height_m, azimuth_deg=float(tower["azimuth_deg"]),
+        beamwidth_deg=float(tower["beamwidth_deg"]), tilt_deg=float(tower["tilt_deg"]),
+    )  # fmt: skip
 
 
 def predict(
