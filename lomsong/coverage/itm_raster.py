@@ -42,7 +42,7 @@ grows, sample by sample:
   ~14 R² samples). The walk collects the geometry of a ray's cells, then evaluates them as one
   batch with :func:`lomsong.coverage._itm_cell.cells_loss`: the reference's expressions written
   without branches and with polynomial exp/log (:mod:`lomsong.coverage._vmath`), which LLVM
-  vectorises (AVX2, 4 cells per instruction) — ~0.35 µs per cell where the scalar form with
+  vectorises (AVX2, 4 cells per instruction) — ~0.3 µs per cell where the scalar form with
   libm took ~0.6 µs on the same core. The terms that depend only on the radio parameters are
   computed once per tower (:func:`lomsong.coverage._itm_cell._tower_constants`).
 
@@ -806,9 +806,10 @@ def itm_loss_window(
     the module docstring and the tests.
 
     Cost: about 14 R² ray samples (hull push, O(1) amortised), a horizon query (O(log R)) and
-    the rest of ITM (~0.3 µs, most of the time) once per cell (π R²), Δh at ~40 checkpoints on
-    every 8th ray, over all numba threads: R = 1000 (30 km at 30 m) takes ~1.75 CPU-seconds
-    (~0.9 s on 2 idle cores).
+    the rest of ITM (~0.3 µs vectorised, ~45 % of the time) once per cell (π R²), Δh at ~40
+    checkpoints on every 8th ray, over all numba threads. R = 1000 (30 km at 30 m) on the
+    reference 2-core machine (AMD EPYC, 2.45 GHz; ``benchmarks/propagation.py``): ~2.1
+    CPU-seconds on the rolling hills, ~2.2-2.6 on mountains (~1.15 / 1.3 s on 2 idle cores).
     Memory ≈ 40 R² bytes (float32 window 16 R², uint8 mask of the samples cells take 16 R²,
     float32 Δh of the Δh rays 8 R²) plus 32 R² bytes while that mask is built — it is cached
     for the next tower with the same R and ray extents — and ~110 R bytes of scratch per
