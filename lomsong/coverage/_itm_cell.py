@@ -422,9 +422,10 @@ def _v_knife(v2: float) -> float:
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
-def _v_curve(c1: float, c2: float, x1: float, x2: float, x3: float, de_m: float) -> float:
-    r = (de_m / x1) ** 2
-    return (c1 + c2 / (1.0 + ((de_m - x2) / x3) ** 2)) * r / (1.0 + r)
+def _v_effective_distance(he0: float, he1: float, d: float, d_ex_f: float) -> float:
+    """The variability's effective distance d_e (m), with d_ex_f = (575.7e12 / k)^(1/3)."""
+    d_ex = math.sqrt(2.0 * _core._A9000_M * he0) + math.sqrt(2.0 * _core._A9000_M * he1) + d_ex_f
+    return 130e3 * d / d_ex if d < d_ex else 130e3 + d - d_ex
 
 
 @nb.njit(cache=True, inline="always", error_model="numpy")
@@ -621,13 +622,9 @@ def cells_loss(
     if z_t == 0.0 and z_l == 0.0 and z_s == 0.0:
         # the medians (50 % time, location, situation): every deviation is multiplied by 0
         for i in range(n):
-            he0 = he0a[i]
-            he1 = he1a[i]
             d = da[i]
-            d_ex = (math.sqrt(2.0 * _core._A9000_M * he0) + math.sqrt(2.0 * _core._A9000_M * he1)
-                    + kc[_KC_DEX])  # fmt: skip
-            d_e = 130e3 * d / d_ex if d < d_ex else 130e3 + d - d_ex
-            v_med = _v_curve(v_row[0], v_row[1], v_row[2], v_row[3], v_row[4], d_e)
+            d_e = _v_effective_distance(he0a[i], he1a[i], d, kc[_KC_DEX])
+            v_med = _core._curve(v_row[0], v_row[1], v_row[2], v_row[3], v_row[4], d_e)
             val = out[i] - v_med
             val = val * (29.0 - val) / (29.0 - 10.0 * val) if val < 0.0 else val
             out[i] = val + (kc[_KC_FS] + 20.0 * vlog10(d / 1000.0))
@@ -702,34 +699,16 @@ def _variability_loop(
     no_sit = kc[_KC_NOSIT] != 0.0
     no_loc = kc[_KC_NOLOC] != 0.0
     for i in range(n):
-        he0 = he0a[i]
-        he1 = he1a[i]
         d = da[i]
-        d_ex = (math.sqrt(2.0 * _core._A9000_M * he0) + math.sqrt(2.0 * _core._A9000_M * he1)
-                + kc[_KC_DEX])  # fmt: skip
-        d_e = 130e3 * d / d_ex if d < d_ex else 130e3 + d - d_ex
+        d_e = _v_effective_distance(he0a[i], he1a[i], d, kc[_KC_DEX])
         sigma_s = 0.0 if no_sit else 5.0 + 3.0 * vexp(-d_e / 100e3)
-        v_med = _v_curve(v_row[0], v_row[1], v_row[2], v_row[3], v_row[4], d_e)
+        v_med = _core._curve(v_row[0], v_row[1], v_row[2], v_row[3], v_row[4], d_e)
         dh_d = _v_dh_at(d, dha[i])
         sigma_l = 0.0 if no_loc else 10.0 * wn * dh_d / (wn * dh_d + 13.0)
         y_l = sigma_l * z_l
-        sig_t = _v_curve(t_row[0], t_row[1], t_row[2], t_row[3], t_row[4], d_e) * t_g
+        sig_t = _core._curve(t_row[0], t_row[1], t_row[2], t_row[3], t_row[4], d_e) * t_g
         sig_td = cd * sig_t
         sigma_t = sig_t if (t_minus or z_t <= zd) else sig_td + (sig_t - sig_td) * zd / z_t
-        y_t = sigma_t * z_t
-        ys2 = sigma_s**2 + y_t**2 / (7.8 + z_s**2) + y_l**2 / (24.0 + z_s**2)
-        if base == 0:
-            y_r = 0.0
-            y_s = math.sqrt(sigma_t**2 + sigma_l**2 + ys2) * z_s
-        elif base == 1:
-            y_r = y_t
-            y_s = math.sqrt(sigma_l**2 + ys2) * z_s
-        elif base == 2:
-            y_r = math.sqrt(sigma_t**2 + sigma_l**2) * z_t
-            y_s = math.sqrt(ys2) * z_s
-        else:
-            y_r = y_t + y_l
-            y_s = math.sqrt(ys2) * z_s
-        val = out[i] - v_med - y_r - y_s
-        val = val * (29.0 - val) / (29.0 - 10.0 * val) if val < 0.0 else val
+        val = _core._combine_variability(out[i], v_med, base, sigma_t, sigma_l, sigma_s, z_t, z_s,
+                                         y_l)  # fmt: skip
         out[i] = val + (kc[_KC_FS] + 20.0 * vlog10(d / 1000.0))
