@@ -385,7 +385,8 @@ def backhaul_graph(
     -----
     Pairs are pruned with a k-d tree (only pairs within ``max_hop_km`` get a profile); the
     profiles are sampled and evaluated pair by pair in parallel (numba). Cost ∝ Σ hop length /
-    step; e.g. 1,545 candidates and 110 towers on a province at 30 m: 0.3 s on 2 cores.
+    step; e.g. the 171,689 pairs within 20 km of 1,500 sites on a province at 30 m: 2.2 s on
+    2 cores (the vectorised numpy form took 13 s).
     """
     if not isinstance(terrain, Grid):
         raise InputError("<terrain>", f"expected a lomsong.grid.Grid, got {type(terrain).__name__}")
