@@ -385,3 +385,21 @@ def test_accuracy_against_point_to_point_on_real_srtm(danang) -> None:
     # (1.8 dB with another draw of 1,000 cells): the engine's contract, median ≤ 0.5, p95 ≤ 2.
     assert np.median(err) <= 0.5
     assert np.percentile(err, 95) <= 2.0
+
+
+@pytest.mark.parametrize(("row", "col"), [(3, 40), (60, 2), (70, 75), (0, 0)])
+def test_unclipped_winner_mask_serves_windows_cut_by_the_grid(row: int, col: int) -> None:
+    """Towers near the grid's edge reuse the mask of the full window (no voids): cut at each
+    ray's extent it picks the same sample for every cell inside the grid as the mask of the
+    clipped rays."""
+    z = np.zeros((80, 90), dtype=np.float32)
+    R, q, radius = 30, itm_raster._RAY_DENSITY, 30 * RES
+    ext = itm_raster._extents(z, row, col, R, q, RES, radius, False)
+    full = itm_raster._extents(z, row, col, R, q, RES, radius, False, False)
+    assert (ext <= full).all() and (ext < full).any()  # the grid cuts some rays
+    clipped = itm_raster._winners(ext, R, q)
+    unclipped = itm_raster._winners(full, R, q)
+    keep = np.arange(R + 1)[None, :] <= ext[:, None]
+    assert np.array_equal(clipped * keep, unclipped * keep)
+    # and every cell of the grid inside the radius is taken once
+    assert int((clipped * keep).sum()) == int((unclipped * keep).sum())

@@ -332,11 +332,14 @@ def _extents(
     res: float,
     max_d: float,
     voids: bool = True,
+    grid: bool = True,
 ) -> np.ndarray:
     """Last usable sample of every ray: within ``max_d``, inside the grid, before any void.
 
     Ray (direction, m), m in −qR..qR, moves m/(qR) cells across the minor axis per step (``q``
-    rays per border cell). ``voids=False`` (the window holds no NaN) skips reading the terrain.
+    rays per border cell). ``voids=False`` (the window holds no NaN) skips reading the terrain;
+    ``grid=False`` (with ``voids=False``) ignores the grid's edges: the extents of the radius
+    alone, the same for every tower.
     """
     size = 2 * q * R + 1
     n_rays = 4 * size
@@ -353,7 +356,7 @@ def _extents(
             dr, dc, off = _ray_cell(direction, m, t, q * R)
             r = r0 + dr
             c = c0 + dc
-            if r < 0 or r >= h or c < 0 or c >= w:
+            if grid and (r < 0 or r >= h or c < 0 or c >= w):
                 break
             if voids and math.isnan(_elev_minor(Z, r, c, direction, off)):
                 break
@@ -829,8 +832,8 @@ def itm_loss_window(
                    float(situation), _DH_DENSE, _DH_GROWTH)  # fmt: skip
 
 
-# The winner mask depends only on R and the rays' extents: towers away from the grid's edges
-# and from voids share it, so the last one is kept (R = 1000: 8 MB) and reused.
+# The winner mask depends only on R and the rays' extents: towers whose windows hold no void
+# share it (see _window), so the last one is kept (R = 1000: 8 MB) and reused.
 _MASK_CACHE: dict[tuple[int, int, bytes], np.ndarray] = {}
 
 
@@ -875,8 +878,14 @@ def _window(
         z0 = 0.0
     z_g, _, _ = _core._ground(f_mhz, 0.0, n0, pol, epsilon, sigma)
     window = Z[max(0, row - R - 1) : row + R + 2, max(0, col - R - 1) : col + R + 2]
-    ext = _extents(Z, row, col, R, q, res, max_d, bool(np.isnan(window).any()))
-    mask = _winner_mask(ext, R, q)
+    voids = bool(np.isnan(window).any())
+    ext = _extents(Z, row, col, R, q, res, max_d, voids)
+    # Without voids, the samples cells take are those of the unclipped window, cut at each
+    # ray's extent: a digital ray that leaves the grid (a rectangle) never comes back, so a cell
+    # inside the grid is taken by the same sample either way. That mask is the same for every
+    # tower of a given R (computing it costs ~0.25 s single-threaded at R = 1000).
+    mask = _winner_mask(_extents(Z, row, col, R, q, res, max_d, False, False) if not voids
+                        else ext, R, q)  # fmt: skip
     kc = _tower_constants(f_mhz, h_tx, h_rx, climate, mdvar, time, location, situation, z_g)
     win = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(), dh_dense,
                     dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc)  # fmt: skip
