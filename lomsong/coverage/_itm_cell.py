@@ -12,7 +12,11 @@ loss — is a closed expression of ~35 logarithms, exponentials, cube roots and 
   branches (both sides computed, then selected) and with the vectorisable elementary functions
   of :mod:`._vmath`, so that LLVM runs four paths per AVX2 instruction: ~0.3 µs per cell
   instead of ~0.6 µs on the reference 2-core machine (every branch is computed for every path,
-  which is why four lanes give only twice the speed).
+  which is why four lanes give only twice the speed). It is compiled with the fast-math flags
+  that keep IEEE semantics for NaN, infinities and the order of operations — ``contract``
+  (fused multiply-add) and ``arcp`` (division as multiplication by the reciprocal), plus
+  ``nsz`` — which cut a further third (0.26 → 0.17 µs per cell on a 2.1 GHz Xeon; the results
+  move by < 1e-12 dB).
   Paths it cannot take (troposcatter, which needs the reference's scatter integral; non-finite
   inputs; a degenerate two-ray sum) are handed to :func:`_cell_loss`. The two agree to ~1e-12 dB
   (``tests/test_itm_raster.py``).
@@ -482,7 +486,8 @@ def _v_los(
     return w * a_t + (1.0 - w) * a_d, two_ray
 
 
-@nb.njit(cache=True, error_model="numpy")
+# fast-math limited to flags that keep NaN/inf and the order of operations (module docstring)
+@nb.njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
 def cells_loss(
     n: int,
     th0a: np.ndarray,
