@@ -44,7 +44,7 @@ __all__ = ["TowerCache", "ENGINE_VERSION"]
 logger = logging.getLogger(__name__)
 
 #: Bump whenever the engine's numbers change, so old entries stop matching.
-ENGINE_VERSION = "rays-2"
+ENGINE_VERSION = "rays-3"
 #: Bump whenever the entry format changes (part of the key too).
 _FORMAT = "zstd-planes-1"
 COMPOSITE = "composite.npz"

@@ -89,13 +89,19 @@ _DH_RAYS = 8
 _G_TH0, _G_TH1, _G_DL0, _G_DL1, _G_HE0, _G_HE1, _G_SMOOTH, _G_GAM, _G_NS, _G_DH, _G_D = range(11)
 _G_LOSS, _G_MD, _G_AD0 = 11, 12, 13  # the loss; scratch of the batch
 _G_SIZE = 14
+#: Fast-math flags of the walk's arithmetic: fused multiply-add, division by reciprocal, no signed
+#: zeros — NaN, infinities and the order of operations stay IEEE. ~15 % faster per tower; the
+#: losses move by < 0.01 dB on 99 % of cells, by up to ~1 dB on < 1 % where a rounding flips a
+#: discrete choice of the reference (the end of a fit window, a hull vertex), as any
+#: reordering of its arithmetic would.
+_FM = {"contract", "arcp", "nsz"}
 
 
 # --- incremental profile pieces ----------------------------------------------------------------
 # The helpers that take arrays and run per sample or per cell are compiled without numba's
 # runtime (_nrt=False): a function with NRT increments and decrements each array argument's
 # reference count atomically, which cost a quarter of the engine's time in these tight loops.
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _elev_minor_nrt(Z: np.ndarray, r: int, c: int, direction: int, off: float) -> float:
     """:func:`lomsong.coverage.profiles._elev_minor` (the same arithmetic), without NRT."""
     h, w = Z.shape
@@ -127,19 +133,19 @@ def _hull_push(hidx: np.ndarray, hn: int, i: int, w: np.ndarray) -> int:
     return hn + 1
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _tx_angle(z: np.ndarray, i: int, s: float, z_tx: float, a_e: float) -> float:
     x = i * s
     return (z[i] - z_tx) / x - x / (2.0 * a_e)
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _rx_angle(z: np.ndarray, i: int, n: int, s: float, z_rx: float, a_e: float) -> float:
     x = (n - i) * s
     return -(z_rx - z[i]) / x - x / (2.0 * a_e)
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _horizons_hull(
     hidx: np.ndarray,
     hn: int,
@@ -231,7 +237,7 @@ def _horizons_hull(
     return th0, th1, dl0, dl1
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _fit_prefix(
     P0: np.ndarray,
     P1: np.ndarray,
@@ -272,7 +278,7 @@ def _fit_prefix(
     return (sum_z - sum_xz * x_mid_end + zref, sum_z + sum_xz * (n - x_mid_end) + zref)
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _mean_height(P0: np.ndarray, z: np.ndarray, zref: float, n: int, z_n: float) -> float:
     """Mean terrain height ignoring the first and last 10 % of the path (reference's h_sys)."""
     p10 = int(0.1 * n)
@@ -289,7 +295,7 @@ def _earth(h_sys: float, n0: float) -> tuple[float, float]:
     return _core._GAMMA_A * (1.0 - 0.04665 * math.exp(n_s / 179.3)), n_s
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _effective_heights(
     P0: np.ndarray,
     P1: np.ndarray,
@@ -410,7 +416,7 @@ def _dh_slot(m: int, qR: int, g: int) -> int:
     return -1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, fastmath=_FM)
 def _walk_ray(
     ray: int,
     Z: np.ndarray,
