@@ -8,7 +8,8 @@ and any request that no rule knows fails the test.
 
 Checked: no JavaScript error; every layer listed in the layer control by its Vietnamese name;
 clicking the numbered marker of rank 1 opens a popup with that site's figures from
-``ranking.csv``; the hostile strings show as text and no dialog opens. Screenshots are kept in
+``ranking.csv``; the towers layer holds a marker per tower position whose popup opens with
+its sector table; the hostile strings show as text and no dialog opens. Screenshots are kept in
 ``outputs/browser/``: ``map.png`` (the whole map), ``rank1_popup.png``, ``hostile_tooltip.png``.
 
 Needs: Chromium (``apt-get install chromium``), the ``playwright`` package (its own browser
@@ -212,6 +213,55 @@ def test_layer_control_lists_every_layer_in_vietnamese(session: _Session) -> Non
              .all_inner_texts()]  # fmt: skip
     assert overlays == [LAB[k] for k in OVERLAYS]
     assert bases == [LAB[k] for k in BASEMAPS]
+
+
+def test_towers_layer_has_a_marker_per_site_with_its_sectors(
+    session: _Session, run_dir: Path
+) -> None:
+    """The towers layer (one GeoJSON layer of points in a marker cluster) holds one marker per
+    tower position; opening one shows its sectors' table."""
+    towers = gpd.read_file(run_dir / "planning.gpkg", layer="towers")
+    positions = {(round(p.x, 3), round(p.y, 3)) for p in towers.geometry}
+    page = session.page
+    popup_html = page.evaluate(
+        """name => {
+            const m = window[name];
+            let markers = null;
+            m.eachLayer(l => { if (l instanceof L.MarkerClusterGroup) markers = l.getLayers(); });
+            if (markers === null) return null;
+            const first = markers[0];
+            return [markers.length, first.getPopup() ? String(first.getPopup().getContent())
+                                                     : null];
+        }""",
+        _map_name(page),
+    )
+    assert popup_html is not None, "no marker cluster on the page"
+    count, html = popup_html
+    assert count == len(positions)
+    assert html is not None, "the tower marker has no popup"
+    assert LAB["operator"] in html and LAB["eirp"] in html  # the sector table's header
+    # and it opens: zoom until the cluster shows that marker, open it, read the popup
+    page.evaluate(
+        """name => new Promise(done => {
+            const m = window[name];
+            m.eachLayer(l => {
+                if (!(l instanceof L.MarkerClusterGroup)) return;
+                const first = l.getLayers()[0];
+                l.zoomToShowLayer(first, () => { first.openPopup(); done(); });
+            });
+        })""",
+        _map_name(page),
+    )
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert LAB["tower"] in popup.inner_text()
+    page.evaluate(
+        "([name, view]) => { const m = window[name]; m.closePopup();"
+        " m.setView(view[0], view[1], {animate: false}); }",
+        [_map_name(page), session.initial_view],
+    )
+    page.wait_for_timeout(300)
+    assert session.errors == []
 
 
 def test_rank_one_popup_shows_its_figures(session: _Session, run_dir: Path) -> None:

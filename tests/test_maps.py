@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 
 import geopandas as gpd
@@ -128,6 +129,16 @@ def _js_unescaped(text: str) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)
 
 
+def _feature_collections(page: str) -> list[dict]:
+    """The GeoJSON FeatureCollections folium embedded in the page."""
+    found, decoder, i = [], json.JSONDecoder(), 0
+    while (i := page.find('{"features"', i)) >= 0:
+        fc, end = decoder.raw_decode(page, i)
+        found.append(fc)
+        i = end
+    return found
+
+
 # -- coverage image --------------------------------------------------------------------------
 def test_overlay_png_colours_and_transparent_nan(inputs: dict) -> None:
     grid = inputs["signal"].power
@@ -244,10 +255,22 @@ def test_map_saves_with_layers_and_safe_text(inputs: dict, tmp_path, lang: str) 
     assert HOSTILE not in raw
     assert HOSTILE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&lt;b&gt;VNPT&lt;/b&gt;" in raw  # operator, inside a popup template literal
+    assert "&lt;b&gt;VNPT&lt;/b&gt;" in page  # operator, in the towers layer's popup
+    assert "<b>VNPT</b>" not in page
     assert "${alert(2)}" not in page
-    # One marker per tower position (the 3 sectors of S2 share one) + 2 ranked sites.
-    assert raw.count("L.marker(") == 2 + 2
+    # One marker per tower position (the 3 sectors of S2 share one), in one GeoJSON layer of
+    # points, + a marker per ranked site (2).
+    towers = [
+        fc
+        for fc in _feature_collections(page)
+        if any(lab["site"] in f["properties"].get("popup", "") for f in fc["features"])
+    ]
+    assert len(towers) == 1 and len(towers[0]["features"]) == 2
+    assert {f["properties"]["tip"] for f in towers[0]["features"]} == {
+        "T1 (Viettel)",
+        "S2-A, S2-B, S2-C (&lt;b&gt;VNPT&lt;/b&gt;)",
+    }
+    assert raw.count("L.marker(") == 2
     # Summary box: 3 500 households, 2 000 without signal (57.1 %), 1 dead village, 1 801 reached.
     summary = {
         "vi": ("3.500", "2.000 (57,1 %)", "1.801"),

@@ -33,6 +33,7 @@ import shapely
 from branca.colormap import LinearColormap
 from branca.element import MacroElement
 from folium import plugins
+from folium.utilities import JsCode
 from jinja2 import Template
 
 from lomsong.coverage.deadzones import DeadZones
@@ -524,14 +525,14 @@ def _add_zones(
     return _bounds_of(shown)
 
 
-def _tower_popup(sectors: pd.DataFrame, lab: dict[str, str], lang: str) -> str:
+def _tower_popup(sectors: Sequence[dict], lab: dict[str, str], lang: str) -> str:
     """One popup per position: a row per sector (id, operator, tech, height, EIRP, azimuth)."""
     head = "".join(
         f"<th>{lab[k]}</th>"
         for k in ("tower", "operator", "tech", "freq", "height", "eirp", "azimuth")
     )
     body = []
-    for _, row in sectors.iterrows():
+    for row in sectors:
         azimuth = _get(row, "azimuth_deg")
         cells = (
             escape_text(_get(row, "tower_id")),
@@ -543,7 +544,7 @@ def _tower_popup(sectors: pd.DataFrame, lab: dict[str, str], lang: str) -> str:
             lab["omni"] if azimuth is None else f"{format_int(azimuth, lang)}°",
         )
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    site = _get(sectors.iloc[0], "site_id")
+    site = _get(sectors[0], "site_id")
     title = f"{lab['site']} {escape_text(site)}" if site is not None else ""
     return f'<div class="ls-tip"><b>{title}</b><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
@@ -554,16 +555,35 @@ def _add_towers(
     shown = _for_display(towers, simplify_m=0)
     cluster = plugins.MarkerCluster(name=lab["layer_towers"], options={"maxClusterRadius": 40})
     # Sectors of one site share a position: one marker per position, a popup row per sector.
-    keys = list(zip(shown.geometry.y, shown.geometry.x, strict=True))
-    for (lat, lon), sectors in shown.groupby(pd.Series(keys, index=shown.index), sort=False):
-        operators = ", ".join(sorted({escape_text(o) for o in _values(sectors, "operator")}))
-        ids = ", ".join(escape_text(t) for t in _values(sectors, "tower_id"))
-        tooltip = f"{ids} ({operators})" if operators else ids
-        folium.Marker(
-            [lat, lon],
-            popup=folium.Popup(_tower_popup(sectors, lab, lang), max_width=480),
-            tooltip=folium.Tooltip(tooltip),
-            icon=folium.Icon(color=TOWER_MARKER_COLOR, icon=TOWER_ICON, prefix="fa"),
+    # One GeoJSON layer of points (popup and tooltip from each feature's properties), not a
+    # folium Marker per position: a thousand Markers took seconds of template rendering.
+    rows = pd.DataFrame(shown.drop(columns=shown.geometry.name)).to_dict("records")
+    sites: dict[tuple[float, float], list[int]] = {}
+    for i, key in enumerate(zip(shown.geometry.y, shown.geometry.x, strict=True)):
+        sites.setdefault(key, []).append(i)
+    props = []
+    for members in sites.values():
+        sectors = [rows[i] for i in members]
+        operators = {_get(r, "operator") for r in sectors} - {None}
+        operators = ", ".join(sorted(escape_text(o) for o in operators))
+        ids = ", ".join(escape_text(_get(r, "tower_id")) for r in sectors
+                        if _get(r, "tower_id") is not None)  # fmt: skip
+        props.append({"tip": f"{ids} ({operators})" if operators else ids,
+                      "popup": _tower_popup(sectors, lab, lang)})  # fmt: skip
+    if props:
+        first = [members[0] for members in sites.values()]
+        folium.GeoJson(
+            _collection(shown.iloc[first], props),
+            marker=folium.Marker(
+                icon=folium.Icon(color=TOWER_MARKER_COLOR, icon=TOWER_ICON, prefix="fa")
+            ),
+            # bound on each marker: the cluster takes the markers out of the GeoJSON layer,
+            # whose own popup (GeoJsonPopup) would then never open
+            on_each_feature=JsCode(
+                "function (feature, layer) {"
+                " layer.bindPopup(feature.properties.popup, {maxWidth: 480});"
+                " layer.bindTooltip(feature.properties.tip); }"
+            ),
         ).add_to(cluster)
     cluster.add_to(m)
     return _bounds_of(shown)
