@@ -102,6 +102,26 @@ def test_a_corrupt_cache_entry_is_recomputed_not_trusted(project, tmp_path):
     assert third.summary["towers_predicted"] == {"predicted": 0, "cached": len(first.towers)}
 
 
+def test_composite_checksum_rejects_changed_arrays(tmp_path):
+    """A composite whose arrays changed under an intact zip (its CRC-32 no longer matching) is
+    not trusted: the caller rebuilds it from the per-tower entries."""
+    cache = TowerCache(tmp_path)
+    best = np.linspace(-120, -50, 20, dtype=np.float32).reshape(4, 5)
+    serving = np.arange(20, dtype=np.int32).reshape(4, 5) % 2
+    group = {("Viettel", "4G"): best - 1.0}
+    cache.save_composite(["a", "b"], best, serving, group)
+    loaded = cache.load_composite(["a", "b"], (4, 5), groups=True)
+    assert loaded is not None
+    np.testing.assert_array_equal(loaded[0], best)
+    assert set(loaded[2]) == {("Viettel", "4G")}
+    with np.load(tmp_path / "composite.npz") as z:
+        arrays = {name: z[name] for name in z.files}
+    arrays["best"][2, 3] += 1.0  # one changed value, the stored checksum kept
+    np.savez(tmp_path / "composite.npz", **arrays)
+    assert cache.load_composite(["a", "b"], (4, 5), groups=True) is None
+    assert not (tmp_path / "composite.npz").exists()  # deleted, rebuilt by the next run
+
+
 def test_cache_round_trip_checks_its_checksum(tmp_path):
     from lomsong.coverage.predict import TowerPrediction
 

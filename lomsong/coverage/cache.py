@@ -1,9 +1,9 @@
 """Per-tower prediction cache: a rerun predicts only new or changed towers.
 
 The previous run's best-server composite is kept too (``composite.npz``, with the tower keys in
-serving order): when no tower was removed or changed, a rerun starts from it and merges only the
-new towers, so an unchanged rerun reads one file. Otherwise the composite is rebuilt from the
-per-tower entries.
+serving order and a CRC-32 of its arrays): when no tower was removed or changed, a rerun starts
+from it and merges only the new towers, so an unchanged rerun reads one file. Otherwise the
+composite is rebuilt from the per-tower entries.
 
 An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB
 (rounded to 0.005 dB), stored compressed as ``<key>.npz`` where the key is the SHA-256 of
@@ -29,6 +29,7 @@ import math
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
@@ -157,10 +158,7 @@ class TowerCache:
         arrays = {"best": best, "serving": serving, "keys": np.array(keys, dtype=str)}
         for (op, tech), arr in groups.items():
             arrays[f"group\x1f{op}\x1f{tech}"] = arr
-        digest = hashlib.sha256()
-        for name in sorted(arrays):
-            digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-        arrays["sha256"] = np.array(digest.hexdigest())
+        arrays["crc32"] = np.array(_crc32(arrays))
         self._atomic_npz(self.folder / COMPOSITE, arrays)
 
     def load_composite(
@@ -178,11 +176,8 @@ class TowerCache:
         try:
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
                 arrays = {name: z[name] for name in z.files}
-            stored = str(arrays.pop("sha256"))
-            digest = hashlib.sha256()
-            for name in sorted(arrays):
-                digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-            if digest.hexdigest() != stored:
+            stored = int(arrays.pop("crc32"))
+            if _crc32(arrays) != stored:
                 raise ValueError("checksum mismatch")
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
             logger.warning("cached composite is corrupt (%s): rebuilding", exc)
@@ -235,6 +230,16 @@ class TowerCache:
         for p in self.folder.glob(".tmp-*"):
             p.unlink(missing_ok=True)
         return n
+
+
+def _crc32(arrays: Mapping[str, np.ndarray]) -> int:
+    """CRC-32 of the arrays' bytes in name order: it detects a torn or damaged file (what the
+    check is for; nobody forges a cache) at ~3 GB/s, where SHA-256 took 0.5 s for the province
+    composite's 370 MB on each save and each load."""
+    crc = 0
+    for name in sorted(arrays):
+        crc = zlib.crc32(memoryview(np.ascontiguousarray(arrays[name])).cast("B"), crc)
+    return crc
 
 
 def _pack(q: np.ndarray) -> bytes:
