@@ -67,6 +67,9 @@ def test_dead_zone_polygons_hold_the_uncovered_households(world):
     assert z["area_km2"] == pytest.approx(4.0, abs=0.25)
     # nearest tower: from x = 5 km to the zone's west edge at x = 24 km
     assert z["nearest_tower_km"] == pytest.approx(19.0, abs=0.15)
+    # every zone: the distance to its nearest tower, as measured to each tower
+    brute = [signal.towers.distance(g).min() / 1000.0 for g in zones.geometry]
+    np.testing.assert_allclose(zones["nearest_tower_km"], brute, rtol=0, atol=1e-9)
     assert zones.crs == villages.crs
     assert zones["zone_id"].is_unique
 

@@ -231,8 +231,15 @@ def _zone_polygons(
     zones["villages"] = [touched.get(i, "") for i in range(len(zones))]
     towers = signal.towers
     if len(towers):
-        dist = zones.geometry.apply(lambda g: towers.distance(g).min())
-        zones["nearest_tower_km"] = dist.to_numpy() / 1000.0
+        # nearest tower to any point of the zone, through a tree (a distance to every tower
+        # from every zone took a second at a province's thousand towers)
+        tower_tree = shapely.STRtree(towers.geometry.values)
+        (zi, ti), dist = tower_tree.query_nearest(
+            zones.geometry.values, return_distance=True, all_matches=False
+        )
+        nearest = np.full(len(zones), np.nan)
+        nearest[zi] = dist
+        zones["nearest_tower_km"] = nearest / 1000.0
     else:
         zones["nearest_tower_km"] = np.nan
     zones = zones.sort_values("households", ascending=False).reset_index(drop=True)
