@@ -205,3 +205,19 @@ def test_local_processes_and_a_dask_cluster_give_the_local_results(project, tmp_
             pd.DataFrame(other.ranking.drop(columns="geometry")),
             pd.DataFrame(local.ranking.drop(columns="geometry")),
         )
+
+
+def test_tower_change_detection_field_by_field():
+    from lomsong.report import _changed
+
+    a = pd.DataFrame(
+        {"operator": ["V", "V", None, "M"], "freq_mhz": [900.0, 1800.0, 900.0, 2100.0],
+         "azimuth_deg": [np.nan, 120.0, np.nan, 10.0], "x": [1.0, 2.0, 3.0, 4.0]},
+        index=["t1", "t2", "t3", "t4"],
+    )  # fmt: skip
+    b = a.copy()
+    b.loc["t2", "azimuth_deg"] = 120.0 + 1e-9  # noise: not a change
+    b.loc["t3", "operator"] = "M"  # missing → set: a change
+    b.loc["t4", "x"] = 4.5  # moved
+    assert _changed(a, b, ["t1", "t2", "t3", "t4"]) == ["t3", "t4"]
+    assert _changed(a, a, list(a.index)) == []
