@@ -42,8 +42,8 @@ grows, sample by sample:
   ~14 R² samples). The walk collects the geometry of a ray's cells, then evaluates them as one
   batch with :func:`lomsong.coverage._itm_cell.cells_loss`: the reference's expressions written
   without branches and with polynomial exp/log (:mod:`lomsong.coverage._vmath`), which LLVM
-  vectorises (AVX2, 4 cells per instruction) — ~0.3 µs per cell where the scalar form with
-  libm took ~0.6 µs on the same core. The terms that depend only on the radio parameters are
+  vectorises (AVX2, 4 cells per instruction, fused multiply-adds) — ~0.2 µs per cell where the
+  scalar form with libm took ~0.6 µs. The terms that depend only on the radio parameters are
   computed once per tower (:func:`lomsong.coverage._itm_cell._tower_constants`).
 
 The receiver's ground elevation is the cell centre's (not the ray sample's, up to a quarter of a
@@ -820,14 +820,16 @@ def itm_loss_window(
     the module docstring and the tests.
 
     Cost: about 14 R² ray samples (hull push, O(1) amortised), a horizon query (O(log R)) and
-    the rest of ITM (~0.3 µs vectorised, ~45 % of the time) once per cell (π R²), Δh at ~40
-    checkpoints on every 8th ray, over all numba threads. R = 1000 (30 km at 30 m) on the
-    reference 2-core machine (AMD EPYC, 2.45 GHz; ``benchmarks/propagation.py``): ~2.1
-    CPU-seconds on the rolling hills, ~2.2-2.6 on mountains (~1.15 / 1.3 s on 2 idle cores).
-    Memory ≈ 40 R² bytes (float32 window 16 R², uint8 mask of the samples cells take 16 R²,
-    float32 Δh of the Δh rays 8 R²) plus 32 R² bytes while that mask is built — it is cached
-    for the next tower with the same R and ray extents — and ~110 R bytes of scratch per
-    thread: ~40-70 MB at R = 1000 (measured +60 MB of peak RSS).
+    the rest of ITM (~0.2 µs vectorised, ~28 % of the time) once per cell (π R²), Δh at ~40
+    checkpoints on every 8th ray, over all numba threads. R = 1000 (30 km at 30 m), measured
+    with ``benchmarks/propagation.py``: ~1.0 s per tower on 2 cores of an Intel Xeon
+    (Emerald Rapids, 2.1 GHz, shared VM; ±20 % from run to run), 1.05 s per tower over the
+    province benchmark's 1,000 mountain towers; single-thread cycle counts split it as the
+    batch ITM 28 %, horizons 17 %, Δh 17 %, effective heights 10 %, the rest of the walk
+    28 %. Memory ≈ 40 R² bytes (float32 window 16 R², uint8 mask of the samples cells take
+    16 R², float32 Δh of the Δh rays 8 R²) plus 32 R² bytes while that mask is built — it is
+    cached: every tower whose window holds no void shares it — and ~110 R bytes of scratch
+    per thread: ~40-70 MB at R = 1000.
     """
     if res_m <= 0 or max_radius_m <= 0:
         raise ValueError(f"res_m and max_radius_m must be > 0, got {res_m}, {max_radius_m}")
