@@ -221,3 +221,22 @@ def test_tower_change_detection_field_by_field():
     b.loc["t4", "x"] = 4.5  # moved
     assert _changed(a, b, ["t1", "t2", "t3", "t4"]) == ["t3", "t4"]
     assert _changed(a, a, list(a.index)) == []
+
+
+def test_cache_entry_codec_round_trips_every_int16():
+    """Packing (row deltas, byte planes, Zstandard) and the one-pass decoder give back the
+    centi-dB exactly — wrap-around deltas and the NaN marker included — and the power as
+    numpy computes it."""
+    from lomsong.coverage.cache import _NAN_Q, _pack, _unpack
+
+    rng = np.random.default_rng(5)
+    for shape in [(7, 9), (1, 30), (30, 1), (0, 0), (12,)]:
+        q = rng.integers(-32768, 32768, size=shape, dtype=np.int64).astype(np.int16)
+        if q.size:
+            q.flat[0] = _NAN_Q
+            q.flat[-1] = 32767
+        back, power = _unpack(_pack(q), q.shape)
+        np.testing.assert_array_equal(back, q)
+        want = np.where(q == _NAN_Q, np.float32(np.nan), q.astype(np.float32) / 100.0)
+        np.testing.assert_array_equal(power, want.astype(np.float32))
+        assert power.dtype == np.float32

@@ -133,3 +133,28 @@ def test_itm_model_on_flat_ground_matches_the_point_to_point_reference(flat_grid
     ref = itm.p2p_tls(pfl, h_tx_m=30.0, h_rx_m=1.5, f_mhz=900.0, **ITM_DEFAULTS)
     # 0.01 dB: the same profile exactly (flat ground), float32 storage of the raster
     assert p[150, 230] == pytest.approx(60.0 - ref.loss_db, abs=0.01)
+
+
+def test_merge_prediction_is_best_server_with_ties_to_the_lower_index():
+    from lomsong.coverage.predict import TowerPrediction, merge_prediction
+
+    rng = np.random.default_rng(9)
+    best = rng.choice([-np.inf, -90.0, -80.0], size=(20, 30)).astype(np.float32)
+    serving = rng.integers(-1, 5, size=(20, 30)).astype(np.int32)
+    group = best.copy()
+    power = rng.choice([np.nan, -95.0, -90.0, -80.0, -70.0], size=(6, 8)).astype(np.float32)
+    want_best, want_serving, want_group = best.copy(), serving.copy(), group.copy()
+    sl = (slice(4, 10), slice(11, 19))
+    tie = (power == best[sl]) & (serving[sl] > 3)  # equal power, served by a higher index
+    better = (power > want_best[sl]) | ((power == want_best[sl]) & (want_serving[sl] > 3))
+    want_serving[sl][better] = 3
+    want_best[sl][better] = power[better]
+    gbetter = power > want_group[sl]
+    want_group[sl][gbetter] = power[gbetter]
+    pred = TowerPrediction(4, 11, power)
+    merge_prediction(best, serving, pred, 3)
+    merge_prediction(group, None, pred, 3)
+    np.testing.assert_array_equal(best, want_best)
+    np.testing.assert_array_equal(serving, want_serving)
+    np.testing.assert_array_equal(group, want_group)
+    assert tie.any() and (serving[sl][tie] == 3).all()  # ties go to the lower index

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 import zstandard
 
@@ -114,11 +115,10 @@ class TowerCache:
                 shape = tuple(int(v) for v in z["shape"])
                 origin = z["origin"]
                 digest = str(z["sha256"])
-            q = _unpack(packed.tobytes(), shape)
+            q, power = _unpack(packed.tobytes(), shape)
             if hashlib.sha256(q.tobytes()).hexdigest() != digest:
                 raise ValueError("checksum mismatch")
-            power = np.where(q == _NAN_Q, np.float32(np.nan), q.astype(np.float32) / 100.0)
-            pred = TowerPrediction(int(origin[0]), int(origin[1]), power.astype(np.float32))
+            pred = TowerPrediction(int(origin[0]), int(origin[1]), power)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,
                 zstandard.ZstdError) as exc:  # fmt: skip
             logger.warning("cache entry %s is corrupt (%s): recomputing", path.name, exc)
@@ -251,13 +251,34 @@ def _pack(q: np.ndarray) -> bytes:
     return zstandard.ZstdCompressor(level=1).compress(planes.tobytes())
 
 
-def _unpack(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`_pack`; raises ValueError on a size mismatch."""
+def _unpack(data: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`_pack`: the int16 centi-dB and the float32 power (dBm, NaN where
+    none); raises ValueError on a size mismatch."""
     raw = np.frombuffer(zstandard.ZstdDecompressor().decompress(data), dtype=np.uint8)
     n = int(np.prod(shape))
     if raw.size != 2 * n:
         raise ValueError(f"entry holds {raw.size} bytes for a {shape} array")
-    d = np.ascontiguousarray(raw.reshape(2, n).T).view(np.int16).reshape(shape)
-    if len(shape) == 2 and shape[1] > 1:
-        return np.cumsum(d, axis=1, dtype=np.int16)
-    return d.copy()
+    rows, cols = (int(shape[0]), int(shape[1])) if len(shape) == 2 else (1, n)
+    q = np.empty(n, dtype=np.int16)
+    power = np.empty(n, dtype=np.float32)
+    _decode(raw, rows, cols, len(shape) == 2, q, power)
+    return q.reshape(shape), power.reshape(shape)
+
+
+@nb.njit(cache=True, nogil=True)
+def _decode(
+    raw: np.ndarray, rows: int, cols: int, deltas: bool, q: np.ndarray, power: np.ndarray
+) -> None:
+    """Byte planes → int16 (the row deltas summed back, modulo 2^16 as numpy's int16 cumsum)
+    → float32 power, in one pass: the numpy form (transpose, cumsum, where, astype) took
+    ~45 ms per 30 km window, a minute for a composite rebuilt from 1,000 entries."""
+    n = rows * cols
+    for r in range(rows):
+        acc = 0
+        for c in range(cols):
+            k = r * cols + c
+            d = np.int64(raw[k]) + 256 * np.int64(raw[n + k])
+            acc = (acc + d) & 0xFFFF if (deltas and c > 0) else d
+            v = acc - 65536 if acc >= 32768 else acc
+            q[k] = v
+            power[k] = np.float32(np.nan) if v == -32768 else np.float32(v) / np.float32(100.0)
