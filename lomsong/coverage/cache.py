@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -70,6 +71,7 @@ class TowerCache:
         self.misses = 0
         self.corrupt = 0
         self.used: set[str] = set()  # keys read or written by this run
+        self._lock = threading.Lock()  # get() runs on reader threads (see predict)
 
     @staticmethod
     def terrain_digest(terrain: Grid) -> str:
@@ -103,10 +105,12 @@ class TowerCache:
 
     def get(self, key: str) -> TowerPrediction | None:
         """The stored prediction, or None when absent or corrupt (then it is deleted)."""
-        self.used.add(key)
+        with self._lock:
+            self.used.add(key)
         path = self._path(key)
         if not path.exists():
-            self.misses += 1
+            with self._lock:
+                self.misses += 1
             return None
         try:
             # open the file ourselves: np.load leaks its handle when the zip is corrupt
@@ -122,11 +126,13 @@ class TowerCache:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,
                 zstandard.ZstdError) as exc:  # fmt: skip
             logger.warning("cache entry %s is corrupt (%s): recomputing", path.name, exc)
-            self.corrupt += 1
-            self.misses += 1
+            with self._lock:
+                self.corrupt += 1
+                self.misses += 1
             path.unlink(missing_ok=True)
             return None
-        self.hits += 1
+        with self._lock:
+            self.hits += 1
         return pred
 
     def put(self, key: str, pred: TowerPrediction) -> None:

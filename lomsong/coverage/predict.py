@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -347,16 +347,18 @@ def predict(
         if base is not None:  # no tower removed or changed: start from the last composite
             best, serving, by_group, merged = base
             stats["cached"] = done = len(merged)
-    for i, tower in enumerate(tower_rows):
-        if i in merged:
-            continue
-        if cache is not None:
-            pred = cache.get(keys[i])
+    rest = [i for i in range(n) if i not in merged]
+    if cache is None:
+        todo = [(i, tower_rows[i]) for i in rest]
+    else:
+        # a rebuilt composite reads every entry: two threads read and decode them (file I/O,
+        # Zstandard and the numba decoder release the GIL) while this one merges, in order
+        for i, pred in _prefetched(cache.get, rest, keys):
             if pred is not None:
                 stats["cached"] += 1
                 merge(i, pred)
-                continue
-        todo.append((i, tower))
+            else:
+                todo.append((i, tower_rows[i]))
     options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
                "max_radius_km": max_radius_km, "calibration": calibration}  # fmt: skip
     from lomsong.coverage.parallel import tower_predictions
@@ -393,6 +395,22 @@ def predict(
         groups=by_group,
         stats=stats,
     )
+
+
+def _prefetched(
+    read: Callable[[str], TowerPrediction | None], indices: list[int], keys: list[str]
+) -> Iterator[tuple[int, TowerPrediction | None]]:
+    """``(i, read(keys[i]))`` in order, read by two threads at most 4 entries ahead (each
+    entry is up to 16 MB decoded, so memory stays bounded)."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lomsong-cache-read") as pool:
+        pending: list[tuple[int, Future]] = []
+        for i in indices:
+            pending.append((i, pool.submit(read, keys[i])))
+            if len(pending) > 4:
+                j, fut = pending.pop(0)
+                yield j, fut.result()
+        for j, fut in pending:
+            yield j, fut.result()
 
 
 def merge_prediction(
