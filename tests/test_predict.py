@@ -158,3 +158,11 @@ def test_merge_prediction_is_best_server_with_ties_to_the_lower_index():
     np.testing.assert_array_equal(serving, want_serving)
     np.testing.assert_array_equal(group, want_group)
     assert tie.any() and (serving[sl][tie] == 3).all()  # ties go to the lower index
+
+
+def test_merge_prediction_refuses_a_window_outside_the_grid():
+    from lomsong.coverage.predict import TowerPrediction, merge_prediction
+
+    best = np.full((5, 5), -np.inf, dtype=np.float32)
+    with pytest.raises(ValueError, match="exceeds"):
+        merge_prediction(best, None, TowerPrediction(3, 3, np.zeros((3, 3), np.float32)), 0)

@@ -423,6 +423,13 @@ def merge_prediction(
     """
     if pred.power.size == 0:
         return
+    hh, ww = pred.power.shape
+    inside = 0 <= pred.row0 <= best.shape[0] - hh and 0 <= pred.col0 <= best.shape[1] - ww
+    if not inside:  # the compiled merge does not check bounds
+        raise ValueError(
+            f"prediction window {hh} × {ww} at ({pred.row0}, {pred.col0}) exceeds the "
+            f"{best.shape[0]} × {best.shape[1]} grid"
+        )
     power = np.ascontiguousarray(pred.power, dtype=np.float32)
     if serving is None:
         _merge_window(best, np.empty((1, 1), dtype=np.int32), False, power, pred.row0,
