@@ -847,28 +847,19 @@ def itm_loss_window(
 
 # The winner mask depends only on R and the rays' extents: towers whose windows hold no void
 # share it (see _window), so the last one is kept (R = 1000: 8 MB) and reused.
-_MASK_CACHE: dict[tuple[int, int, bytes], np.ndarray] = {}
+_MASK_CACHE: dict[tuple, np.ndarray] = {}
 
 
-_RADIUS_EXT: dict[tuple[int, int, float, float], np.ndarray] = {}
-
-
-def _radius_extents(Z: np.ndarray, R: int, q: int, res: float, max_d: float) -> np.ndarray:
-    """The rays' extents set by the radius alone (the grid's edges ignored), kept for reuse."""
-    key = (R, q, res, max_d)
-    ext = _RADIUS_EXT.get(key)
-    if ext is None:
-        ext = _extents(Z, 0, 0, R, q, res, max_d, False, False)
-        _RADIUS_EXT.clear()
-        _RADIUS_EXT[key] = ext
-    return ext
-
-
-def _winner_mask(ext: np.ndarray, R: int, q: int) -> np.ndarray:
-    key = (R, q, ext.tobytes())
+def _winner_mask(
+    Z: np.ndarray, ext: np.ndarray, R: int, q: int, res: float, max_d: float, voids: bool
+) -> np.ndarray:
+    """The winner mask of the rays' extents ``ext``; without voids, that of the extents set by
+    the radius alone (the grid's edges ignored), the same for every tower (see _window)."""
+    key = (R, q, ext.tobytes()) if voids else (R, q, res, max_d)
     mask = _MASK_CACHE.get(key)
     if mask is None:
-        mask = _winners(ext, R, q)
+        full = ext if voids else _extents(Z, 0, 0, R, q, res, max_d, False, False)
+        mask = _winners(full, R, q)
         _MASK_CACHE.clear()
         _MASK_CACHE[key] = mask
     return mask
@@ -911,7 +902,7 @@ def _window(
     # ray's extent: a digital ray that leaves the grid (a rectangle) never comes back, so a cell
     # inside the grid is taken by the same sample either way. That mask is the same for every
     # tower of a given R (computing it costs ~0.25 s single-threaded at R = 1000).
-    mask = _winner_mask(_radius_extents(Z, R, q, res, max_d) if not voids else ext, R, q)
+    mask = _winner_mask(Z, ext, R, q, res, max_d, voids)
     kc = _tower_constants(f_mhz, h_tx, h_rx, climate, mdvar, time, location, situation, z_g)
     win = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(), dh_dense,
                     dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc)  # fmt: skip
