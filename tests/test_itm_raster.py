@@ -403,3 +403,49 @@ def test_unclipped_winner_mask_serves_windows_cut_by_the_grid(row: int, col: int
     assert np.array_equal(clipped * keep, unclipped * keep)
     # and every cell of the grid inside the radius is taken once
     assert int((clipped * keep).sum()) == int((unclipped * keep).sum())
+
+
+@pytest.mark.parametrize(("f_mhz", "h_tx", "climate", "n0"), [(900.0, 30.0, 1, 350.0),
+                                                             (1800.0, 60.0, 5, 301.0)])  # fmt: skip
+def test_itm_loss_is_never_below_its_lower_bound(danang, f_mhz, h_tx, climate, n0):
+    """The pruning bound (free space minus ITM's largest median variability) holds on every
+    cell of real rough terrain: a cell skipped with it could never have served."""
+    z, _, _, n = danang
+    radius = 9000.0
+    R = int(radius / RES)
+    bound = itm_raster.loss_lower_bound_window(R, res_m=RES, f_mhz=f_mhz, climate=climate)
+    for row, col in [(n, n), (n - 120, n + 90), (n + 150, n - 60)]:
+        loss = itm_raster.itm_loss_window(z, row, col, res_m=RES, max_radius_m=radius,
+                                          h_tx_m=h_tx, h_rx_m=1.5, f_mhz=f_mhz,
+                                          climate=climate, n0=n0)  # fmt: skip
+        ok = np.isfinite(loss)
+        assert ok.sum() > 200_000
+        assert (loss[ok] >= bound[ok]).all()  # no tolerance: the bound is already 0.01 dB low
+        # the slack is small where ITM is near free space: the bound is not vacuous
+        assert np.nanmin(loss - bound) < 3.0
+    assert itm_raster.loss_lower_bound_window(R, res_m=RES, f_mhz=900.0, time=90.0) is None
+
+
+def test_skipped_cells_leave_every_other_cell_bit_identical(danang):
+    """Cells marked in ``skip`` hold +inf; every other cell has exactly the loss of the run
+    without skipping (the Δh checkpoints and the Δh rays' table do not depend on what was
+    skipped)."""
+    z, _, _, n = danang
+    radius = 9000.0
+    R = int(radius / RES)
+    kw = {"res_m": RES, "max_radius_m": radius, "h_tx_m": 30.0, "h_rx_m": 1.5, "f_mhz": 900.0}
+    full = itm_raster.itm_loss_window(z, n, n, **kw)
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[-R : R + 1, -R : R + 1]
+    # a realistic pattern: far cells and a sector behind the tower, plus random cells
+    skip = (np.hypot(yy, xx) > 0.6 * R) | (xx < -yy) | (rng.random(full.shape) < 0.2)
+    skip[R, R] = False
+    part = itm_raster.itm_loss_window(z, n, n, **kw, skip=skip)
+    inside = np.isfinite(full)
+    assert np.isposinf(part[skip & inside]).all()
+    keep = ~skip & inside
+    assert keep.sum() > 30_000
+    np.testing.assert_array_equal(part[keep], full[keep])
+    assert np.isnan(part[~inside]).all()
+    with pytest.raises(ValueError, match="skip has shape"):
+        itm_raster.itm_loss_window(z, n, n, **kw, skip=skip[1:])

@@ -225,9 +225,9 @@ def test_tower_change_detection_field_by_field():
 
 def test_cache_entry_codec_round_trips_every_int16():
     """Packing (row deltas, byte planes, Zstandard) and the one-pass decoder give back the
-    centi-dB exactly — wrap-around deltas and the NaN marker included — and the power as
-    numpy computes it."""
-    from lomsong.coverage.cache import _NAN_Q, _pack, _unpack
+    centi-dB exactly — wrap-around deltas, the NaN and skipped-cell markers included — and the
+    power as numpy computes it."""
+    from lomsong.coverage.cache import _NAN_Q, _SKIP_Q, _pack, _unpack
 
     rng = np.random.default_rng(5)
     for shape in [(7, 9), (1, 30), (30, 1), (0, 0), (12,)]:
@@ -235,8 +235,11 @@ def test_cache_entry_codec_round_trips_every_int16():
         if q.size:
             q.flat[0] = _NAN_Q
             q.flat[-1] = 32767
+        if q.size > 2:
+            q.flat[1] = _SKIP_Q
         back, power = _unpack(_pack(q), q.shape)
         np.testing.assert_array_equal(back, q)
         want = np.where(q == _NAN_Q, np.float32(np.nan), q.astype(np.float32) / 100.0)
+        want = np.where(q == _SKIP_Q, -np.inf, want)
         np.testing.assert_array_equal(power, want.astype(np.float32))
         assert power.dtype == np.float32

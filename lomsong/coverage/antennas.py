@@ -304,6 +304,13 @@ def _window_bearings(size: int) -> np.ndarray:
     return b
 
 
+@nb.njit(cache=True, inline="always")
+def horizontal_db(bearing: float, az: float, bw: float, am: float) -> float:
+    """:func:`horizontal_pattern_db` of one bearing (compiled, for the window loops)."""
+    phi = (bearing - az + 180.0) % 360.0 - 180.0
+    return -min(12.0 * (phi / bw) ** 2, am)
+
+
 @nb.njit(cache=True, parallel=True)
 def _sector_window(
     Z: np.ndarray,
@@ -335,8 +342,7 @@ def _sector_window(
             cc = min(max(c0 + j, 0), w - 1)
             # float32 like numpy's float32 terrain + Python floats
             dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
-            phi = (bearing[i, j] - az + 180.0) % 360.0 - 180.0
-            a_h = -min(12.0 * (phi / bw) ** 2, am)
+            a_h = horizontal_db(bearing[i, j], az, bw, am)
             off = (-math.degrees(math.atan2(dz, dist)) - tilt) / vbw
             a_v = -min(12.0 * off**2, sla)
             out[i, j] = -min(-(a_h + a_v), am)

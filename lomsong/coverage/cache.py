@@ -49,9 +49,11 @@ logger = logging.getLogger(__name__)
 #: Bump whenever the engine's numbers change, so old entries stop matching.
 ENGINE_VERSION = "rays-3"
 #: Bump whenever the entry format changes (part of the key too).
-_FORMAT = "zstd-planes-1"
+_FORMAT = "zstd-planes-2"
 COMPOSITE = "composite.npz"
 _NAN_Q = np.int16(-32768)
+#: A cell the prediction skipped (−inf: certainly below the composite, see predict_tower).
+_SKIP_Q = np.int16(-32767)
 _TOWER_FIELDS = ("freq_mhz", "height_m", "eirp_dbm", "azimuth_deg", "beamwidth_deg", "tilt_deg")
 
 
@@ -139,11 +141,13 @@ class TowerCache:
         """Store atomically: a temporary file in the same folder, then a rename."""
         self.used.add(key)
         # centi-dB in int16 (±327 dB, 0.005 dB rounding), compressed: an entry is a few MB
-        # instead of 16 MB at 30 km / 30 m; NaN (outside the radius) is the int16 minimum
+        # instead of 16 MB at 30 km / 30 m; NaN (outside the radius) is the int16 minimum, a
+        # skipped cell (−inf) the next value
         power = np.ascontiguousarray(pred.power, dtype=np.float32)
         q = np.where(np.isfinite(power), np.round(power * 100.0), _NAN_Q)
-        q = np.clip(q, _NAN_Q + 1, 32767).astype(np.int16)
+        q = np.clip(q, _SKIP_Q + 1, 32767).astype(np.int16)
         q[~np.isfinite(power)] = _NAN_Q
+        q[power == -np.inf] = _SKIP_Q
         packed = np.frombuffer(_pack(q), dtype=np.uint8)
         self._atomic_npz(
             self._path(key),
@@ -259,7 +263,7 @@ def _pack(q: np.ndarray) -> bytes:
 
 def _unpack(data: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`_pack`: the int16 centi-dB and the float32 power (dBm, NaN where
-    none); raises ValueError on a size mismatch."""
+    none, −inf where skipped); raises ValueError on a size mismatch."""
     raw = np.frombuffer(zstandard.ZstdDecompressor().decompress(data), dtype=np.uint8)
     n = int(np.prod(shape))
     if raw.size != 2 * n:
@@ -287,4 +291,9 @@ def _decode(
             acc = (acc + d) & 0xFFFF if (deltas and c > 0) else d
             v = acc - 65536 if acc >= 32768 else acc
             q[k] = v
-            power[k] = np.float32(np.nan) if v == -32768 else np.float32(v) / np.float32(100.0)
+            if v == -32768:
+                power[k] = np.float32(np.nan)
+            elif v == -32767:
+                power[k] = -np.float32(np.inf)
+            else:
+                power[k] = np.float32(v) / np.float32(100.0)

@@ -71,7 +71,7 @@ from lomsong.coverage._itm_cell import _tower_constants, cells_loss
 from lomsong.coverage._vmath import vexp
 from lomsong.coverage.profiles import _bilinear, _elev_minor, _ray_cell
 
-__all__ = ["itm_loss_window", "itm_point_loss"]
+__all__ = ["itm_loss_window", "itm_point_loss", "loss_lower_bound_window"]
 
 
 #: Δh is evaluated exactly at every sample up to this path length (samples) ...
@@ -421,6 +421,111 @@ def _dh_slot(m: int, qR: int, g: int) -> int:
     return -1
 
 
+@nb.njit(cache=True, _nrt=False)
+def _ray_roles(
+    ray: int,
+    R: int,
+    qR: int,
+    T: int,
+    slot: int,
+    dh_row: int,
+    mask: np.ndarray,
+    dh_dense: int,
+    dh_ratio: float,
+    cp_t: np.ndarray,
+    role: np.ndarray,
+    win: np.ndarray,
+    skip: np.ndarray,
+    use_skip: bool,
+    need: np.ndarray,
+) -> tuple[int, int]:
+    """The ray's Δh checkpoints into ``cp_t`` and each sample's role into ``role`` (see
+    :func:`_itm_rays`); returns (number of checkpoints, last sample with a role ≠ 4, 0 if none).
+
+    Δh checkpoints: every sample up to dh_dense, then growing by dh_ratio, and T. Only those
+    that bracket a cell's sample are needed (near the tower most rays carry no cell at all);
+    a Δh ray evaluates all of them past dh_dense for its neighbours — with ``use_skip``, only
+    those its neighbours marked in ``need`` (:func:`_mark_needs`). Skipped cells get +inf.
+    """
+    direction = ray // (2 * qR + 1)
+    m = ray % (2 * qR + 1) - qR
+    n_cp = 0
+    t = 1
+    while t <= T:
+        cp_t[n_cp] = t
+        n_cp += 1
+        if t == T:
+            break
+        t = t + 1 if t < dh_dense else max(t + 1, int(t * dh_ratio))
+        if t > T:
+            t = T
+    cp_t[n_cp] = T + 1  # sentinel
+    for t in range(1, T + 1):
+        role[t] = mask[ray, t]
+    if use_skip:
+        for t in range(1, T + 1):
+            if role[t]:
+                dr, dc, _ = _ray_cell(direction, m, t, qR)
+                if skip[R + dr, R + dc]:
+                    role[t] = 4
+                    win[R + dr, R + dc] = math.inf
+    if slot >= 0:
+        for k in range(n_cp):
+            if cp_t[k] > dh_dense and (not use_skip or need[dh_row + slot, cp_t[k]]):
+                role[cp_t[k]] |= 2
+    k = 0
+    for t in range(1, T + 1):
+        if role[t] & 1:
+            while cp_t[k + 1] <= t:
+                k += 1
+            role[cp_t[k]] |= 2
+            if cp_t[k] != t:
+                role[cp_t[k + 1]] |= 2
+    last = 0
+    for t in range(1, T + 1):
+        if role[t] & 3:
+            last = t
+    return n_cp, last
+
+
+@nb.njit(cache=True, _nrt=False)
+def _mark_needs(
+    ray: int,
+    R: int,
+    q: int,
+    g: int,
+    ext: np.ndarray,
+    mask: np.ndarray,
+    dh_dense: int,
+    dh_ratio: float,
+    cp_t: np.ndarray,
+    role: np.ndarray,
+    win: np.ndarray,
+    skip: np.ndarray,
+    need: np.ndarray,
+) -> None:
+    """Mark in ``need`` the Δh checkpoints of the two Δh rays beside a (non-Δh) ray that its
+    evaluated cells interpolate from: with skipped cells, the Δh rays evaluate only those,
+    and every other value stays what it would be without skipping."""
+    T = ext[ray]
+    qR = q * R
+    m = ray % (2 * qR + 1) - qR
+    if T == 0 or _dh_slot(m, qR, g) >= 0:
+        return
+    dh_row = (ray // (2 * qR + 1)) * (2 * qR // g + 2)
+    ma = m - (m + qR) % g
+    mb = ma + g if ma + g <= qR else qR
+    ia = dh_row + _dh_slot(ma, qR, g)
+    ib = dh_row + _dh_slot(mb, qR, g)
+    _ray_roles(ray, R, qR, T, -1, dh_row, mask, dh_dense, dh_ratio, cp_t, role, win, skip,
+               True, need)  # fmt: skip
+    for t in range(1, T + 1):
+        if role[t] & 2 and t > dh_dense:
+            need[ia, t] = 1  # racing threads store the same value
+            need[ib, t] = 1
+        role[t] = 0
+
+
 @nb.njit(cache=True, fastmath=_FM)
 def _walk_ray(
     ray: int,
@@ -457,8 +562,13 @@ def _walk_ray(
     zc: np.ndarray,
     sbuf: np.ndarray,
     rbuf: np.ndarray,
+    skip: np.ndarray,
+    use_skip: bool,
+    need: np.ndarray,
 ) -> None:
     """Walk one ray outward and write the loss of the cells that take its samples into ``win``.
+
+    With ``use_skip``, cells marked in ``skip`` (window-shaped) are not evaluated: +inf.
 
     Δh rays (:func:`_dh_slot`) evaluate Δh at every checkpoint past ``dh_dense`` (and at those
     their own cells need) and store it in ``DH``; the others interpolate it across the ray angle
@@ -483,36 +593,11 @@ def _walk_ray(
         ia = dh_row + _dh_slot(ma, qR, g)
         ib = dh_row + _dh_slot(mb, qR, g)
         fw = (m - ma) / (mb - ma)
-    # Δh checkpoints: every sample up to dh_dense, then growing by dh_ratio, and T. Only those
-    # that bracket a cell's sample are needed (near the tower most rays carry no cell at all).
-    n_cp = 0
-    t = 1
-    while t <= T:
-        cp_t[n_cp] = t
-        n_cp += 1
-        if t == T:
-            break
-        t = t + 1 if t < dh_dense else max(t + 1, int(t * dh_ratio))
-        if t > T:
-            t = T
-    cp_t[n_cp] = T + 1  # sentinel
-    any_win = False
-    for t in range(1, T + 1):
-        role[t] = mask[ray, t]
-    if slot >= 0:
-        for k in range(n_cp):
-            if cp_t[k] > dh_dense:
-                role[cp_t[k]] |= 2
-    k = 0
-    for t in range(1, T + 1):
-        if role[t] & 1:
-            any_win = True
-            while cp_t[k + 1] <= t:
-                k += 1
-            role[cp_t[k]] |= 2
-            if cp_t[k] != t:
-                role[cp_t[k + 1]] |= 2
-    if not any_win and slot < 0:
+    n_cp, last = _ray_roles(ray, R, qR, T, slot, dh_row, mask, dh_dense, dh_ratio, cp_t,
+                            role, win, skip, use_skip, need)  # fmt: skip
+    if last == 0:  # no cell to evaluate, no Δh a neighbour needs
+        for t in range(1, T + 1):
+            role[t] = 0
         return
     z = pfl[2:]
     pfl[1] = s
@@ -525,7 +610,7 @@ def _walk_ray(
         dr, dc, off = _ray_cell(direction, m, t, qR)
         zt = _elev_minor_nrt(Z, r0 + dr, c0 + dc, direction, off)
         z[t] = zt
-        if role[t] & 1:
+        if role[t] & 5:
             zc[t] = Z[r0 + dr, c0 + dc]
         P0[t + 1] = P0[t] + (zt - z0)
         P1[t + 1] = P1[t] + t * (zt - z0)
@@ -537,10 +622,11 @@ def _walk_ray(
     hn = 0
     k = 0
     nw = 0  # winners so far
-    for t in range(1, T + 1):
+    # past the last sample with a role, the walk would only push hull points no query reads
+    for t in range(1, last + 1):
         w[t] = z[t] - half_g * t * t  # the hull's transformed height, as the samples arrive
         rl = role[t]
-        if rl == 0:
+        if (rl & 3) == 0:
             hn = _hull_push(hidx, hn, t, w)
             continue
         if rl & 2:
@@ -551,13 +637,14 @@ def _walk_ray(
                 db = DH[ib, t]
                 if not (math.isnan(da) or math.isnan(db)):
                     cp_dh[k] = da * (1.0 - fw) + db * fw
-                    rl &= 1
-                    if rl == 0:
+                    rl &= 5
+                    if (rl & 3) == 0:
                         hn = _hull_push(hidx, hn, t, w)
                         continue
         win_t = (rl & 1) != 0
         # a cell's profile ends on the cell centre's ground, other checkpoints on the ray's
-        z_end = zc[t] if win_t else z[t]
+        # (a skipped cell's too: Δh there must not depend on what was skipped)
+        z_end = zc[t] if (rl & 5) else z[t]
         gam, n_s = _earth(_mean_height(P0, z, z0, t, z_end), n0)
         th0, th1, dl0, dl1 = _horizons_hull(
             hidx, hn, w, z, t, s, z_tx, z_end + h_rx, g_ref, 1.0 / gam
@@ -634,11 +721,14 @@ def _itm_rays(
     f_mhz: float,
     z_g: complex,
     kc: tuple,
+    skip: np.ndarray,
+    use_skip: bool,
 ) -> np.ndarray:
     """Loss window: every ray walked once outward, ITM evaluated at the samples cells take.
 
     Two parallel passes: the Δh rays (every g-th), which fill the shared Δh table, then the
-    others, which read it.
+    others, which read it. Cells marked in ``skip`` (with ``use_skip``) are left at +inf;
+    then a first pass marks which Δh values the others will read (:func:`_mark_needs`).
     """
     size = 2 * R + 1
     qR = q * R
@@ -646,6 +736,14 @@ def _itm_rays(
     n_rays = 4 * rsize
     win = np.full((size, size), np.nan, dtype=np.float32)
     DH = np.full((4 * (2 * qR // g + 2), R + 1), np.nan, dtype=np.float32)
+    need = np.zeros(DH.shape if use_skip else (1, 1), dtype=np.uint8)
+    if use_skip:
+        for chunk in prange(n_chunks):
+            cp_t = np.empty(R + 2, dtype=np.int64)
+            role = np.zeros(R + 1, dtype=np.uint8)
+            for ray in range(chunk, n_rays, n_chunks):
+                _mark_needs(ray, R, q, g, ext, mask, dh_dense, dh_ratio, cp_t, role, win, skip,
+                            need)  # fmt: skip
     for phase in range(2):
         for chunk in prange(n_chunks):
             # per-thread scratch, reused by every ray of the chunk (rays strided for balance)
@@ -656,7 +754,8 @@ def _itm_rays(
             hidx = np.empty(R + 1, dtype=np.int64)
             cp_t = np.empty(R + 2, dtype=np.int64)
             cp_dh = np.empty(R + 2)
-            # per sample: 0 nothing, 1 a cell takes it, 2 a Δh checkpoint needed, 3 both
+            # per sample: 0 nothing, 1 a cell takes it, 2 a Δh checkpoint needed, 3 both; 4 a
+            # skipped cell takes it (its checkpoint, if any, still ends on the cell centre)
             role = np.zeros(R + 1, dtype=np.uint8)
             geo = np.empty((_G_SIZE, R + 1))  # per winning sample, see _G_TH0
             tk = np.empty(R + 1, dtype=np.int64)  # its sample index
@@ -669,7 +768,8 @@ def _itm_rays(
                     continue
                 _walk_ray(ray, Z, r0, c0, R, q, g, res, z0, ext, mask, dh_dense, dh_ratio,
                           h_tx, h_rx, n0, f_mhz, z_g, kc, DH, win, pfl, P0, P1, w, hidx, cp_t,
-                          cp_dh, role, geo, tk, zc, sbuf, rbuf)  # fmt: skip
+                          cp_dh, role, geo, tk, zc, sbuf, rbuf, skip, use_skip,
+                          need)  # fmt: skip
     return win
 
 
@@ -777,6 +877,7 @@ def itm_loss_window(
     time: float = 50.0,
     location: float = 50.0,
     situation: float = 50.0,
+    skip: np.ndarray | None = None,
 ) -> np.ndarray:
     """ITM basic transmission loss (dB) on the window of half-width R = ceil(max_radius/res).
 
@@ -797,6 +898,13 @@ def itm_loss_window(
         As in :func:`lomsong.coverage.itm.p2p_tls` (radio climate 1-7, surface refractivity
         N-units, polarisation 0 horizontal / 1 vertical, ground permittivity and conductivity
         S/m, mode of variability, quantiles in %).
+    skip
+        Optional bool (2R+1, 2R+1) mask of cells not to evaluate (they get +inf): cells where
+        the caller already knows the tower cannot matter, e.g. where its power bounded with
+        :func:`loss_lower_bound_window` is below another tower's (see
+        :func:`lomsong.coverage.predict.predict`). The rays still walk their whole length (later
+        cells' profiles need every sample), but a ray whose cells are all skipped and that
+        carries no Δh for its neighbours stops at once. The centre cell is always evaluated.
 
     Returns
     -------
@@ -839,10 +947,74 @@ def itm_loss_window(
         raise ValueError(f"tower cell ({row}, {col}) is outside the {h} × {w} grid")
     _check_itm_params(h_tx_m, h_rx_m, f_mhz, climate, n0, pol, epsilon, sigma, mdvar, time,
                       location, situation)  # fmt: skip
+    R = max(1, int(math.ceil(max_radius_m / res_m)))
+    if skip is not None and skip.shape != (2 * R + 1, 2 * R + 1):
+        raise ValueError(f"skip has shape {skip.shape}, the window is {2 * R + 1} × {2 * R + 1}")
     return _window(Z, int(row), int(col), float(res_m), float(max_radius_m), float(h_tx_m),
                    float(h_rx_m), float(f_mhz), int(climate), float(n0), int(pol),
                    float(epsilon), float(sigma), int(mdvar), float(time), float(location),
-                   float(situation), _DH_DENSE, _DH_GROWTH)  # fmt: skip
+                   float(situation), _DH_DENSE, _DH_GROWTH, skip=skip)  # fmt: skip
+
+
+# 20 log10 of the bound's distances on the last window size (R = 1000: 16 MB), shared by every
+# tower of that radius; the per-tower terms are added to a copy.
+_BOUND_CACHE: dict[tuple, np.ndarray] = {}
+# the largest median variability of each climate (dB)
+_V_MED_MAX: dict[int, float] = {}
+
+
+def loss_lower_bound_window(
+    R: int,
+    *,
+    res_m: float,
+    f_mhz: float,
+    climate: int = 1,
+    time: float = 50.0,
+    location: float = 50.0,
+    situation: float = 50.0,
+) -> np.ndarray | None:
+    """A loss (dB) that ITM's median loss never goes below, on the (2R+1)² window.
+
+    Model: ITM's loss is free-space loss plus the reference attenuation A_ref ≥ 0 (the
+    reference clamps it) minus the climate's median variability V_med(d_e), the difference
+    passed through the soft floor ``v (29 − v) / (29 − 10 v)`` for v < 0, which increases with
+    v. So loss ≥ FSPL(d) + floor(−max V_med) for every path of length d, whatever the terrain
+    (for climate 1, max V_med = 1.95 dB: 1.25 dB below free space). The engine measures a cell's
+    path to its ray sample, up to a quarter of a cell from the cell centre; the bound takes
+    the cell's distance minus half a cell (and −inf at the centre cell).
+
+    Returns None unless time, location and situation are the medians (50 %): the deviations
+    of other quantiles are not bounded here.
+
+    Parameters
+    ----------
+    R
+        Half-width of the window (cells), as in :func:`itm_loss_window`.
+    res_m, f_mhz, climate, time, location, situation
+        As in :func:`itm_loss_window`.
+    """
+    if not (time == location == situation == 50.0):
+        return None
+    v_max = _V_MED_MAX.get(int(climate))
+    if v_max is None:
+        v = _core._V_MED[int(climate) - 1]
+        d_e = np.linspace(0.0, 5e6, 500_001)  # 10 m steps: the curve varies over ~100 km
+        r = (d_e / v[2]) ** 2
+        v_max = max(0.0, float(np.max((v[0] + v[1] / (1.0 + ((d_e - v[3]) / v[4]) ** 2))
+                                      * r / (1.0 + r))) + 0.01)  # fmt: skip
+        _V_MED_MAX[int(climate)] = v_max
+    key = (int(R), float(res_m))
+    log_d = _BOUND_CACHE.get(key)
+    if log_d is None:
+        off = np.arange(-R, R + 1, dtype=np.float64) * res_m
+        d = np.maximum(np.hypot(off[:, None], off[None, :]) - 0.5 * res_m, 0.5 * res_m)
+        log_d = (20.0 * np.log10(d / 1000.0)).astype(np.float32)
+        log_d[R, R] = -np.inf
+        _BOUND_CACHE.clear()
+        _BOUND_CACHE[key] = log_d
+    floor = -v_max * (29.0 + v_max) / (29.0 + 10.0 * v_max)
+    # 0.01 dB below: the float32 rounding of the distance term
+    return log_d + np.float32(32.45 + 20.0 * math.log10(f_mhz) + floor - 0.01)
 
 
 # The winner mask depends only on R and the rays' extents: towers whose windows hold no void
@@ -887,6 +1059,7 @@ def _window(
     dh_ratio: float,
     q: int = _RAY_DENSITY,
     g: int = _DH_RAYS,
+    skip: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`itm_loss_window` on checked float32 terrain, with the Δh checkpoint schedule and
     ``q`` rays per border cell, Δh evaluated on every ``g``-th ray."""
@@ -904,8 +1077,12 @@ def _window(
     # tower of a given R (computing it costs ~0.25 s single-threaded at R = 1000).
     mask = _winner_mask(Z, ext, R, q, res, max_d, voids)
     kc = _tower_constants(f_mhz, h_tx, h_rx, climate, mdvar, time, location, situation, z_g)
+    use_skip = skip is not None
+    skip_arr = (
+        np.ascontiguousarray(skip, dtype=np.bool_) if use_skip else np.zeros((1, 1), np.bool_)
+    )
     win = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(), dh_dense,
-                    dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc)  # fmt: skip
+                    dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc, skip_arr, use_skip)  # fmt: skip
     centre = _core._p2p_loss(np.array([1.0, 0.5 * res, z0, z0]), h_tx, h_rx, climate, n0, f_mhz,
                              pol, epsilon, sigma, mdvar, time, location, situation)  # fmt: skip
     win[R, R] = centre[1] if centre[0] < 1000 else np.nan

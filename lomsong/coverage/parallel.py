@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
@@ -48,6 +48,7 @@ def tower_predictions(
     options: dict,
     workers: int | None = None,
     scheduler: str | Any | None = None,
+    floors: Callable[[int], Any] | None = None,
 ) -> Iterator[tuple[int, TowerPrediction | None]]:
     """Predict each ``(index, tower)`` job, yielding ``(index, prediction)`` as they finish.
 
@@ -59,6 +60,11 @@ def tower_predictions(
         Number of local worker processes (None or 1: in this process).
     scheduler
         Address of a dask.distributed scheduler (``"tcp://host:8786"``) or a ``Client``.
+    floors
+        In process only: ``floors(index)`` is the tower's ``floor`` (see
+        :func:`~lomsong.coverage.predict.predict_tower`), read when its turn comes, after the
+        towers yielded before it were merged. Workers and clusters run towers side by side,
+        so they predict every cell.
     """
     if not jobs:
         return
@@ -78,7 +84,8 @@ def tower_predictions(
                 yield fut.result()
     else:
         for i, tower in jobs:
-            yield i, predict_tower(tower, terrain, **options)
+            floor = floors(i) if floors is not None else None
+            yield i, predict_tower(tower, terrain, **options, floor=floor)
 
 
 def _on_dask(

@@ -170,6 +170,7 @@ def predict_tower(
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
     calibration: CalibrationResult | None = None,
+    floor: np.ndarray | None = None,
 ) -> TowerPrediction | None:
     """Received power of one tower over the terrain cells within ``max_radius_km``.
 
@@ -184,6 +185,11 @@ def predict_tower(
         From ``lomsong calibrate``: the tower's fitted offset (its own, or the mean of the
         calibrated transmitters) replaces EIRP, and the fitted distance correction c(d) is
         added to the model's loss.
+    floor
+        Best-server power (dBm, −inf where none) of other towers on the terrain grid (ITM
+        without calibration only): cells where this tower's power is certainly below it are not
+        evaluated and hold −inf (see :func:`pruning_mask`). Exact for the best server: such a
+        cell can never be this tower's.
 
     Returns
     -------
@@ -200,9 +206,13 @@ def predict_tower(
     max_m = max_radius_km * 1000.0
     _check_model(model)
     if model == "itm":
+        skip = None
+        if floor is not None and calibration is None:
+            R = max(1, int(math.ceil(max_m / res)))
+            skip = pruning_mask(tower, floor, row - R, col - R, R, res)
         loss = itm_raster.itm_loss_window(
             terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
-            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS, skip=skip,
         )  # fmt: skip
         if calibration is not None:
             eirp, loss = _calibrated_window(calibration, tower, loss, res)
@@ -229,6 +239,125 @@ def predict_tower(
         loss.shape[1] - max(0, c0 + loss.shape[1] - w),
     )
     return TowerPrediction(r0 + i0, c0 + j0, np.ascontiguousarray(power[i0:i1, j0:j1]))
+
+
+#: Pruning margin (dB): a cell is skipped only when the tower's power bound is this much below
+#: the floor — more than the float32 rounding of powers and the cache's 0.005 dB rounding, so
+#: a skipped cell could not even have tied.
+_PRUNE_MARGIN_DB = 0.05
+
+
+def _power_bound_args(
+    tower: Mapping, R: int, res: float
+) -> tuple[np.ndarray, np.ndarray, float, float, float, bool] | None:
+    """(loss bound window, bearings, EIRP, azimuth, beamwidth, sectored) of an ITM tower's
+    power bound, or None when ITM's loss is not bounded (quantiles other than the medians)."""
+    f_mhz, _, eirp = _tower_params(tower)
+    lmin = itm_raster.loss_lower_bound_window(
+        R, res_m=res, f_mhz=f_mhz, climate=ITM_DEFAULTS["climate"], time=ITM_DEFAULTS["time"],
+        location=ITM_DEFAULTS["location"], situation=ITM_DEFAULTS["situation"],
+    )  # fmt: skip
+    if lmin is None:
+        return None
+    az = float(tower.get("azimuth_deg", np.nan))
+    sectored = not math.isnan(az)
+    bw = float(tower.get("beamwidth_deg", np.nan)) if sectored else 360.0
+    bearing = antennas._window_bearings(2 * R + 1) if sectored else np.zeros((1, 1))
+    return lmin, bearing, eirp, az if sectored else 0.0, bw, sectored
+
+
+def pruning_mask(
+    tower: Mapping, floor: np.ndarray, r0: int, c0: int, R: int, res: float
+) -> np.ndarray | None:
+    """Cells of the tower's (2R+1)² window (grid cell (r0, c0) first) where its ITM power is
+    certainly below ``floor`` (a best-server power grid, dBm, −inf where none).
+
+    Model: power = EIRP + antenna gain − loss ≤ EIRP + A_H(bearing) −
+    :func:`~lomsong.coverage.itm_raster.loss_lower_bound_window`, since the sector's gain never
+    exceeds its horizontal pattern (the vertical term is ≤ 0) and ITM's median loss never
+    goes below the bound (free space minus ITM's largest median variability). A cell is
+    marked when that bound is :data:`_PRUNE_MARGIN_DB` below the floor. None when ITM's loss
+    is not bounded (quantiles other than the medians).
+    """
+    args = _power_bound_args(tower, R, res)
+    if args is None:
+        return None
+    lmin, bearing, eirp, az, bw, sectored = args
+    return _skip_window(floor, r0, c0, lmin, bearing, eirp, az, bw,
+                        antennas.DEFAULT_FRONT_TO_BACK_DB, sectored, _PRUNE_MARGIN_DB)  # fmt: skip
+
+
+@nb.njit(cache=True, inline="always")
+def _power_bound(
+    lmin: float, bearing: float, eirp: float, az: float, bw: float, am: float, sectored: bool
+) -> float:
+    """EIRP + the sector's horizontal pattern (its gain's upper bound) − the loss bound."""
+    g = antennas.horizontal_db(bearing, az, bw, am) if sectored else 0.0
+    return eirp + g - lmin
+
+
+@nb.njit(cache=True, parallel=True)
+def _skip_window(
+    floor: np.ndarray,
+    r0: int,
+    c0: int,
+    lmin: np.ndarray,
+    bearing: np.ndarray,
+    eirp: float,
+    az: float,
+    bw: float,
+    am: float,
+    sectored: bool,
+    margin: float,
+) -> np.ndarray:
+    size = lmin.shape[0]
+    h, w = floor.shape
+    out = np.zeros((size, size), dtype=np.bool_)
+    for i in nb.prange(size):
+        r = r0 + i
+        if r < 0 or r >= h:
+            continue
+        for j in range(size):
+            c = c0 + j
+            if 0 <= c < w:
+                b = bearing[i, j] if sectored else 0.0
+                u = _power_bound(lmin[i, j], b, eirp, az, bw, am, sectored)
+                out[i, j] = u + margin < floor[r, c]
+    return out
+
+
+@nb.njit(cache=True, parallel=True)
+def _merge_pruned_bound(
+    bound: np.ndarray,
+    power: np.ndarray,
+    row0: int,
+    col0: int,
+    i0: int,
+    j0: int,
+    lmin: np.ndarray,
+    bearing: np.ndarray,
+    eirp: float,
+    az: float,
+    bw: float,
+    am: float,
+    sectored: bool,
+) -> int:
+    """bound = max(bound, the tower's power bound) on the cells its prediction skipped (−inf);
+    ``power`` is the prediction's window at grid (row0, col0), window cell (i0, j0) of the
+    bound's. Returns how many cells were skipped."""
+    hh, ww = power.shape
+    n = 0
+    for a in nb.prange(hh):
+        for b in range(ww):
+            if power[a, b] == -np.inf:
+                i = i0 + a
+                j = j0 + b
+                br = bearing[i, j] if sectored else 0.0
+                u = np.float32(_power_bound(lmin[i, j], br, eirp, az, bw, am, sectored))
+                if u > bound[row0 + a, col0 + b]:
+                    bound[row0 + a, col0 + b] = u
+                n += 1
+    return n
 
 
 def _sector_gain(
@@ -321,24 +450,47 @@ def predict(
     settings = {"model": model, "rx_height_m": rx_height_m, **params}
     digest = cache.terrain_digest(terrain) if cache is not None else ""
     stats = {"predicted": 0, "cached": 0}
+    skipped = 0  # cells not evaluated: certainly weaker than the composite
     tower_rows = records.to_dict("records")
     keys = [""] * n
     todo: list[tuple[int, dict]] = []
     done = 0
 
-    def merge(i: int, pred: TowerPrediction | None) -> None:
+    def group_of(i: int) -> tuple[str, str]:
+        return (str(tower_rows[i].get("operator", "")), str(tower_rows[i].get("tech", "")))
+
+    def merge(i: int, pred: TowerPrediction | None) -> int:
+        """Merge; returns how many cells the prediction skipped."""
         nonlocal done
+        skipped = 0
         if pred is not None:
-            merge_prediction(best, serving, pred, i)
+            skipped = merge_prediction(best, serving, pred, i)
             if groups:
-                tower = tower_rows[i]
-                g = (str(tower.get("operator", "")), str(tower.get("tech", "")))
+                g = group_of(i)
                 if g not in by_group:
                     by_group[g] = np.full((h, w), -np.inf, dtype=np.float32)
                 merge_prediction(by_group[g], None, pred, i)
         done += 1
         if progress is not None:
             progress(done, n)
+        return skipped
+
+    again: dict[int, np.ndarray | None] = {}  # cached towers to complete (see _PrunedCells)
+
+    def floor_of(i: int) -> np.ndarray | None:
+        """The composite a tower's cells are pruned against: its group's, when groups are
+        kept (each group's best must stay exact), else the overall one (read at call time:
+        towers are predicted one after the other, each against those merged before it).
+        A cached tower completed on the cells it skipped gets a floor that skips all others."""
+        todo = again.get(i)
+        if todo is not None:
+            entry = cache.get(keys[i]) if cache is not None else None
+            if entry is not None:
+                floor = np.full((h, w), np.inf, dtype=np.float32)
+                hh, ww = todo.shape
+                floor[entry.row0 : entry.row0 + hh, entry.col0 : entry.col0 + ww][todo] = -np.inf
+                return floor
+        return by_group.get(group_of(i)) if groups else best
 
     merged: set[int] = set()
     if cache is not None:
@@ -353,12 +505,22 @@ def predict(
     else:
         # a rebuilt composite reads every entry: two threads read and decode them (file I/O,
         # Zstandard and the numba decoder release the GIL) while this one merges, in order
+        pruned = _PrunedCells(terrain, max_radius_km)
         for i, pred in _prefetched(cache.get, rest, keys):
             if pred is not None:
                 stats["cached"] += 1
-                merge(i, pred)
+                if merge(i, pred):
+                    pruned.add(i, tower_rows[i], pred, group_of(i) if groups else None)
             else:
                 todo.append((i, tower_rows[i]))
+        # entries predicted against a composite that held towers now removed or changed may
+        # have skipped cells they would now serve: those cells are evaluated now
+        again.update(pruned.unsettled(lambda g: by_group[g] if g is not None else best, cache,
+                                      keys))  # fmt: skip
+        if again:
+            logger.info("%d cached towers completed on cells they had skipped", len(again))
+            done -= len(again)
+            todo.extend((i, tower_rows[i]) for i in again)
     options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
                "max_radius_km": max_radius_km, "calibration": calibration}  # fmt: skip
     from lomsong.coverage.parallel import tower_predictions
@@ -367,23 +529,37 @@ def predict(
     # GIL) while the next tower is predicted; a few pending at most, so memory stays bounded
     writes: list[Future] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-cache") as writer:
+        # in process, each tower is pruned against the composite of the towers before it
+        # (ITM only: the other models are cheap, and their losses are not bounded here)
+        prune = model == "itm" and calibration is None
         for i, pred in tower_predictions(
-            todo, terrain, options=options, workers=workers, scheduler=scheduler
-        ):
-            stats["predicted"] += 1
+            todo, terrain, options=options, workers=workers, scheduler=scheduler,
+            floors=floor_of if prune else None,
+        ):  # fmt: skip
             if pred is None:  # outside the grid: remembered as an empty window
                 pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
+            old = cache.get(keys[i]) if (i in again and cache is not None) else None
+            if old is not None and old.power.shape == pred.power.shape:
+                # the cells evaluated now fill the entry's skipped ones; the rest is as cached
+                pred = TowerPrediction(
+                    pred.row0, pred.col0, np.where(np.isneginf(old.power), pred.power, old.power)
+                )
+            else:
+                stats["predicted"] += 1
+                stats["cached"] -= i in again
             if cache is not None:
                 writes.append(writer.submit(cache.put, keys[i], pred))
                 while len(writes) > 2:
                     writes.pop(0).result()
-            merge(i, pred)
+            skipped += merge(i, pred)
         for fut in writes:
             fut.result()  # a failed write fails the run
     if cache is not None:
         cache.save_composite(keys, best, serving, by_group)
     if cache is not None:
         logger.info("towers: %(predicted)d predicted, %(cached)d from the cache", stats)
+    if skipped:
+        logger.info("%d cells skipped: those towers' power there is below the composite", skipped)
     power = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
     return Coverage(
         power=terrain.with_data(power),
@@ -395,6 +571,77 @@ def predict(
         groups=by_group,
         stats=stats,
     )
+
+
+class _PrunedCells:
+    """The cells cached predictions skipped, while a composite is rebuilt from the entries.
+
+    A skipped cell was below the composite of its run (:func:`pruning_mask`); once towers are
+    removed or changed, the rebuilt composite can be lower there. Per group (None: the overall
+    composite), ``bound`` keeps the highest power bound of the skipped cells; a cell is
+    unsettled when that bound reaches the rebuilt composite (within the pruning margin), and a
+    tower whose entry skipped an unsettled cell must be predicted again.
+    """
+
+    def __init__(self, terrain: Grid, max_radius_km: float) -> None:
+        self.terrain = terrain
+        self.R = max(1, int(math.ceil(max_radius_km * 1000.0 / terrain.res)))
+        self.bounds: dict[tuple[str, str] | None, np.ndarray] = {}
+        self.entries: list[tuple[int, tuple[str, str] | None, int, int, int, int]] = []
+
+    def add(
+        self, i: int, tower: Mapping, pred: TowerPrediction, group: tuple[str, str] | None
+    ) -> None:
+        """Record entry ``i`` (which skipped cells) and raise its group's bound there."""
+        args = _power_bound_args(tower, self.R, self.terrain.res)
+        hh, ww = pred.power.shape
+        self.entries.append((i, group, pred.row0, pred.col0, hh, ww))
+        bound = self.bounds.get(group)
+        if bound is None:
+            bound = self.bounds[group] = np.full(self.terrain.shape, -np.inf, dtype=np.float32)
+        if args is None:  # cannot happen for an ITM entry; never trust a skipped cell then
+            bound[pred.row0 : pred.row0 + hh, pred.col0 : pred.col0 + ww] = np.inf
+            return
+        lmin, bearing, eirp, az, bw, sectored = args
+        row, col = (int(v) for v in self.terrain.rowcol(tower["geometry"].x, tower["geometry"].y))
+        _merge_pruned_bound(bound, np.ascontiguousarray(pred.power), pred.row0, pred.col0,
+                            pred.row0 - (row - self.R), pred.col0 - (col - self.R), lmin,
+                            bearing, eirp, az, bw, antennas.DEFAULT_FRONT_TO_BACK_DB,
+                            sectored)  # fmt: skip
+
+    def unsettled(
+        self,
+        composite: Callable[[tuple[str, str] | None], np.ndarray],
+        cache: TowerCache,
+        keys: list[str],
+    ) -> dict[int, np.ndarray | None]:
+        """Entries that skipped a cell whose bound reaches ``composite(group)``: for each, the
+        mask (on its entry's window) of the skipped cells to evaluate now, or None when its
+        entry is gone (then the whole tower)."""
+        open_cells = {}
+        for group, bound in self.bounds.items():
+            unsure = bound + np.float32(_PRUNE_MARGIN_DB) >= composite(group)
+            if unsure.any():
+                # summed-area table: does an entry's window hold an unsettled cell?
+                sat = np.zeros((unsure.shape[0] + 1, unsure.shape[1] + 1), dtype=np.int64)
+                sat[1:, 1:] = unsure.cumsum(0).cumsum(1)
+                open_cells[group] = (unsure, sat)
+        again: dict[int, np.ndarray | None] = {}
+        for i, group, r0, c0, hh, ww in self.entries:
+            if group not in open_cells:
+                continue
+            unsure, sat = open_cells[group]
+            r1, c1 = r0 + hh, c0 + ww
+            if sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0] == 0:
+                continue
+            pred = cache.get(keys[i])
+            if pred is None:
+                again[i] = None
+                continue
+            todo = np.isneginf(pred.power) & unsure[r0:r1, c0:c1]
+            if todo.any():
+                again[i] = todo
+        return again
 
 
 def _prefetched(
@@ -415,14 +662,15 @@ def _prefetched(
 
 def merge_prediction(
     best: np.ndarray, serving: np.ndarray | None, pred: TowerPrediction, i: int
-) -> None:
+) -> int:
     """Best-server update in place: cells where tower ``i`` is stronger take its power.
 
     Ties go to the lower tower index, so the composite does not depend on the order in which
-    parallel workers finish.
+    parallel workers finish. Returns the number of cells the prediction skipped (−inf, see
+    :func:`predict_tower`'s ``floor``).
     """
     if pred.power.size == 0:
-        return
+        return 0
     hh, ww = pred.power.shape
     inside = 0 <= pred.row0 <= best.shape[0] - hh and 0 <= pred.col0 <= best.shape[1] - ww
     if not inside:  # the compiled merge does not check bounds
@@ -432,10 +680,9 @@ def merge_prediction(
         )
     power = np.ascontiguousarray(pred.power, dtype=np.float32)
     if serving is None:
-        _merge_window(best, np.empty((1, 1), dtype=np.int32), False, power, pred.row0,
-                      pred.col0, i)  # fmt: skip
-    else:
-        _merge_window(best, serving, True, power, pred.row0, pred.col0, i)
+        return _merge_window(best, np.empty((1, 1), dtype=np.int32), False, power, pred.row0,
+                             pred.col0, i)  # fmt: skip
+    return _merge_window(best, serving, True, power, pred.row0, pred.col0, i)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -447,13 +694,15 @@ def _merge_window(
     row0: int,
     col0: int,
     i: int,
-) -> None:
+) -> int:
     """:func:`merge_prediction` in one pass over the window (numpy's masked assignments took
     11 ms per 30 km window, this ~2 ms: a composite rebuilt from 1,000 cache entries)."""
     hh, ww = power.shape
+    skipped = 0
     for a in range(hh):
         for b in range(ww):
             p = power[a, b]
+            skipped += p == -np.inf
             cur = best[row0 + a, col0 + b]
             if with_serving:
                 # NaN compares False: never serves
@@ -462,6 +711,7 @@ def _merge_window(
                     serving[row0 + a, col0 + b] = i
             elif p > cur:
                 best[row0 + a, col0 + b] = p
+    return skipped
 
 
 def path_loss_points(

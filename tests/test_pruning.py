@@ -1,0 +1,113 @@
+"""Cells a tower certainly does not serve are skipped: the composite stays exact, reruns too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import make_grid, make_towers
+
+from lomsong.coverage import predict as predict_module
+from lomsong.coverage.cache import TowerCache
+from lomsong.coverage.predict import predict, predict_tower
+
+RADIUS_KM = 8.0
+
+
+@pytest.fixture(scope="module")
+def rough():
+    """20 × 20 km of random hills (0-600 m) at 100 m cells, and 14 towers: 11 omni, a
+    three-sector site, of 2G/4G, spread over it."""
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:200, 0:200].astype(np.float64)
+    z = np.zeros((200, 200))
+    for _ in range(40):
+        cy, cx, r, hgt = (
+            rng.uniform(0, 200),
+            rng.uniform(0, 200),
+            rng.uniform(5, 25),
+            rng.uniform(50, 400),
+        )
+        z += hgt * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r))
+    grid = make_grid(np.clip(z, 0, 600))
+    cells = [(int(a), int(b)) for a, b in rng.integers(20, 180, size=(11, 2))] + [(100, 100)] * 3
+    towers = make_towers(
+        [grid.xy(r, c) for r, c in cells],
+        eirp_dbm=list(rng.uniform(50, 60, 11)) + [58.0] * 3,
+        freq_mhz=[900.0, 1800.0] * 5 + [900.0] + [1800.0] * 3,
+        tech=["2G", "4G"] * 5 + ["2G"] + ["4G"] * 3,
+        azimuth_deg=[np.nan] * 11 + [0.0, 120.0, 240.0],
+    )
+    return grid, towers
+
+
+def _unpruned(monkeypatch, *args, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(predict_module, "pruning_mask", lambda *_a, **_k: None)
+        return predict(*args, **kwargs)
+
+
+def _same(a, b, atol=1e-4, grid=None):
+    np.testing.assert_allclose(a.power.data, b.power.data, rtol=0, atol=atol, equal_nan=True)
+    if grid is None:
+        np.testing.assert_array_equal(a.serving.data, b.serving.data)
+        return
+    # rounded powers may break near-ties the other way: only there may the server differ
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM}
+    for r, c in zip(*np.nonzero(a.serving.data != b.serving.data), strict=True):
+        pa, pb = (predict_tower(x.towers.iloc[int(x.serving.data[r, c])].to_dict(), grid, **kw)
+                  for x in (a, b))  # fmt: skip
+        assert abs(pa.power[r - pa.row0, c - pa.col0] - pb.power[r - pb.row0, c - pb.col0]) < 0.011
+
+
+def test_pruned_composite_equals_the_full_one(rough, monkeypatch):
+    grid, towers = rough
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM}
+    pruned = predict(towers, grid, **kw)
+    full = _unpruned(monkeypatch, towers, grid, **kw)
+    # 1e-4 dB: the batch kernel's vector and scalar lanes round differently (~1e-12 dB)
+    _same(pruned, full)
+    # ... and the last tower, predicted against the others' composite, really skipped cells,
+    # each of them below the composite; its evaluated cells are those of the full window
+    last = towers.iloc[len(towers) - 1].to_dict()
+    floor = np.where(np.isfinite(pruned.power.data), pruned.power.data, -np.inf)
+    floor = floor.astype(np.float32)
+    a = predict_tower(last, grid, model="itm", max_radius_km=RADIUS_KM, floor=floor)
+    b = predict_tower(last, grid, model="itm", max_radius_km=RADIUS_KM)
+    skipped = np.isneginf(a.power)
+    assert skipped.mean() > 0.2
+    win = floor[a.row0 : a.row0 + a.power.shape[0], a.col0 : a.col0 + a.power.shape[1]]
+    assert (b.power[skipped] < win[skipped]).all()
+    np.testing.assert_array_equal(a.power[~skipped], b.power[~skipped])
+
+
+def test_groups_are_pruned_against_their_own_composite(rough, monkeypatch):
+    grid, towers = rough
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM, "groups": True}
+    pruned = predict(towers, grid, **kw)
+    full = _unpruned(monkeypatch, towers, grid, **kw)
+    _same(pruned, full)
+    assert pruned.groups.keys() == full.groups.keys()
+    for g in full.groups:
+        np.testing.assert_allclose(pruned.groups[g], full.groups[g], rtol=0, atol=1e-4)
+
+
+def test_a_rerun_after_removals_completes_the_cells_others_skipped(rough, monkeypatch, tmp_path):
+    """Towers removed or changed lower the composite where they served: the cached towers
+    that skipped cells there are evaluated on those cells (not predicted again whole), and
+    the composite equals a fresh unpruned one."""
+    grid, towers = rough
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM}
+    cache = TowerCache(tmp_path / "cache")
+    predict(towers, grid, **kw, cache=cache)
+    strongest = int(np.argmax(towers["eirp_dbm"].to_numpy()[:11]))
+    changed = towers.drop(index=strongest).reset_index(drop=True)
+    changed.loc[0, "eirp_dbm"] -= 6.0
+    again = predict(changed, grid, **kw, cache=cache)
+    assert again.stats == {"predicted": 1, "cached": len(changed) - 1}
+    # 0.0051 dB: cache entries hold centi-dB (rounded to 0.005 dB)
+    _same(again, _unpruned(monkeypatch, changed, grid, **kw), atol=0.0051, grid=grid)
+    # the completed entries were stored: a rebuild from them needs no more work
+    (cache.folder / "composite.npz").unlink()
+    third = predict(changed, grid, **kw, cache=cache)
+    assert third.stats == {"predicted": 0, "cached": len(changed)}
+    _same(third, again, atol=0.0051, grid=grid)
