@@ -405,6 +405,23 @@ def test_unclipped_winner_mask_serves_windows_cut_by_the_grid(row: int, col: int
     assert int((clipped * keep).sum()) == int((unclipped * keep).sum())
 
 
+def test_ray_extents_solved_without_walking_equal_the_walk() -> None:
+    """Without voids the extents are solved per ray (radius, grid edges); the walk that reads
+    the terrain (taken whenever the window holds a void) gives the same on a void-free grid."""
+    rng = np.random.default_rng(2)
+    z = np.zeros((70, 95), dtype=np.float32)
+    for row, col in [(0, 0), (69, 94), (35, 47), (3, 90), (66, 2)] + [
+        tuple(int(v) for v in rng.integers(0, (70, 95))) for _ in range(10)
+    ]:
+        for R, radius in [(30, 30 * RES), (40, 37.3 * RES), (25, 25 * RES * math.sqrt(2))]:
+            for q in (1, 2):
+                walked = itm_raster._extents(z, row, col, R, q, RES, radius, True)
+                solved = itm_raster._extents(z, row, col, R, q, RES, radius, False)
+                np.testing.assert_array_equal(solved, walked)
+                free = itm_raster._extents(z, row, col, R, q, RES, radius, False, False)
+                assert (free >= solved).all()
+
+
 @pytest.mark.parametrize(("f_mhz", "h_tx", "climate", "n0"), [(900.0, 30.0, 1, 350.0),
                                                              (1800.0, 60.0, 5, 301.0)])  # fmt: skip
 def test_itm_loss_is_never_below_its_lower_bound(danang, f_mhz, h_tx, climate, n0):

@@ -6,9 +6,9 @@ from it and merges only the new towers, so an unchanged rerun reads one file. Ot
 composite is rebuilt from the per-tower entries.
 
 An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB
-(rounded to 0.005 dB), stored compressed as ``<key>.npz`` where the key is the SHA-256 of
-everything the prediction depends on: the tower's radio parameters and position, the terrain's
-checksum, the model and its parameters, and the engine version. Entries are written to a
+(rounded to 0.005 dB; NaN and skipped cells, −inf, as two reserved codes), stored compressed
+as ``<key>.npz`` where the key is the SHA-256 of everything the prediction depends on: the
+tower's radio parameters and position, the terrain's checksum, the model and its parameters, and the engine version. Entries are written to a
 temporary file and renamed into place (atomic), and carry a checksum of their array that is
 verified on read: a corrupt or truncated entry is deleted and recomputed, never trusted.
 
@@ -47,7 +47,7 @@ __all__ = ["TowerCache", "ENGINE_VERSION"]
 logger = logging.getLogger(__name__)
 
 #: Bump whenever the engine's numbers change, so old entries stop matching.
-ENGINE_VERSION = "rays-3"
+ENGINE_VERSION = "rays-4"
 #: Bump whenever the entry format changes (part of the key too).
 _FORMAT = "zstd-planes-2"
 COMPOSITE = "composite.npz"

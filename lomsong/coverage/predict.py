@@ -85,7 +85,9 @@ class TowerPrediction:
     """Received power of one tower on a window of the terrain grid.
 
     ``power[i, j]`` is the cell ``(row0 + i, col0 + j)`` of the terrain grid (float32 dBm, NaN
-    outside the radius or the grid). Reusable across runs (the unit a cache stores).
+    outside the radius or the grid, −inf where it was not evaluated because the tower
+    certainly does not serve the cell: see :func:`predict_tower`'s ``floor``). Reusable across
+    runs (the unit a cache stores).
     """
 
     row0: int
@@ -430,6 +432,17 @@ def predict(
     -----
     Cost per tower: 8R² ray samples with R = radius / cell size (8 million at 30 km, 30 m),
     parallel over rays on all cores; memory ≈ 60 MB per tower at that size, freed after each.
+
+    With ITM in this process (no ``workers``, no ``scheduler``, no calibration), each tower is
+    evaluated only where it could beat the towers merged before it (:func:`pruning_mask`):
+    ITM's median loss is never below free space minus the climate's largest median
+    variability (1.25 dB for climate 1), nor the sector's gain above its horizontal pattern,
+    so a cell where that bound is below the composite can never be the tower's. The composite
+    is the same (tested against the unpruned one); in a province of 1,000 towers within each
+    other's 30 km, later towers skip most of their window (64 % against the final composite
+    of the province benchmark), and ITM's per-cell work with them. Cached entries keep those
+    cells as skipped; when a tower is removed or changed, the cached towers whose skipped
+    cells could now serve are evaluated on exactly those cells (:class:`_PrunedCells`).
     """
     if towers.crs is None or terrain.crs != towers.crs:
         raise InputError(
@@ -532,6 +545,8 @@ def predict(
         # in process, each tower is pruned against the composite of the towers before it
         # (ITM only: the other models are cheap, and their losses are not bounded here)
         prune = model == "itm" and calibration is None
+        if prune and workers in (None, 1) and scheduler is None:
+            todo = [todo[k] for k in _spread_order(todo)]
         for i, pred in tower_predictions(
             todo, terrain, options=options, workers=workers, scheduler=scheduler,
             floors=floor_of if prune else None,
@@ -571,6 +586,30 @@ def predict(
         groups=by_group,
         stats=stats,
     )
+
+
+def _spread_order(jobs: list[tuple[int, dict]]) -> list[int]:
+    """Order of the jobs' towers that covers the area early: farthest-point first (each next
+    tower the one farthest from those before it; co-sited sectors last).
+
+    Pruning skips the cells already served better than a tower could; with towers in file
+    order, the composite stays patchy for a few hundred towers, so those are evaluated almost
+    whole. The order changes nothing in the results (ties go to the lower index anyway).
+    """
+    if len(jobs) < 3:
+        return list(range(len(jobs)))
+    xy = np.array([(t["geometry"].x, t["geometry"].y) for _, t in jobs])
+    centre = xy.mean(axis=0)
+    first = int(np.argmin(((xy - centre) ** 2).sum(axis=1)))
+    order = [first]
+    dist = ((xy - xy[first]) ** 2).sum(axis=1)
+    dist[first] = -1.0
+    for _ in range(len(jobs) - 1):
+        k = int(np.argmax(dist))
+        order.append(k)
+        dist = np.minimum(dist, ((xy - xy[k]) ** 2).sum(axis=1))  # chosen ones stay at −1
+        dist[k] = -1.0
+    return order
 
 
 class _PrunedCells:
