@@ -5,12 +5,13 @@ serving order and a CRC-32 of its arrays): when no tower was removed or changed,
 from it and merges only the new towers, so an unchanged rerun reads one file. Otherwise the
 composite is rebuilt from the per-tower entries.
 
-An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB
-(rounded to 0.005 dB; NaN and skipped cells, −inf, as two reserved codes), stored compressed
-as ``<key>.npz`` where the key is the SHA-256 of everything the prediction depends on: the
-tower's radio parameters and position, the terrain's checksum, the model and its parameters,
-and the engine version. Entries are written to a temporary file and renamed into place
-(atomic), and carry a checksum of their array that is verified on read: a corrupt or truncated entry is deleted and recomputed, never trusted.
+An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB (rounded
+to 0.005 dB; NaN and skipped cells, −inf, as two reserved codes), stored compressed as
+``<key>.npz`` where the key is the SHA-256 of everything the prediction depends on: the tower's
+radio parameters and position, the terrain's checksum, the model and its parameters, and the
+engine version. Entries are written to a temporary file and renamed into place (atomic), and
+carry a checksum of their array that is verified on read: a corrupt or truncated entry is
+deleted and recomputed, never trusted.
 
 Compression: the centi-dB rows are delta-coded (neighbouring cells differ little), split into
 low and high byte planes and compressed with Zstandard at level 1. For a 30 km / 30 m ITM window
