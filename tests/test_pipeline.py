@@ -243,3 +243,19 @@ def test_cache_entry_codec_round_trips_every_int16():
         want = np.where(q == _SKIP_Q, -np.inf, want)
         np.testing.assert_array_equal(power, want.astype(np.float32))
         assert power.dtype == np.float32
+
+
+def test_cache_quantises_powers_as_the_numpy_formula():
+    """The one-pass quantiser: centi-dB rounded half to even and clipped above the two
+    markers, NaN and −inf (a skipped cell) to their own codes."""
+    from lomsong.coverage.cache import _NAN_Q, _SKIP_Q, _quantise
+
+    rng = np.random.default_rng(9)
+    p = rng.uniform(-400, 400, 10_000).astype(np.float32)
+    p[:6] = [np.nan, -np.inf, np.inf, -327.665, 0.125, -0.005]
+    q = np.empty(p.shape, dtype=np.int16)
+    _quantise(p, q)
+    want = np.clip(np.rint(p.astype(np.float64) * 100.0), _SKIP_Q + 1, 32767)
+    want = np.where(np.isnan(p), _NAN_Q, np.where(p == -np.inf, _SKIP_Q, want))
+    np.testing.assert_array_equal(q, want.astype(np.int16))
+    assert q[2] == 32767  # +inf: the top (never produced by a prediction)

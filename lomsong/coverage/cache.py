@@ -145,10 +145,8 @@ class TowerCache:
         # instead of 16 MB at 30 km / 30 m; NaN (outside the radius) is the int16 minimum, a
         # skipped cell (−inf) the next value
         power = np.ascontiguousarray(pred.power, dtype=np.float32)
-        q = np.where(np.isfinite(power), np.round(power * 100.0), _NAN_Q)
-        q = np.clip(q, _SKIP_Q + 1, 32767).astype(np.int16)
-        q[~np.isfinite(power)] = _NAN_Q
-        q[power == -np.inf] = _SKIP_Q
+        q = np.empty(power.shape, dtype=np.int16)
+        _quantise(power.reshape(-1), q.reshape(-1))
         packed = np.frombuffer(_pack(q), dtype=np.uint8)
         self._atomic_npz(
             self._path(key),
@@ -253,12 +251,44 @@ def _crc32(arrays: Mapping[str, np.ndarray]) -> int:
     return crc
 
 
+@nb.njit(cache=True, nogil=True)
+def _quantise(power: np.ndarray, q: np.ndarray) -> None:
+    """float32 dBm → int16 centi-dB in one pass: NaN → the int16 minimum, −inf (skipped) →
+    the next value, the rest rounded and clipped above them (numpy's where, round, clip and
+    masks took ~25 ms per 30 km window, on the cores the engine runs on)."""
+    for k in range(power.shape[0]):
+        p = power[k]
+        if math.isnan(p):
+            q[k] = -32768
+        elif p == -np.inf:
+            q[k] = -32767
+        else:
+            v = np.rint(np.float64(p) * 100.0)
+            q[k] = np.int16(min(max(v, -32766.0), 32767.0))
+
+
+@nb.njit(cache=True, nogil=True)
+def _planes(q: np.ndarray, rows: int, cols: int, deltas: bool) -> np.ndarray:
+    """int16 (rows × cols, flat) → low and high byte planes of the row deltas (modulo 2^16)."""
+    n = rows * cols
+    out = np.empty(2 * n, dtype=np.uint8)
+    for r in range(rows):
+        prev = 0
+        for c in range(cols):
+            k = r * cols + c
+            v = np.int64(q[k])
+            d = (v - prev) & 0xFFFF if (deltas and c > 0) else v & 0xFFFF
+            prev = v
+            out[k] = d & 0xFF
+            out[n + k] = d >> 8
+    return out
+
+
 def _pack(q: np.ndarray) -> bytes:
     """int16 rows → Zstandard-compressed byte planes of their deltas (see the module docstring)."""
-    d = q.copy()
-    if d.ndim == 2 and d.shape[1] > 1:
-        d[:, 1:] = np.diff(q, axis=1)  # wraps modulo 2^16, undone exactly by the cumsum
-    planes = np.ascontiguousarray(d.view(np.uint8).reshape(-1, 2).T)
+    flat = np.ascontiguousarray(q).reshape(-1)
+    rows, cols = (int(q.shape[0]), int(q.shape[1])) if q.ndim == 2 else (1, flat.size)
+    planes = _planes(flat, rows, cols, q.ndim == 2)
     return zstandard.ZstdCompressor(level=1).compress(planes.tobytes())
 
 

@@ -17,9 +17,10 @@ grows, sample by sample:
 - the path's mean elevation (surface refractivity N_s, effective earth radius a_e): prefix sums,
   O(1);
 - both horizons: the terrain points (x_i, z_i − x_i²/(2a)) seen with a reference curvature 1/a
-  are kept on an upper convex hull (Andrew's monotone chain, amortised O(1) per push). The
-  transmitter's horizon is the tangent from the antenna (left of every point), the receiver's
-  the tangent from the receiver antenna (right of every point): binary searches, O(log n). The
+  (that of the ray's mean height, from every 8th sample) are kept on an upper convex hull
+  (Andrew's monotone chain, amortised O(1) per push). The transmitter's horizon is the tangent
+  from the antenna (left of every point), the receiver's the tangent from the receiver antenna
+  (right of every point): binary searches, O(log n). The
   true a_e of each path differs from the ray's reference by < 2 % (N_s varies with the mean
   elevation of the path), so the tangent vertex is then refined by walking the hull with the
   exact ITM angle formula; the horizon angles and distances returned are the reference's own
@@ -51,6 +52,13 @@ cell aside), since ITM is most sensitive to the receiver's ground (its horizon a
 height).
 
 A ray of n samples so costs O(n log n); the window O(R² log R) with R = radius / cell size.
+
+Cells a caller already knows to be irrelevant can be skipped (``skip``; see
+:func:`loss_lower_bound_window` and :func:`lomsong.coverage.predict.pruning_mask`): their ITM
+is not evaluated, a ray is read only as far as its last evaluated cell, and the Δh rays
+evaluate only the checkpoints the evaluated cells interpolate from. Every other cell keeps its
+value bit for bit: a skipped cell's sample still ends its Δh checkpoint on the cell centre's
+ground, and the hull's curvature does not depend on how far the ray is read.
 
 Validity: that of ITM (20 MHz – 20 GHz, antennas 0.5 – 3000 m; ITM's warnings, e.g. paths
 shorter than 1 km, are not reported per cell). The comparison with the exact point-to-point
@@ -486,6 +494,24 @@ def _dh_slot(m: int, qR: int, g: int) -> int:
 
 
 @nb.njit(cache=True, _nrt=False)
+def _checkpoints(T: int, dh_dense: int, dh_ratio: float, cp_t: np.ndarray) -> int:
+    """Δh checkpoints of a ray of T samples into ``cp_t`` (then a sentinel T + 1): every sample
+    up to dh_dense, then growing by dh_ratio, and T. Returns how many."""
+    n_cp = 0
+    t = 1
+    while t <= T:
+        cp_t[n_cp] = t
+        n_cp += 1
+        if t == T:
+            break
+        t = t + 1 if t < dh_dense else max(t + 1, int(t * dh_ratio))
+        if t > T:
+            t = T
+    cp_t[n_cp] = T + 1  # sentinel
+    return n_cp
+
+
+@nb.njit(cache=True, _nrt=False)
 def _ray_roles(
     ray: int,
     R: int,
@@ -513,17 +539,7 @@ def _ray_roles(
     """
     direction = ray // (2 * qR + 1)
     m = ray % (2 * qR + 1) - qR
-    n_cp = 0
-    t = 1
-    while t <= T:
-        cp_t[n_cp] = t
-        n_cp += 1
-        if t == T:
-            break
-        t = t + 1 if t < dh_dense else max(t + 1, int(t * dh_ratio))
-        if t > T:
-            t = T
-    cp_t[n_cp] = T + 1  # sentinel
+    n_cp = _checkpoints(T, dh_dense, dh_ratio, cp_t)
     for t in range(1, T + 1):
         role[t] = mask[ray, t]
     if use_skip:
@@ -570,7 +586,8 @@ def _mark_needs(
 ) -> None:
     """Mark in ``need`` the Δh checkpoints of the two Δh rays beside a (non-Δh) ray that its
     evaluated cells interpolate from: with skipped cells, the Δh rays evaluate only those,
-    and every other value stays what it would be without skipping."""
+    and every other value stays what it would be without skipping. ``role`` is the ray's own
+    row of roles, kept for its walk."""
     T = ext[ray]
     qR = q * R
     m = ray % (2 * qR + 1) - qR
@@ -587,7 +604,6 @@ def _mark_needs(
         if role[t] & 2 and t > dh_dense:
             need[ia, t] = 1  # racing threads store the same value
             need[ib, t] = 1
-        role[t] = 0
 
 
 @nb.njit(cache=True, fastmath=_FM)
@@ -629,6 +645,7 @@ def _walk_ray(
     skip: np.ndarray,
     use_skip: bool,
     need: np.ndarray,
+    roles_ready: bool,
 ) -> None:
     """Walk one ray outward and write the loss of the cells that take its samples into ``win``.
 
@@ -657,8 +674,15 @@ def _walk_ray(
         ia = dh_row + _dh_slot(ma, qR, g)
         ib = dh_row + _dh_slot(mb, qR, g)
         fw = (m - ma) / (mb - ma)
-    n_cp, last = _ray_roles(ray, R, qR, T, slot, dh_row, mask, dh_dense, dh_ratio, cp_t,
-                            role, win, skip, use_skip, need)  # fmt: skip
+    if roles_ready:  # set by _mark_needs
+        n_cp = _checkpoints(T, dh_dense, dh_ratio, cp_t)
+        last = 0
+        for t in range(1, T + 1):
+            if role[t] & 3:
+                last = t
+    else:
+        n_cp, last = _ray_roles(ray, R, qR, T, slot, dh_row, mask, dh_dense, dh_ratio, cp_t,
+                                role, win, skip, use_skip, need)  # fmt: skip
     if last == 0:  # no cell to evaluate, no Δh a neighbour needs
         for t in range(1, T + 1):
             role[t] = 0
@@ -809,13 +833,14 @@ def _itm_rays(
     win = np.full((size, size), np.nan, dtype=np.float32)
     DH = np.full((4 * (2 * qR // g + 2), R + 1), np.nan, dtype=np.float32)
     need = np.zeros(DH.shape if use_skip else (1, 1), dtype=np.uint8)
+    # the roles of the non-Δh rays, found while marking their needs and kept for their walk
+    roles = np.zeros((n_rays if use_skip else 1, R + 1), dtype=np.uint8)
     if use_skip:
         for chunk in prange(n_chunks):
             cp_t = np.empty(R + 2, dtype=np.int64)
-            role = np.zeros(R + 1, dtype=np.uint8)
             for ray in range(chunk, n_rays, n_chunks):
-                _mark_needs(ray, R, q, g, ext, mask, dh_dense, dh_ratio, cp_t, role, win, skip,
-                            need)  # fmt: skip
+                _mark_needs(ray, R, q, g, ext, mask, dh_dense, dh_ratio, cp_t, roles[ray], win,
+                            skip, need)  # fmt: skip
     for phase in range(2):
         for chunk in prange(n_chunks):
             # per-thread scratch, reused by every ray of the chunk (rays strided for balance)
@@ -838,10 +863,12 @@ def _itm_rays(
                 is_dh = _dh_slot(ray % rsize - qR, qR, g) >= 0
                 if is_dh != (phase == 0):
                     continue
+                ready = use_skip and not is_dh
+                row = roles[ray] if ready else role
                 _walk_ray(ray, Z, r0, c0, R, q, g, res, z0, ext, mask, dh_dense, dh_ratio,
                           h_tx, h_rx, n0, f_mhz, z_g, kc, DH, win, pfl, P0, P1, w, hidx, cp_t,
-                          cp_dh, role, geo, tk, zc, sbuf, rbuf, skip, use_skip,
-                          need)  # fmt: skip
+                          cp_dh, row, geo, tk, zc, sbuf, rbuf, skip, use_skip, need,
+                          ready)  # fmt: skip
     return win
 
 
@@ -1031,8 +1058,8 @@ def itm_loss_window(
 # 20 log10 of the bound's distances on the last window size (R = 1000: 16 MB), shared by every
 # tower of that radius; the per-tower terms are added to a copy.
 _BOUND_CACHE: dict[tuple, np.ndarray] = {}
-# the largest median variability of each climate (dB)
-_V_MED_MAX: dict[int, float] = {}
+# the largest median variability (dB) by climate and largest effective distance
+_V_MED_MAX: dict[tuple[int, float], float] = {}
 
 
 def loss_lower_bound_window(
@@ -1044,6 +1071,8 @@ def loss_lower_bound_window(
     time: float = 50.0,
     location: float = 50.0,
     situation: float = 50.0,
+    h_tx_m: float | None = None,
+    h_rx_m: float | None = None,
 ) -> np.ndarray | None:
     """A loss (dB) that ITM's median loss never goes below, on the (2R+1)² window.
 
@@ -1051,7 +1080,12 @@ def loss_lower_bound_window(
     reference clamps it) minus the climate's median variability V_med(d_e), the difference
     passed through the soft floor ``v (29 − v) / (29 − 10 v)`` for v < 0, which increases with
     v. So loss ≥ FSPL(d) + floor(−max V_med) for every path of length d, whatever the terrain
-    (for climate 1, max V_med = 1.95 dB: 1.25 dB below free space). The engine measures a cell's
+    (for climate 1, max V_med = 1.95 dB, at an effective distance d_e ≈ 198 km: 1.25 dB below
+    free space). With the antenna heights, the maximum is taken over the effective distances
+    the window's paths can have: d_e = 130 km · d / d_ex (d < d_ex) with d_ex = √(2 a₉ h_e0) +
+    √(2 a₉ h_e1) + (575.7e12 / k)^⅓, a₉ = 9000 km, and ITM's effective heights are never
+    below the antennas' (h_e ≥ h); for the province's 20-45 m masts at ≤ 42 km, d_e ≤ 115 km,
+    where climate 1's V_med ≤ 0: the bound is free space. The engine measures a cell's
     path to its ray sample, up to a quarter of a cell from the cell centre; the bound takes
     the cell's distance minus half a cell (and −inf at the centre cell).
 
@@ -1064,17 +1098,29 @@ def loss_lower_bound_window(
         Half-width of the window (cells), as in :func:`itm_loss_window`.
     res_m, f_mhz, climate, time, location, situation
         As in :func:`itm_loss_window`.
+    h_tx_m, h_rx_m
+        Antenna heights (m): when given, the variability is bounded over the effective
+        distances of this window only (a tighter bound).
     """
     if not (time == location == situation == 50.0):
         return None
-    v_max = _V_MED_MAX.get(int(climate))
+    de_max = 5e6  # any path
+    if h_tx_m is not None and h_rx_m is not None:
+        d_max = math.sqrt(2.0) * R * res_m  # the window's corner
+        d_ex = (math.sqrt(2.0 * _core._A9000_M * h_tx_m) + math.sqrt(2.0 * _core._A9000_M * h_rx_m)
+                + (575.7e12 / (f_mhz / 47.7)) ** (1.0 / 3.0))  # fmt: skip
+        de_max = 130e3 * d_max / d_ex if d_max < d_ex else 130e3 + d_max - d_ex
+        de_max = round(de_max * 1.001 + 1.0, 0)  # and a little beyond: rounding
+    v_max = _V_MED_MAX.get((int(climate), de_max))
     if v_max is None:
         v = _core._V_MED[int(climate) - 1]
-        d_e = np.linspace(0.0, 5e6, 500_001)  # 10 m steps: the curve varies over ~100 km
+        d_e = np.linspace(0.0, de_max, 500_001)  # ≤ 10 m steps: the curve varies over ~100 km
         r = (d_e / v[2]) ** 2
         v_max = max(0.0, float(np.max((v[0] + v[1] / (1.0 + ((d_e - v[3]) / v[4]) ** 2))
                                       * r / (1.0 + r))) + 0.01)  # fmt: skip
-        _V_MED_MAX[int(climate)] = v_max
+        if len(_V_MED_MAX) > 64:
+            _V_MED_MAX.clear()
+        _V_MED_MAX[(int(climate), de_max)] = v_max
     key = (int(R), float(res_m))
     log_d = _BOUND_CACHE.get(key)
     if log_d is None:

@@ -211,7 +211,7 @@ def predict_tower(
         skip = None
         if floor is not None and calibration is None:
             R = max(1, int(math.ceil(max_m / res)))
-            skip = pruning_mask(tower, floor, row - R, col - R, R, res)
+            skip = pruning_mask(tower, floor, row - R, col - R, R, res, rx_height_m=rx_height_m)
         loss = itm_raster.itm_loss_window(
             terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
             h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS, skip=skip,
@@ -250,14 +250,15 @@ _PRUNE_MARGIN_DB = 0.05
 
 
 def _power_bound_args(
-    tower: Mapping, R: int, res: float
+    tower: Mapping, R: int, res: float, rx_height_m: float
 ) -> tuple[np.ndarray, np.ndarray, float, float, float, bool] | None:
     """(loss bound window, bearings, EIRP, azimuth, beamwidth, sectored) of an ITM tower's
     power bound, or None when ITM's loss is not bounded (quantiles other than the medians)."""
-    f_mhz, _, eirp = _tower_params(tower)
+    f_mhz, h_tx, eirp = _tower_params(tower)
     lmin = itm_raster.loss_lower_bound_window(
         R, res_m=res, f_mhz=f_mhz, climate=ITM_DEFAULTS["climate"], time=ITM_DEFAULTS["time"],
-        location=ITM_DEFAULTS["location"], situation=ITM_DEFAULTS["situation"],
+        location=ITM_DEFAULTS["location"], situation=ITM_DEFAULTS["situation"], h_tx_m=h_tx,
+        h_rx_m=rx_height_m,
     )  # fmt: skip
     if lmin is None:
         return None
@@ -269,7 +270,14 @@ def _power_bound_args(
 
 
 def pruning_mask(
-    tower: Mapping, floor: np.ndarray, r0: int, c0: int, R: int, res: float
+    tower: Mapping,
+    floor: np.ndarray,
+    r0: int,
+    c0: int,
+    R: int,
+    res: float,
+    *,
+    rx_height_m: float = RX_HEIGHT_M,
 ) -> np.ndarray | None:
     """Cells of the tower's (2R+1)² window (grid cell (r0, c0) first) where its ITM power is
     certainly below ``floor`` (a best-server power grid, dBm, −inf where none).
@@ -281,7 +289,7 @@ def pruning_mask(
     marked when that bound is :data:`_PRUNE_MARGIN_DB` below the floor. None when ITM's loss
     is not bounded (quantiles other than the medians).
     """
-    args = _power_bound_args(tower, R, res)
+    args = _power_bound_args(tower, R, res, rx_height_m)
     if args is None:
         return None
     lmin, bearing, eirp, az, bw, sectored = args
@@ -518,7 +526,7 @@ def predict(
     else:
         # a rebuilt composite reads every entry: two threads read and decode them (file I/O,
         # Zstandard and the numba decoder release the GIL) while this one merges, in order
-        pruned = _PrunedCells(terrain, max_radius_km)
+        pruned = _PrunedCells(terrain, max_radius_km, rx_height_m)
         for i, pred in _prefetched(cache.get, rest, keys):
             if pred is not None:
                 stats["cached"] += 1
@@ -622,8 +630,9 @@ class _PrunedCells:
     tower whose entry skipped an unsettled cell must be predicted again.
     """
 
-    def __init__(self, terrain: Grid, max_radius_km: float) -> None:
+    def __init__(self, terrain: Grid, max_radius_km: float, rx_height_m: float) -> None:
         self.terrain = terrain
+        self.rx_height_m = rx_height_m
         self.R = max(1, int(math.ceil(max_radius_km * 1000.0 / terrain.res)))
         self.bounds: dict[tuple[str, str] | None, np.ndarray] = {}
         self.entries: list[tuple[int, tuple[str, str] | None, int, int, int, int]] = []
@@ -632,7 +641,7 @@ class _PrunedCells:
         self, i: int, tower: Mapping, pred: TowerPrediction, group: tuple[str, str] | None
     ) -> None:
         """Record entry ``i`` (which skipped cells) and raise its group's bound there."""
-        args = _power_bound_args(tower, self.R, self.terrain.res)
+        args = _power_bound_args(tower, self.R, self.terrain.res, self.rx_height_m)
         hh, ww = pred.power.shape
         self.entries.append((i, group, pred.row0, pred.col0, hh, ww))
         bound = self.bounds.get(group)
