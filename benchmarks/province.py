@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -63,17 +63,19 @@ def _add_towers(towers: pd.DataFrame, terrain, households, n_total: int, rng) ->
 def _run(project: Path, out: Path, extra: list[str]) -> dict:
     stamp = (out / "summary.json").stat().st_mtime_ns if (out / "summary.json").exists() else 0
     t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run(
-        [sys.executable, "-m", "lomsong.cli", "run", str(project), "--out", str(out), "--quiet",
-         *extra], check=True,
-    )  # fmt: skip
+    cmd = [sys.executable, "-m", "lomsong.cli", "run", str(project), "--out", str(out), "--quiet",
+           *extra]  # fmt: skip
+    proc = subprocess.Popen(cmd)
+    # wait4 gives this child's own resource usage (RUSAGE_CHILDREN would keep the largest
+    # child so far, e.g. the warm-up's)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     summary = json.loads((out / "summary.json").read_text())
     skipped = (out / "summary.json").stat().st_mtime_ns == stamp  # "up to date": nothing ran
-    # RUSAGE_CHILDREN keeps the largest child so far: a smaller later child does not show
-    peak_mb = max(peak, before) / 1024 if peak > before else float("nan")
+    peak_mb = usage.ru_maxrss / 1024  # Linux reports kB
     return {"wall_s": wall, "peak_mb": peak_mb, "summary": summary, "skipped": skipped}
 
 
