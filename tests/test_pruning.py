@@ -91,7 +91,9 @@ def test_groups_are_pruned_against_their_own_composite(rough, monkeypatch):
         np.testing.assert_allclose(pruned.groups[g], full.groups[g], rtol=0, atol=1e-4)
 
 
-def test_a_rerun_after_removals_completes_the_cells_others_skipped(rough, monkeypatch, tmp_path):
+def test_a_rerun_after_removals_completes_the_cells_others_skipped(
+    rough, monkeypatch, tmp_path, caplog
+):
     """Towers removed or changed lower the composite where they served: the cached towers
     that skipped cells there are evaluated on those cells (not predicted again whole), and
     the composite equals a fresh unpruned one."""
@@ -102,8 +104,10 @@ def test_a_rerun_after_removals_completes_the_cells_others_skipped(rough, monkey
     strongest = int(np.argmax(towers["eirp_dbm"].to_numpy()[:11]))
     changed = towers.drop(index=strongest).reset_index(drop=True)
     changed.loc[0, "eirp_dbm"] -= 6.0
-    again = predict(changed, grid, **kw, cache=cache)
+    with caplog.at_level("INFO", logger="lomsong.coverage.predict"):
+        again = predict(changed, grid, **kw, cache=cache)
     assert again.stats == {"predicted": 1, "cached": len(changed) - 1}
+    assert any("evaluated on cells they had skipped" in r.message for r in caplog.records)
     # 0.0051 dB: cache entries hold centi-dB (rounded to 0.005 dB)
     _same(again, _unpruned(monkeypatch, changed, grid, **kw), atol=0.0051, grid=grid)
     # the completed entries were stored: a rebuild from them needs no more work
@@ -111,3 +115,19 @@ def test_a_rerun_after_removals_completes_the_cells_others_skipped(rough, monkey
     third = predict(changed, grid, **kw, cache=cache)
     assert third.stats == {"predicted": 0, "cached": len(changed)}
     _same(third, again, atol=0.0051, grid=grid)
+
+
+def test_worker_processes_predict_unsettled_cached_towers_whole(rough, monkeypatch, tmp_path):
+    """With --workers, towers run side by side and are not pruned: a cached tower whose
+    skipped cells may now serve is predicted again whole; the composite is the same."""
+    grid, towers = rough
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM}
+    cache = TowerCache(tmp_path / "cache")
+    predict(towers, grid, **kw, cache=cache)  # in process: pruned entries
+    strongest = int(np.argmax(towers["eirp_dbm"].to_numpy()[:11]))
+    fewer = towers.drop(index=strongest).reset_index(drop=True)
+    fewer.loc[0, "eirp_dbm"] -= 6.0
+    res = predict(fewer, grid, **kw, cache=cache, workers=2)
+    assert res.stats["predicted"] >= 2  # the changed tower, and the unsettled ones whole
+    assert res.stats["predicted"] + res.stats["cached"] == len(fewer)
+    _same(res, _unpruned(monkeypatch, fewer, grid, **kw), atol=0.0051, grid=grid)
