@@ -131,3 +131,25 @@ def test_worker_processes_predict_unsettled_cached_towers_whole(rough, monkeypat
     assert res.stats["predicted"] >= 2  # the changed tower, and the unsettled ones whole
     assert res.stats["predicted"] + res.stats["cached"] == len(fewer)
     _same(res, _unpruned(monkeypatch, fewer, grid, **kw), atol=0.0051, grid=grid)
+
+
+def test_a_rebuild_with_nothing_removed_checks_no_cached_tower(rough, monkeypatch, tmp_path):
+    """Rebuilt from the same entries (the composite file lost), the composite is what each
+    skipped cell was pruned against: no cached tower is even a candidate, also where no tower
+    reaches (there the bound and the composite are both −inf)."""
+    grid, towers = rough
+    kw = {"model": "itm", "max_radius_km": 4.0}  # leaves most of the 20 km grid unreached
+    west = towers[[grid.rowcol(p.x, p.y)[1] < 100 for p in towers.geometry]]
+    assert len(west) >= 3
+    cache = TowerCache(tmp_path / "cache")
+    first = predict(west, grid, **kw, cache=cache)
+    assert np.isnan(first.power.data).mean() > 0.1
+    (cache.folder / "composite.npz").unlink()
+    calls = []
+    original = predict_module._PrunedCells.candidates
+    monkeypatch.setattr(predict_module._PrunedCells, "candidates",
+                        lambda self, c: calls.append(original(self, c)) or calls[-1])  # fmt: skip
+    again = predict(west, grid, **kw, cache=cache)
+    assert calls == [[]]
+    assert again.stats == {"predicted": 0, "cached": len(west)}
+    _same(again, first, atol=0.0051, grid=grid)

@@ -247,6 +247,11 @@ def predict_tower(
 #: the floor — more than the float32 rounding of powers and the cache's 0.005 dB rounding, so
 #: a skipped cell could not even have tied.
 _PRUNE_MARGIN_DB = 0.05
+#: Margin (dB) of the check of skipped cells against a composite rebuilt from cache entries:
+#: smaller than the pruning margin by more than the entries' 0.005 dB rounding, so that a
+#: rebuild with nothing removed finds every skipped cell still settled; still above the
+#: rounding of both powers, so a cell passing it can still not tie.
+_RECHECK_MARGIN_DB = 0.02
 
 
 def _power_bound_args(
@@ -701,7 +706,10 @@ class _PrunedCells:
         centre of those cells (a tower that wins there settles the others' cells)."""
         sats = {}
         for group, bound in self.bounds.items():
-            unsure = bound + np.float32(_PRUNE_MARGIN_DB) >= composite(group)
+            # (−inf: no skipped cell there; −inf ≥ −inf would count cells no tower reaches)
+            unsure = (bound > -np.inf) & (
+                bound + np.float32(_RECHECK_MARGIN_DB) >= composite(group)
+            )
             if unsure.any():
                 # summed-area tables of the unsettled cells and of their rows and columns
                 rr, cc = np.indices(unsure.shape, dtype=np.float64)
@@ -741,8 +749,8 @@ class _PrunedCells:
         return _skipped_bounds(composite(group), np.ascontiguousarray(pred.power), pred.row0,
                                pred.col0, pred.row0 - (row - self.R),
                                pred.col0 - (col - self.R), lmin, bearing, eirp, az, bw,
-                               antennas.DEFAULT_FRONT_TO_BACK_DB, sectored, _PRUNE_MARGIN_DB,
-                               False)  # fmt: skip
+                               antennas.DEFAULT_FRONT_TO_BACK_DB, sectored,
+                               _RECHECK_MARGIN_DB, False)  # fmt: skip
 
 
 def _prefetched(
