@@ -259,12 +259,12 @@ def _quantise(power: np.ndarray, q: np.ndarray) -> None:
     for k in range(power.shape[0]):
         p = power[k]
         if math.isnan(p):
-            q[k] = -32768
+            q[k] = _NAN_Q
         elif p == -np.inf:
-            q[k] = -32767
+            q[k] = _SKIP_Q
         else:
             v = np.rint(np.float64(p) * 100.0)
-            q[k] = np.int16(min(max(v, -32766.0), 32767.0))
+            q[k] = np.int16(min(max(v, float(_SKIP_Q) + 1.0), 32767.0))
 
 
 @nb.njit(cache=True, nogil=True)

@@ -77,7 +77,7 @@ from lomsong.coverage import _itm_core as _core
 from lomsong.coverage import itm
 from lomsong.coverage._itm_cell import _tower_constants, cells_loss
 from lomsong.coverage._vmath import vexp
-from lomsong.coverage.profiles import _bilinear, _elev_minor, _ray_cell
+from lomsong.coverage.profiles import _bilinear, _elev_minor, _ray_cell, half_width
 
 __all__ = ["itm_loss_window", "itm_point_loss", "loss_lower_bound_window"]
 
@@ -493,6 +493,15 @@ def _dh_slot(m: int, qR: int, g: int) -> int:
     return -1
 
 
+@nb.njit(cache=True)
+def _dh_neighbours(m: int, qR: int, g: int, dh_row: int) -> tuple[int, int, float]:
+    """Rows in the Δh table of the two Δh rays beside (non-Δh) ray m of a direction whose
+    rows start at ``dh_row``, and the weight of the second (linear in the ray angle)."""
+    ma = m - (m + qR) % g
+    mb = ma + g if ma + g <= qR else qR
+    return dh_row + _dh_slot(ma, qR, g), dh_row + _dh_slot(mb, qR, g), (m - ma) / (mb - ma)
+
+
 @nb.njit(cache=True, _nrt=False)
 def _checkpoints(T: int, dh_dense: int, dh_ratio: float, cp_t: np.ndarray) -> int:
     """Δh checkpoints of a ray of T samples into ``cp_t`` (then a sentinel T + 1): every sample
@@ -594,10 +603,7 @@ def _mark_needs(
     if T == 0 or _dh_slot(m, qR, g) >= 0:
         return
     dh_row = (ray // (2 * qR + 1)) * (2 * qR // g + 2)
-    ma = m - (m + qR) % g
-    mb = ma + g if ma + g <= qR else qR
-    ia = dh_row + _dh_slot(ma, qR, g)
-    ib = dh_row + _dh_slot(mb, qR, g)
+    ia, ib, _ = _dh_neighbours(m, qR, g, dh_row)
     _ray_roles(ray, R, qR, T, -1, dh_row, mask, dh_dense, dh_ratio, cp_t, role, win, skip,
                True, need)  # fmt: skip
     for t in range(1, T + 1):
@@ -665,15 +671,7 @@ def _walk_ray(
     s = math.sqrt(1.0 + (m / qR) ** 2) * res
     slot = _dh_slot(m, qR, g)
     dh_row = direction * (2 * qR // g + 2)
-    ia = -1
-    ib = -1
-    fw = 0.0
-    if slot < 0:
-        ma = m - (m + qR) % g
-        mb = ma + g if ma + g <= qR else qR
-        ia = dh_row + _dh_slot(ma, qR, g)
-        ib = dh_row + _dh_slot(mb, qR, g)
-        fw = (m - ma) / (mb - ma)
+    ia, ib, fw = _dh_neighbours(m, qR, g, dh_row) if slot < 0 else (-1, -1, 0.0)
     if roles_ready:  # set by _mark_needs
         n_cp = _checkpoints(T, dh_dense, dh_ratio, cp_t)
         last = 0
@@ -1046,7 +1044,7 @@ def itm_loss_window(
         raise ValueError(f"tower cell ({row}, {col}) is outside the {h} × {w} grid")
     _check_itm_params(h_tx_m, h_rx_m, f_mhz, climate, n0, pol, epsilon, sigma, mdvar, time,
                       location, situation)  # fmt: skip
-    R = max(1, int(math.ceil(max_radius_m / res_m)))
+    R = half_width(max_radius_m, res_m)
     if skip is not None and skip.shape != (2 * R + 1, 2 * R + 1):
         raise ValueError(f"skip has shape {skip.shape}, the window is {2 * R + 1} × {2 * R + 1}")
     return _window(Z, int(row), int(col), float(res_m), float(max_radius_m), float(h_tx_m),
@@ -1181,7 +1179,7 @@ def _window(
 ) -> np.ndarray:
     """:func:`itm_loss_window` on checked float32 terrain, with the Δh checkpoint schedule and
     ``q`` rays per border cell, Δh evaluated on every ``g``-th ray."""
-    R = max(1, int(math.ceil(max_d / res)))
+    R = half_width(max_d, res)
     z0 = float(Z[row, col])
     if not math.isfinite(z0):
         z0 = 0.0

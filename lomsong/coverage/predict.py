@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from lomsong.coverage import antennas, itm_raster, models, profiles
+from lomsong.coverage.profiles import half_width
 from lomsong.defaults import MAX_RADIUS_KM, RX_HEIGHT_M
 from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
@@ -210,7 +211,7 @@ def predict_tower(
     if model == "itm":
         skip = None
         if floor is not None and calibration is None:
-            R = max(1, int(math.ceil(max_m / res)))
+            R = half_width(max_m, res)
             skip = pruning_mask(tower, floor, row - R, col - R, R, res, rx_height_m=rx_height_m)
         loss = itm_raster.itm_loss_window(
             terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
@@ -254,11 +255,10 @@ _PRUNE_MARGIN_DB = 0.05
 _RECHECK_MARGIN_DB = 0.02
 
 
-def _power_bound_args(
-    tower: Mapping, R: int, res: float, rx_height_m: float
-) -> tuple[np.ndarray, np.ndarray, float, float, float, bool] | None:
-    """(loss bound window, bearings, EIRP, azimuth, beamwidth, sectored) of an ITM tower's
-    power bound, or None when ITM's loss is not bounded (quantiles other than the medians)."""
+def _power_bound_terms(tower: Mapping, R: int, res: float, rx_height_m: float) -> tuple | None:
+    """(loss bound window, bearings, EIRP, azimuth, beamwidth, front-to-back, sectored): the
+    terms of an ITM tower's power bound on its window (:func:`_power_bound`), or None when
+    ITM's loss is not bounded (quantiles other than the medians)."""
     f_mhz, h_tx, eirp = _tower_params(tower)
     lmin = itm_raster.loss_lower_bound_window(
         R, res_m=res, f_mhz=f_mhz, climate=ITM_DEFAULTS["climate"], time=ITM_DEFAULTS["time"],
@@ -271,7 +271,8 @@ def _power_bound_args(
     sectored = not math.isnan(az)
     bw = float(tower.get("beamwidth_deg", np.nan)) if sectored else 360.0
     bearing = antennas._window_bearings(2 * R + 1) if sectored else np.zeros((1, 1))
-    return lmin, bearing, eirp, az if sectored else 0.0, bw, sectored
+    return (lmin, bearing, eirp, az if sectored else 0.0, bw, antennas.DEFAULT_FRONT_TO_BACK_DB,
+            sectored)  # fmt: skip
 
 
 def pruning_mask(
@@ -294,38 +295,25 @@ def pruning_mask(
     marked when that bound is :data:`_PRUNE_MARGIN_DB` below the floor. None when ITM's loss
     is not bounded (quantiles other than the medians).
     """
-    args = _power_bound_args(tower, R, res, rx_height_m)
-    if args is None:
+    terms = _power_bound_terms(tower, R, res, rx_height_m)
+    if terms is None:
         return None
-    lmin, bearing, eirp, az, bw, sectored = args
-    return _skip_window(floor, r0, c0, lmin, bearing, eirp, az, bw,
-                        antennas.DEFAULT_FRONT_TO_BACK_DB, sectored, _PRUNE_MARGIN_DB)  # fmt: skip
+    return _skip_window(floor, r0, c0, terms, _PRUNE_MARGIN_DB)
 
 
 @nb.njit(cache=True, inline="always")
-def _power_bound(
-    lmin: float, bearing: float, eirp: float, az: float, bw: float, am: float, sectored: bool
-) -> float:
-    """EIRP + the sector's horizontal pattern (its gain's upper bound) − the loss bound."""
-    g = antennas.horizontal_db(bearing, az, bw, am) if sectored else 0.0
-    return eirp + g - lmin
+def _power_bound(terms: tuple, i: int, j: int) -> float:
+    """Window cell (i, j)'s power bound: EIRP + the sector's horizontal pattern (its gain's
+    upper bound) − the loss bound (``terms`` from :func:`_power_bound_terms`)."""
+    lmin, bearing, eirp, az, bw, am, sectored = terms
+    g = antennas.horizontal_db(bearing[i, j], az, bw, am) if sectored else 0.0
+    return eirp + g - lmin[i, j]
 
 
 @nb.njit(cache=True, parallel=True)
-def _skip_window(
-    floor: np.ndarray,
-    r0: int,
-    c0: int,
-    lmin: np.ndarray,
-    bearing: np.ndarray,
-    eirp: float,
-    az: float,
-    bw: float,
-    am: float,
-    sectored: bool,
-    margin: float,
-) -> np.ndarray:
-    size = lmin.shape[0]
+def _skip_window(floor: np.ndarray, r0: int, c0: int, terms: tuple, margin: float) -> np.ndarray:
+    """:func:`pruning_mask` on the window whose cell (0, 0) is grid cell (r0, c0)."""
+    size = terms[0].shape[0]
     h, w = floor.shape
     out = np.zeros((size, size), dtype=np.bool_)
     for i in nb.prange(size):
@@ -335,9 +323,7 @@ def _skip_window(
         for j in range(size):
             c = c0 + j
             if 0 <= c < w:
-                b = bearing[i, j] if sectored else 0.0
-                u = _power_bound(lmin[i, j], b, eirp, az, bw, am, sectored)
-                out[i, j] = u + margin < floor[r, c]
+                out[i, j] = _power_bound(terms, i, j) + margin < floor[r, c]
     return out
 
 
@@ -349,13 +335,7 @@ def _skipped_bounds(
     col0: int,
     i0: int,
     j0: int,
-    lmin: np.ndarray,
-    bearing: np.ndarray,
-    eirp: float,
-    az: float,
-    bw: float,
-    am: float,
-    sectored: bool,
+    terms: tuple,
     margin: float,
     raise_grid: bool,
 ) -> np.ndarray:
@@ -368,8 +348,7 @@ def _skipped_bounds(
     for a in nb.prange(hh):
         for b in range(ww):
             if power[a, b] == -np.inf:
-                br = bearing[i0 + a, j0 + b] if sectored else 0.0
-                u = _power_bound(lmin[i0 + a, j0 + b], br, eirp, az, bw, am, sectored)
+                u = _power_bound(terms, i0 + a, j0 + b)
                 cur = grid[row0 + a, col0 + b]
                 if raise_grid:
                     out[a, b] = True
@@ -563,8 +542,10 @@ def predict(
     writes: list[Future] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-cache") as writer:
 
-        def keep(i: int, pred: TowerPrediction) -> None:
+        def keep(i: int, pred: TowerPrediction | None) -> None:
             nonlocal skipped
+            if pred is None:  # outside the grid: remembered as an empty window
+                pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
             if cache is not None:
                 writes.append(writer.submit(cache.put, keys[i], pred))
                 while len(writes) > 2:
@@ -577,8 +558,6 @@ def predict(
             todo, terrain, options=options, workers=workers, scheduler=scheduler,
             floors=floor_of if local else None,
         ):  # fmt: skip
-            if pred is None:  # outside the grid: remembered as an empty window
-                pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
             stats["predicted"] += 1
             stats["cached"] -= i in again  # predicted again whole (side by side, unpruned)
             keep(i, pred)
@@ -602,7 +581,7 @@ def predict(
                 pred = _completed(old, new)
                 completed += 1
             done -= 1
-            keep(i, pred or TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32)))
+            keep(i, pred)
         if completed:
             logger.info("%d cached towers evaluated on cells they had skipped", completed)
         for fut in writes:
@@ -672,32 +651,28 @@ class _PrunedCells:
     def __init__(self, terrain: Grid, max_radius_km: float, rx_height_m: float) -> None:
         self.terrain = terrain
         self.rx_height_m = rx_height_m
-        self.R = max(1, int(math.ceil(max_radius_km * 1000.0 / terrain.res)))
+        self.R = half_width(max_radius_km * 1000.0, terrain.res)
         self.bounds: dict[tuple[str, str] | None, np.ndarray] = {}
-        # (index, group, window row0, col0, rows, cols, EIRP, tower row, col)
-        self.entries: list[tuple] = []
-        self.groups: dict[int, tuple[str, str] | None] = {}
+        # index → (group, window row0, col0, rows, cols, EIRP, tower row, col)
+        self.entries: dict[int, tuple] = {}
 
     def add(
         self, i: int, tower: Mapping, pred: TowerPrediction, group: tuple[str, str] | None
     ) -> None:
         """Record entry ``i`` (which skipped cells) and raise its group's bound there."""
-        args = _power_bound_args(tower, self.R, self.terrain.res, self.rx_height_m)
+        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m)
         hh, ww = pred.power.shape
         row, col = (int(v) for v in self.terrain.rowcol(tower["geometry"].x, tower["geometry"].y))
         eirp = _tower_params(tower)[2]
-        self.entries.append((i, group, pred.row0, pred.col0, hh, ww, eirp, row, col))
-        self.groups[i] = group
+        self.entries[i] = (group, pred.row0, pred.col0, hh, ww, eirp, row, col)
         bound = self.bounds.get(group)
         if bound is None:
             bound = self.bounds[group] = np.full(self.terrain.shape, -np.inf, dtype=np.float32)
-        if args is None:  # cannot happen for an ITM entry; never trust a skipped cell then
+        if terms is None:  # cannot happen for an ITM entry; never trust a skipped cell then
             bound[pred.row0 : pred.row0 + hh, pred.col0 : pred.col0 + ww] = np.inf
             return
-        lmin, bearing, eirp, az, bw, sectored = args
         _skipped_bounds(bound, np.ascontiguousarray(pred.power), pred.row0, pred.col0,
-                        pred.row0 - (row - self.R), pred.col0 - (col - self.R), lmin, bearing,
-                        eirp, az, bw, antennas.DEFAULT_FRONT_TO_BACK_DB, sectored,
+                        pred.row0 - (row - self.R), pred.col0 - (col - self.R), terms,
                         _PRUNE_MARGIN_DB, True)  # fmt: skip
 
     def candidates(self, composite: Callable[[tuple[str, str] | None], np.ndarray]) -> list[int]:
@@ -720,7 +695,7 @@ class _PrunedCells:
                     tabs.append(t)
                 sats[group] = tabs
         scored = []
-        for i, group, r0, c0, hh, ww, eirp, row, col in self.entries:
+        for i, (group, r0, c0, hh, ww, eirp, row, col) in self.entries.items():
             if group not in sats:
                 continue
             r1, c1 = r0 + hh, c0 + ww
@@ -740,17 +715,13 @@ class _PrunedCells:
     ) -> np.ndarray:
         """The cells (on entry ``i``'s window) it skipped whose bound reaches the composite
         now (within the pruning margin): those it must evaluate."""
-        group = self.groups[i]
-        args = _power_bound_args(tower, self.R, self.terrain.res, self.rx_height_m)
-        if args is None:
+        group, *_, row, col = self.entries[i]
+        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m)
+        if terms is None:
             return np.isneginf(pred.power)
-        lmin, bearing, eirp, az, bw, sectored = args
-        row, col = (int(v) for v in self.terrain.rowcol(tower["geometry"].x, tower["geometry"].y))
         return _skipped_bounds(composite(group), np.ascontiguousarray(pred.power), pred.row0,
-                               pred.col0, pred.row0 - (row - self.R),
-                               pred.col0 - (col - self.R), lmin, bearing, eirp, az, bw,
-                               antennas.DEFAULT_FRONT_TO_BACK_DB, sectored,
-                               _RECHECK_MARGIN_DB, False)  # fmt: skip
+                               pred.col0, pred.row0 - (row - self.R), pred.col0 - (col - self.R),
+                               terms, _RECHECK_MARGIN_DB, False)  # fmt: skip
 
 
 def _prefetched(

@@ -176,6 +176,11 @@ def distance_table(loss_fn, max_d_m: float, step_m: float) -> np.ndarray:
     return np.asarray(loss_fn(d / 1000.0), dtype=np.float64)
 
 
+def half_width(max_radius_m: float, res_m: float) -> int:
+    """R, the half-width in cells of a tower's (2R+1)² window for a radius (at least 1)."""
+    return max(1, int(math.ceil(max_radius_m / res_m)))
+
+
 def ray_loss_window(
     elevation: np.ndarray,
     row: int,
@@ -213,7 +218,7 @@ def ray_loss_window(
     Cost: 8R² ray samples (R = 1000 for 30 km at 30 m: 8 million), both cores; memory 32R² bytes.
     """
     Z = np.ascontiguousarray(elevation, dtype=np.float32)
-    R = max(1, int(math.ceil(max_radius_m / res_m)))
+    R = half_width(max_radius_m, res_m)
     z0 = float(Z[row, col])
     if not math.isfinite(z0):
         z0 = 0.0
