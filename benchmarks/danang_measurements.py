@@ -32,7 +32,7 @@ Models:
   - ``geo nearest``: nearest pixel.
 
 Each model is fitted with offsets only and with offsets + a shared distance slope; the table gives
-the in-sample RMS and the leave-one-gateway-out RMS (see :mod:`lomsong.coverage.calibrate`:
+the in-sample RMS and the leave-one-gateway-out RMS (see :mod:`lomsong.calibration.fit`:
 ``refit`` = shared parameters from the other gateways, the held-out gateway's offset fitted on
 its own data; ``mean off.`` = its offset is the mean of the others'). The last rows are the
 calibrated candidates for the goal (≤ 4.5 dB with one gateway left out).
@@ -53,9 +53,11 @@ import rasterio
 from pyproj import Geod
 from scipy.ndimage import map_coordinates
 
-from lomsong.coverage import calibrate as cal
-from lomsong.coverage import itm, models
+from lomsong.calibration import fit as cal
+from lomsong.calibration.measurements import read_measurements
+from lomsong.defaults import ITM_DEFAULTS
 from lomsong.layers.terrain import read_terrain
+from lomsong.propagation import itm, models
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "danang_lora"
 UTM49N = "EPSG:32649"
@@ -90,7 +92,7 @@ def geo_itm_loss(meas: pd.DataFrame, dem: Path, *, order: int, shift: float) -> 
         pfls.append(np.concatenate([[n[k], max(d[k], 1e-3) / n[k]], z]))
     res = itm.p2p_tls_batch(
         pfls, h_tx_m=H_TX_M, h_rx_m=H_RX_M, f_mhz=meas["f_mhz"].to_numpy(), errors="nan",
-        **cal.ITM_PARAMS,
+        **ITM_DEFAULTS,
     )  # fmt: skip
     return res.loss_db
 
@@ -101,7 +103,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     t0 = time.perf_counter()
-    meas = cal.read_measurements(args.data / "measurements_danang.csv")
+    meas = read_measurements(args.data / "measurements_danang.csv")
     dem = args.data / "srtm_danang.tif"
     terrain = read_terrain(dem, crs=UTM49N)
     d_km = cal.path_distances_m(meas, crs=UTM49N) / 1000.0

@@ -1,6 +1,6 @@
 """Throughput of the ITM point-to-point batch API on 1,000-point terrain profiles.
 
-Compares ``lomsong.coverage.itm.p2p_tls_batch`` (numba, all threads and one thread) and the
+Compares ``lomsong.propagation.itm.p2p_tls_batch`` (numba, all threads and one thread) and the
 scalar ``p2p_tls`` with:
 
 - the NTIA/ITS C++ reference v1.4: the anchor figure for this machine class (~130,000 calls/s,
@@ -27,7 +27,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from lomsong.coverage import itm
+from lomsong.propagation import itm
 
 REFERENCE_ANCHOR_CALLS_PER_S = 130_000.0  # NTIA C++ reference, 1,000-point profile
 REFERENCE_ANCHOR_US = 7.7

@@ -6,11 +6,11 @@ eps 15, sigma 0.005, Ns 301, climate 5, 50 %/50 % (mdvar 12), vertical polarisat
 temporary folder, read with rasterio and reprojected to UTM 49N at 30 m).
 
 Measured:
-- the ITM raster engine (:func:`lomsong.coverage.itm_raster.itm_loss_window`): time per tower,
+- the ITM raster engine (:func:`lomsong.propagation.itm_raster.itm_loss_window`): time per tower,
   cells/s, peak memory, accuracy against the exact point-to-point ITM of 1,000 random cells;
 - the closed-form models through :func:`lomsong.predict` ("fspl", "hata", "cost231");
 - the per-cell approach: exact ITM p2p of every cell's full profile through
-  :func:`lomsong.coverage.itm.p2p_tls_batch`, timed on a sample of cells and extrapolated;
+  :func:`lomsong.propagation.itm.p2p_tls_batch`, timed on a sample of cells and extrapolated;
 - Signal-Server 4.0 and the NTIA reference, quoted from the bench README (same machine class).
 
 Run: ``.venv/bin/python benchmarks/propagation.py [--quick] [--repeat 3]``.
@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import geopandas as gpd
 
-    from lomsong.coverage import itm, itm_raster
     from lomsong.coverage.predict import predict
+    from lomsong.propagation import itm, itm_raster
 
     print(f"threads: {numba.get_num_threads()}, radius {radius_km:g} km, 30 m UTM 49N")
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,8 +29,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from lomsong.demo import generate_demo, write_demo
 from lomsong.layers.crs import WGS84
-from lomsong.layers.demo import generate_demo, write_demo
 
 
 def _add_towers(towers: pd.DataFrame, terrain, households, n_total: int, rng) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Speed and memory of the site-ranking core (``lomsong.siting.rank``), cross-checked with spopt.
+"""Speed and memory of the site-ranking core (``lomsong.siting.mclp``), cross-checked with spopt.
 
 Two spatial instances are built from a seed (no data files):
 
@@ -9,7 +9,7 @@ Two spatial instances are built from a seed (no data files):
   20 sites. Goals (issue 5): greedy ≤ 5 s; exact ≤ 60 s (the whole call) with its gap reported
   (0 when proven optimal), and its peak memory. At this size ``exact`` takes its Lagrangian
   path (bound by subgradient optimisation, MILP restricted to the promising candidates): the
-  full MILP is far above ``rank._LAGRANGIAN_NNZ``.
+  full MILP is far above ``lomsong.siting.mclp.milp._LAGRANGIAN_NNZ``.
 - a smaller instance built the same way (default 500 × 5,000, 10 sites) on which spopt's
   ``MCLP`` (PuLP + CBC) runs side by side with lomsong's exact and greedy.
 
@@ -123,7 +123,7 @@ def _step(kind: str, path: str, k: int, time_limit: float, out: Any) -> None:
         def emit(self, record: logging.LogRecord) -> None:
             events.append((time.perf_counter() - t0, record.getMessage()))
 
-    log = logging.getLogger("lomsong.siting.rank")
+    log = logging.getLogger("lomsong.siting.mclp")
     log.addHandler(_Timeline())
     log.setLevel(logging.DEBUG)
     res: dict[str, Any] = {"kind": kind, "rss_load_mb": base}

@@ -7,18 +7,18 @@
 
 import logging
 
-__version__ = "0.1.0"
-
+from lomsong._version import __version__
 from lomsong.config import ProjectConfig, load_config
 from lomsong.coverage.deadzones import DeadZones, dead_zones
-from lomsong.coverage.predict import Coverage, predict
+from lomsong.coverage.predict import predict
+from lomsong.coverage.types import Coverage
 from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
-from lomsong.layers.candidates import candidate_sites, read_candidates
 from lomsong.layers.households import read_households
 from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
+from lomsong.siting.candidates import candidate_sites, read_candidates
 
 __all__ = [
     "__version__",

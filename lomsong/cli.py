@@ -1,4 +1,4 @@
-"""The ``lomsong`` command: ``demo``, ``run``, ``diff``.
+"""The ``lomsong`` command: ``init``, ``demo``, ``run``, ``calibrate``, ``diff``.
 
 Exit codes: 0 success, 2 bad input (the message names file, row/feature and reason), 1 other
 failures.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +22,14 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lomsong import __version__
+from lomsong._version import __version__
+from lomsong.defaults import (
+    CALIBRATION_TX_HEIGHT_M,
+    ENVIRONMENT,
+    ENVIRONMENTS,
+    MODEL_NAMES,
+    RX_HEIGHT_M,
+)
 from lomsong.errors import InputError, LomsongError
 
 __all__ = ["main"]
@@ -35,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"lomsong {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+
+    i = sub.add_parser("init", help="write a commented project file to start from")
+    i.add_argument("dir", help="folder to write project.toml into (created if missing)")
 
     d = sub.add_parser("demo", help="build the demo province and run everything on it")
     d.add_argument("--out", default="outputs/demo", help="output folder (default outputs/demo)")
@@ -53,13 +65,17 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("calibrate", help="fit a model to measured signal levels")
     c.add_argument("measurements", help="CSV of measurements (rssi, positions, transmitter id)")
-    c.add_argument("--model", default="fspl", help="fspl | hata | cost231 | itm")
+    c.add_argument("--model", default="fspl", choices=MODEL_NAMES, help="propagation model")
     c.add_argument("--terrain", nargs="*", help="DEM file(s); required for itm")
-    c.add_argument("--slope", default="none", help="distance slope: none | shared | per_tx")
-    c.add_argument("--breakpoint", help="dual slope breakpoint (km) or 'fit'")
-    c.add_argument("--env", default="suburban", help="Hata environment")
-    c.add_argument("--h-tx", type=float, default=15.0, help="transmitter height above ground (m)")
-    c.add_argument("--h-rx", type=float, default=1.5, help="receiver height above ground (m)")
+    c.add_argument("--slope", default="none", choices=("none", "shared", "per_tx"),
+                   help="distance slope")  # fmt: skip
+    c.add_argument("--breakpoint", type=_breakpoint,
+                   help="dual slope breakpoint (km) or 'fit'; needs --slope shared")  # fmt: skip
+    c.add_argument("--env", default=ENVIRONMENT, choices=ENVIRONMENTS, help="Hata environment")
+    c.add_argument("--h-tx", type=_positive, default=CALIBRATION_TX_HEIGHT_M,
+                   help="transmitter height above ground (m)")  # fmt: skip
+    c.add_argument("--h-rx", type=_positive, default=RX_HEIGHT_M,
+                   help="receiver height above ground (m)")  # fmt: skip
     c.add_argument("--out", default="calibration.json", help="fitted parameters (JSON)")
     c.add_argument("--quiet", action="store_true")
 
@@ -69,12 +85,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _positive(text: str) -> float:
+    """argparse type: a finite number > 0 (argparse exits 2 with the message otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
+    return value
+
+
+def _breakpoint(text: str) -> float | str:
+    return "fit" if text == "fit" else _positive(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``lomsong`` console script; returns the exit code."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "calibrate" and args.breakpoint is not None and args.slope != "shared":
+        parser.error("--breakpoint needs --slope shared (a dual slope is shared by all)")
     console = Console(stderr=True, quiet=getattr(args, "quiet", False))
     _configure_logging(console, quiet=getattr(args, "quiet", False))
     try:
+        if args.command == "init":
+            return _init(args, console)
         if args.command == "demo":
             return _demo(args, console)
         if args.command == "run":
@@ -138,9 +174,21 @@ def _report(console: Console, result) -> None:
     )
 
 
+def _init(args: argparse.Namespace, console: Console) -> int:
+    target = Path(args.dir) / "project.toml"
+    if target.exists():
+        raise InputError(target, "already exists: lomsong init never overwrites a project file")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    template = resources.files("lomsong").joinpath("data/project.toml").read_text(encoding="utf-8")
+    target.write_text(template, encoding="utf-8")
+    console.print(f"wrote {target}: set [inputs], then run `lomsong run {target}`",
+                  markup=False, highlight=False)  # fmt: skip
+    return 0
+
+
 def _demo(args: argparse.Namespace, console: Console) -> int:
     from lomsong.config import load_config
-    from lomsong.layers.demo import write_demo
+    from lomsong.demo import write_demo
     from lomsong.pipeline import run
 
     out = Path(args.out)
@@ -177,10 +225,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _calibrate(args: argparse.Namespace, console: Console) -> int:
-    from lomsong.coverage.calibrate import calibrate_file
+    from lomsong.calibration.fit import calibrate_file
 
-    bp = args.breakpoint
-    breakpoint_km = None if bp is None else ("fit" if bp == "fit" else float(bp))
+    breakpoint_km = args.breakpoint
     with console.status("Predicting the measured paths and fitting"):
         res = calibrate_file(
             args.measurements, model=args.model, terrain=args.terrain or None,
@@ -194,7 +241,7 @@ def _calibrate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from lomsong.report import diff_runs
+    from lomsong.report.changes import diff_runs
 
     print(diff_runs(Path(args.run_a), Path(args.run_b)))
     return 0

@@ -16,6 +16,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+import lomsong.defaults as dflt
+from lomsong.defaults import ENVIRONMENTS, LANGS, MODEL_NAMES
 from lomsong.errors import ConfigError, Problem
 
 __all__ = [
@@ -30,10 +32,6 @@ __all__ = [
     "MODEL_NAMES",
     "ENVIRONMENTS",
 ]
-
-MODEL_NAMES = ("fspl", "hata", "cost231", "itm")
-ENVIRONMENTS = ("urban_large", "urban", "suburban", "open")
-LANGS = ("vi", "en")
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ class LayerInput:
     columns: dict[str, str] = field(default_factory=dict)
     layer: str | None = None
     population: str | None = None
-    household_size: float = 3.8
+    household_size: float = dflt.HOUSEHOLD_SIZE
 
 
 @dataclass(frozen=True)
@@ -78,9 +76,9 @@ class ModelConfig:
     existing towers (offset per tower id, else the mean offset, and the distance correction)."""
 
     name: str | None = None  # None: "itm" when the project has terrain, else "hata"
-    environment: str = "suburban"
-    rx_height_m: float = 1.5
-    max_radius_km: float = 30.0
+    environment: str = dflt.ENVIRONMENT
+    rx_height_m: float = dflt.RX_HEIGHT_M
+    max_radius_km: float = dflt.MAX_RADIUS_KM
     calibration: Path | None = None
 
 
@@ -91,10 +89,10 @@ class CoverageConfig:
     ``dead_share``: a village is dead when at least this share of households is uncovered;
     ``by_operator``: also report covered households per operator."""
 
-    threshold_dbm: float = -100.0
+    threshold_dbm: float = dflt.THRESHOLD_DBM
     thresholds: dict[str, float] = field(default_factory=dict)
-    indoor_margin_db: float = 0.0
-    dead_share: float = 0.5
+    indoor_margin_db: float = dflt.INDOOR_MARGIN_DB
+    dead_share: float = dflt.DEAD_SHARE
     by_operator: bool = False
 
 
@@ -106,21 +104,21 @@ class SitingConfig:
     line-of-sight to the network; candidate generation: ``mast_height_m``,
     ``candidate_spacing_m``, ``candidate_max_distance_km``."""
 
-    sites: int = 10
-    method: str = "greedy"
-    target_share: float = 0.9
+    sites: int = dflt.SITES
+    method: str = dflt.SITING_METHOD
+    target_share: float = dflt.TARGET_SHARE
     budget: float | None = None
-    time_limit_s: float = 60.0
-    mast_height_m: float = 30.0
-    candidate_spacing_m: float = 1500.0
-    candidate_max_distance_km: float = 5.0
+    time_limit_s: float = dflt.TIME_LIMIT_S
+    mast_height_m: float = dflt.CANDIDATE_MAST_HEIGHT_M
+    candidate_spacing_m: float = dflt.CANDIDATE_SPACING_M
+    candidate_max_distance_km: float = dflt.CANDIDATE_MAX_DISTANCE_KM
     require_backhaul: bool = False
 
 
 @dataclass(frozen=True)
 class OutputConfig:
-    dir: Path = Path("outputs/project")
-    lang: str = "vi"
+    dir: Path = dflt.OUTPUT_DIR
+    lang: str = dflt.LANG
 
 
 @dataclass(frozen=True)

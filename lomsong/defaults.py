@@ -1,49 +1,106 @@
 """The one documented place for lomsong's defaults (units in the names).
 
 Radio defaults per technology are used for towers whose file leaves a parameter empty; every use
-is counted and reported in ``summary.json`` (``defaults_used``).
+is counted and reported in ``summary.json`` (``defaults_used``). ``config.py`` takes every
+default of the project file from here, and ``lomsong/data/project.toml`` (the template that
+``lomsong init`` writes) is checked against these values by a test.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+# -- choices ------------------------------------------------------------------------------------
+#: Propagation models of the project file's ``[model] name``.
+MODEL_NAMES = ("fspl", "hata", "cost231", "itm")
+#: Environments of the Hata family (``[model] environment``).
+ENVIRONMENTS = ("urban_large", "urban", "suburban", "open")
+#: Languages of the outputs (``[output] lang``).
+LANGS = ("vi", "en")
+#: Site-selection methods (``[siting] method``).
+SITING_METHODS = ("greedy", "exact", "set_cover")
+
+# -- [model] ------------------------------------------------------------------------------------
+#: Hata-family environment when the project file gives none.
+ENVIRONMENT = "suburban"
+
 #: Receiver (handset) height above ground, m — the usual planning assumption for outdoor users.
 RX_HEIGHT_M = 1.5
-
-#: Coverage threshold, received power at RX_HEIGHT_M (dBm). −100 dBm is a common outdoor
-#: planning level for voice service on 2G/4G (≈ RSRP −110 dBm per resource element on LTE).
-THRESHOLD_DBM = -100.0
-
-#: A village is "dead" when at least this share of its households is uncovered.
-DEAD_SHARE = 0.5
 
 #: Maximum prediction radius around each tower, km.
 MAX_RADIUS_KM = 30.0
 
+#: ITM radio-climate and ground defaults for Vietnam: climate 1 (equatorial), surface
+#: refractivity N0 = 350 N-units (humid tropics), average ground (ε = 15, σ = 0.005 S/m),
+#: vertical polarisation, mdvar 12 (broadcast mode, location variability eliminated — the
+#: cell value is the median over time and situations), 50 % time/location/situation.
+ITM_DEFAULTS = {"climate": 1, "n0": 350.0, "pol": 1, "epsilon": 15.0, "sigma": 0.005,
+                "mdvar": 12, "time": 50.0, "location": 50.0, "situation": 50.0}  # fmt: skip
+
+# -- [coverage] ---------------------------------------------------------------------------------
+#: Coverage threshold, received power at RX_HEIGHT_M (dBm). −100 dBm is a common outdoor
+#: planning level for voice service on 2G/4G (≈ RSRP −110 dBm per resource element on LTE).
+THRESHOLD_DBM = -100.0
+
+#: Margin added to every threshold for indoor users (dB); 0 = outdoor coverage.
+INDOOR_MARGIN_DB = 0.0
+
+#: A village is "dead" when at least this share of its households is uncovered.
+DEAD_SHARE = 0.5
+
+# -- households ---------------------------------------------------------------------------------
 #: Persons per household (Vietnam 2009 census average).
 HOUSEHOLD_SIZE = 3.8
 
-#: Effective earth radius factor (standard atmosphere).
-K_FACTOR = 4.0 / 3.0
-EARTH_RADIUS_M = 6_371_000.0
+# -- towers -------------------------------------------------------------------------------------
+#: Mast height above ground (m) of a tower, a candidate or a fibre point whose file gives none: a
+#: common self-supporting mast for rural sites in Vietnam is 30–45 m; 30 m is the cautious end.
+MAST_HEIGHT_M = 30.0
 
 #: Per-technology radio defaults: carrier (MHz), antenna height above ground (m), EIRP per
 #: sector/antenna (dBm), horizontal beamwidth (deg) and electrical downtilt (deg). Values are
 #: typical of Vietnamese rural macro sites: 2G on 900 MHz, 3G on 2100 MHz, 4G on 1800 MHz,
 #: 5G on 3500 MHz (n78); EIRP = ~43–46 dBm PA + ~15–17 dBi antenna − feeder loss.
 TECH_DEFAULTS: dict[str, dict[str, float]] = {
-    "2G": {"freq_mhz": 900.0, "height_m": 30.0, "eirp_dbm": 58.0, "beamwidth_deg": 65.0,
+    "2G": {"freq_mhz": 900.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 58.0, "beamwidth_deg": 65.0,
            "tilt_deg": 3.0},
-    "3G": {"freq_mhz": 2100.0, "height_m": 30.0, "eirp_dbm": 58.0, "beamwidth_deg": 65.0,
+    "3G": {"freq_mhz": 2100.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 58.0, "beamwidth_deg": 65.0,
            "tilt_deg": 3.0},
-    "4G": {"freq_mhz": 1800.0, "height_m": 30.0, "eirp_dbm": 60.0, "beamwidth_deg": 65.0,
+    "4G": {"freq_mhz": 1800.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 60.0, "beamwidth_deg": 65.0,
            "tilt_deg": 3.0},
-    "5G": {"freq_mhz": 3500.0, "height_m": 30.0, "eirp_dbm": 63.0, "beamwidth_deg": 65.0,
+    "5G": {"freq_mhz": 3500.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 63.0, "beamwidth_deg": 65.0,
            "tilt_deg": 4.0},
 }  # fmt: skip
 
 #: Technology assumed when a tower's file says nothing about it.
 DEFAULT_TECH = "4G"
 
-#: Candidate (proposed) sites: mast height above ground (m) and omni EIRP (dBm).
-CANDIDATE_MAST_HEIGHT_M = 30.0
+# -- calibration --------------------------------------------------------------------------------
+#: Transmitter antenna height above ground (m) of a measurement file that gives none: a rooftop
+#: or short mast, typical of LoRaWAN gateways in a city.
+CALIBRATION_TX_HEIGHT_M = 15.0
+
+# -- [siting] -----------------------------------------------------------------------------------
+#: Candidate (proposed) sites: mast height above ground (m) and technology.
+CANDIDATE_MAST_HEIGHT_M = MAST_HEIGHT_M
 CANDIDATE_TECH = "4G"
+#: Spacing of the grid of candidate sites laid over the dead zones (m).
+CANDIDATE_SPACING_M = 1500.0
+#: Candidates farther than this from every uncovered household are dropped (km).
+CANDIDATE_MAX_DISTANCE_KM = 5.0
+#: How many sites to propose.
+SITES = 10
+#: Site-selection method.
+SITING_METHOD = "greedy"
+#: ``set_cover``: the share of uncovered households the fewest sites must reach.
+TARGET_SHARE = 0.9
+#: Time limit of the exact (MILP) solver, s.
+TIME_LIMIT_S = 60.0
+
+# -- [output] -----------------------------------------------------------------------------------
+#: Output folder (relative to the project file).
+OUTPUT_DIR = Path("outputs/project")
+#: Language of the map, report and sentences.
+LANG = "vi"
+#: Folder inside the outputs that holds the per-tower cache (kept across reruns).
+CACHE_DIR = ".cache"

@@ -6,11 +6,58 @@ from dataclasses import dataclass, replace
 from os import PathLike
 from typing import Any
 
+import numba as nb
 import numpy as np
 from affine import Affine
 from pyproj import CRS
 
-__all__ = ["Grid"]
+__all__ = ["Grid", "bilinear_rc", "bilinear_rc_many", "sample_bilinear"]
+
+
+@nb.njit(cache=True, inline="always")
+def bilinear_rc(Z: np.ndarray, r: float, c: float) -> float:
+    """Bilinear value of ``Z`` at fractional (row, col) of cell *centres* — the one sampler.
+
+    ``(0, 0)`` is the centre of the upper-left cell. Points within half a cell of the outer edge
+    take the edge value; points farther out give NaN; a NaN neighbour gives NaN. A grid one cell
+    wide or high interpolates along the other axis only. numba-compiled; the propagation
+    kernels, the explanations' profiles and the backhaul clearance all sample terrain with it.
+    """
+    h, w = Z.shape
+    if not (-0.5 <= r <= h - 0.5 and -0.5 <= c <= w - 0.5):  # also False for NaN
+        return np.nan
+    r = min(max(r, 0.0), h - 1.0)
+    c = min(max(c, 0.0), w - 1.0)
+    i = min(int(r), h - 2) if h > 1 else 0
+    j = min(int(c), w - 2) if w > 1 else 0
+    fr = r - i if h > 1 else 0.0
+    fc = c - j if w > 1 else 0.0
+    i2 = i + 1 if h > 1 else i
+    j2 = j + 1 if w > 1 else j
+    return (Z[i, j] * (1 - fr) * (1 - fc) + Z[i2, j] * fr * (1 - fc)
+            + Z[i, j2] * (1 - fr) * fc + Z[i2, j2] * fr * fc)  # fmt: skip
+
+
+@nb.njit(cache=True)
+def bilinear_rc_many(Z: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """:func:`bilinear_rc` at every (r[k], c[k]) (1-D float64 arrays), float64 out."""
+    out = np.empty(r.shape[0])
+    for k in range(r.shape[0]):
+        out[k] = bilinear_rc(Z, r[k], c[k])
+    return out
+
+
+def sample_bilinear(grid: Grid, x: Any, y: Any) -> np.ndarray:
+    """Bilinear value of ``grid`` at points (x, y) of its CRS (see :func:`bilinear_rc`).
+
+    Returns float64 of the broadcast shape of ``x`` and ``y``; NaN outside the grid.
+    """
+    t = grid.transform
+    xx, yy = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    col = (xx.ravel() - t.c) / t.a - 0.5
+    row = (yy.ravel() - t.f) / t.e - 0.5
+    Z = grid.data if grid.data.dtype.kind == "f" else grid.data.astype(np.float64)
+    return bilinear_rc_many(np.ascontiguousarray(Z), row, col).reshape(xx.shape)
 
 
 @dataclass(frozen=True)

@@ -28,30 +28,34 @@ import numpy as np
 import pandas as pd
 from affine import Affine
 
-from lomsong import __version__, report
+from lomsong._version import __version__
 from lomsong.config import LayerInput, ProjectConfig
 from lomsong.coverage.cache import TowerCache
 from lomsong.coverage.deadzones import DeadZones, dead_zones
 from lomsong.coverage.explain import (
     HELPER_COLUMNS,
-    covered_by_site,
     dark_sentence,
     explain_villages,
-    predict_cover,
     profile_plot_png,
     village_profile,
 )
-from lomsong.coverage.predict import Coverage, predict
+from lomsong.coverage.predict import predict
+from lomsong.coverage.rule import CoverageRule
+from lomsong.coverage.types import Coverage
+from lomsong.defaults import CACHE_DIR
 from lomsong.errors import LomsongError
 from lomsong.grid import Grid
 from lomsong.layers._io import Rejects
-from lomsong.layers.candidates import candidate_sites, read_candidates
 from lomsong.layers.households import read_households
 from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
 from lomsong.maps.build import build_map
-from lomsong.report_html import write_report_html
+from lomsong.report import files as report
+from lomsong.report.changes import changes_markdown, run_changes
+from lomsong.report.html import write_report_html
+from lomsong.siting.candidates import candidate_sites, read_candidates
+from lomsong.siting.matrix import CoverageMatrix, coverage_matrix, covered_by_site
 from lomsong.siting.rank import rank_sites
 
 __all__ = ["Result", "run", "output_lock", "Progress", "NO_PROGRESS"]
@@ -67,8 +71,6 @@ def _no_progress(_description: str, _total: int) -> Callable[[int, int], None]:
 
 
 NO_PROGRESS: Progress = _no_progress
-#: Folder inside the outputs that holds the per-tower cache (kept across reruns).
-CACHE_DIR = ".cache"
 #: Cell size of the flat grid used when a project has no terrain (m).
 FLAT_GRID_RES_M = 100.0
 
@@ -197,21 +199,18 @@ def _run(
         )  # fmt: skip
         reading(4, 4)
     cc = config.coverage
+    rule = CoverageRule.from_config(cc)  # the one coverage rule of the run: every stage reads it
     calibration = _load_calibration(config)
     cache = TowerCache(_cache_folder(target)) if write and use_cache else None
     with timer("predict"):
         signal = predict(
             tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
-            max_radius_km=mc.max_radius_km, groups=bool(cc.thresholds) or cc.by_operator,
+            max_radius_km=mc.max_radius_km, groups=rule.per_technology or cc.by_operator,
             progress=progress("Predicting towers", len(tw)), cache=cache, **parallel,
             calibration=calibration,
         )  # fmt: skip
     with timer("dead_zones"):
-        gaps = dead_zones(
-            signal, villages, households, threshold_dbm=cc.threshold_dbm,
-            thresholds=cc.thresholds, indoor_margin_db=cc.indoor_margin_db,
-            dead_share=cc.dead_share, by_operator=cc.by_operator,
-        )  # fmt: skip
+        gaps = dead_zones(signal, villages, households, rule=rule, by_operator=cc.by_operator)
     sc = config.siting
     with timer("candidates"):
         if inp.candidates is not None:
@@ -223,18 +222,22 @@ def _run(
                 max_distance_km=sc.candidate_max_distance_km, height_m=sc.mast_height_m,
             )  # fmt: skip
     with timer("rank"):
+        # one coverage matrix: the ranking chooses on it and the villages' "which proposed site
+        # covers this village" reads it (never a second prediction of the candidates)
+        matrix = coverage_matrix(
+            candidates, gaps, terrain, progress=progress("Predicting candidates", len(candidates))
+        )
         ranking = rank_sites(
             candidates, gaps, terrain, sites=sc.sites, method=sc.method, towers=tw,
             time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
-            target_share=sc.target_share, budget=sc.budget,
-            progress=progress("Predicting candidates", len(candidates)),
+            target_share=sc.target_share, budget=sc.budget, matrix=matrix,
         )  # fmt: skip
     explaining = progress("Explaining dead villages", 1)
     with timer("explain"):
         plots = _cache_folder(target).parent / "plots" if cache is not None else None
         used_plots: set[str] = set()
         gaps.villages = _explain(
-            signal, gaps, terrain, ranking, candidates, config, plots, used_plots
+            signal, gaps, terrain, ranking, candidates, matrix, config, plots, used_plots
         )
         explaining(1, 1)
     rejects = _rejects(tw, villages.crs)
@@ -265,24 +268,20 @@ def _explain(
     terrain: Grid,
     ranking: gpd.GeoDataFrame,
     candidates: gpd.GeoDataFrame,
+    matrix: CoverageMatrix,
     config: ProjectConfig,
     plots: Path | None = None,
     used_plots: set[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Why each village is dark, what would fix it, and a sentence to say so."""
     villages = explain_villages(signal, gaps, terrain)
-    unc, p = gaps.uncovered, gaps.params
-    sites = ranking[["rank", "site_id", "geometry"]].merge(
-        pd.DataFrame(candidates[["site_id", "freq_mhz", "eirp_dbm", "height_m"]]), on="site_id"
-    )
-    cover = predict_cover(
-        sites, unc.geometry.x, unc.geometry.y, terrain, threshold_dbm=gaps.threshold_dbm,
-        model=p["model"], environment=p["environment"], rx_height_m=p["rx_height_m"],
-        max_radius_km=p["max_radius_km"],
-    )  # fmt: skip
+    # the ranked sites' rows of the matrix the ranking chose on, in rank order
+    row_of = pd.Index(candidates["site_id"].astype(str))
+    rows = row_of.get_indexer(ranking["site_id"].astype(str))
     villages["covered_by_site"] = covered_by_site(
-        villages["village_id"], unc["village_id"], unc["households"], cover, ranks=sites["rank"]
-    )
+        villages["village_id"], matrix.demand["village_id"], matrix.weights,
+        matrix.cover[rows] if len(rows) else matrix.cover[:0], ranks=ranking["rank"],
+    )  # fmt: skip
     lang = config.output.lang
     villages["dark_sentence"] = [
         dark_sentence(row, lang=lang, max_radius_km=config.model.max_radius_km)
@@ -334,7 +333,7 @@ def _load_calibration(config: ProjectConfig):
     path = config.model.calibration
     if path is None:
         return None
-    from lomsong.coverage.calibrate import CalibrationResult
+    from lomsong.coverage.types import CalibrationResult
     from lomsong.errors import ConfigError
 
     if not path.exists():
@@ -460,9 +459,10 @@ def summarise(result: Result) -> dict:
             "max_radius_km": cfg.model.max_radius_km,
         },  # fmt: skip
         "thresholds": {
-            "threshold_dbm": cfg.coverage.threshold_dbm,
-            "dead_share": cfg.coverage.dead_share,
+            "threshold_dbm": result.gaps.threshold_dbm,
+            "dead_share": result.gaps.rule.dead_share,
         },  # fmt: skip
+        "rule": result.gaps.rule.to_dict(),
         "totals": {
             "villages": len(v),
             "dead_villages": int(v["dead"].sum()),
@@ -513,8 +513,8 @@ def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | Non
         _write_files(result, tmp)
         if (target / "summary.json").exists() and (target / "planning.gpkg").exists():
             # a rerun: say what changed since the previous outputs
-            changes = report.run_changes(target, tmp)
-            (tmp / "changes.md").write_text(report.changes_markdown(changes), encoding="utf-8")
+            changes = run_changes(target, tmp)
+            (tmp / "changes.md").write_text(changes_markdown(changes), encoding="utf-8")
             summary = json.loads((tmp / "summary.json").read_text(encoding="utf-8"))
             summary["changes"] = changes
             report.write_summary(summary, tmp / "summary.json")
@@ -603,7 +603,7 @@ def _write_map(result: Result, d: Path) -> None:
     m = build_map(
         villages=result.gaps.villages, towers=result.towers, signal=result.signal,
         gaps=result.gaps, ranking=result.ranking, candidates=result.candidates,
-        lang=cfg.output.lang, threshold_dbm=cfg.coverage.threshold_dbm,
+        lang=cfg.output.lang, threshold_dbm=result.gaps.threshold_dbm,
         summary=result.summary["totals"],
     )  # fmt: skip
     m.save(str(d / "map.html"))

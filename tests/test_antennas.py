@@ -1,13 +1,14 @@
-"""Tests of lomsong.coverage.antennas: 3GPP sector patterns and angle helpers."""
+"""Tests of lomsong.propagation.antennas: 3GPP sector patterns and angle helpers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from assertions import EXACT, HALF_POWER_DB
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lomsong.coverage.antennas import (
+from lomsong.propagation.antennas import (
     DEFAULT_FRONT_TO_BACK_DB,
     DEFAULT_SIDELOBE_DB,
     antenna_gain_db,
@@ -18,10 +19,10 @@ from lomsong.coverage.antennas import (
     vertical_pattern_db,
 )
 
-# The -3 dB points follow exactly from 12 (1/2)^2 = 3; 0.01 dB allows float rounding only.
-HALF_POWER_TOL_DB = 0.01
-# Closed-form values computed by hand; only float rounding separates them from the code.
-EXACT_TOL = 1e-9
+# The -3 dB points follow exactly from 12 (1/2)^2 = 3: HALF_POWER_DB allows float rounding only;
+# closed-form values computed by hand: only float rounding (EXACT) separates them from the code.
+HALF_POWER_TOL_DB = HALF_POWER_DB
+EXACT_TOL = EXACT
 
 
 # ---------------------------------------------------------------------------- horizontal

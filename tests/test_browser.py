@@ -35,9 +35,9 @@ import pandas as pd
 import pytest
 
 from lomsong.config import load_config
-from lomsong.layers.demo import write_demo
-from lomsong.maps.labels import LABELS, format_int, format_pct
+from lomsong.demo import write_demo
 from lomsong.pipeline import run
+from lomsong.text import LABELS, format_int, format_pct
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOT = REPO / "outputs" / "browser" / "map.png"

@@ -12,7 +12,7 @@ import pyogrio
 import pytest
 
 from lomsong.cli import main
-from lomsong.report import RANKING_CSV_COLUMNS, VILLAGE_CSV_COLUMNS
+from lomsong.report.files import RANKING_CSV_COLUMNS, VILLAGE_CSV_COLUMNS
 
 OUTPUTS = ["coverage.tif", "serving.tif", "planning.gpkg", "villages.csv", "ranking.csv",
            "map.html", "summary.json"]  # fmt: skip
@@ -136,7 +136,7 @@ def test_calibrate_then_run_with_the_fitted_offsets(demo_run, tmp_path):
     res = run(load_config(inputs / "project.toml"), write=False)
     tower = res.towers[res.towers["azimuth_deg"].isna()].iloc[0]
     hh = gpd.read_file(demo_run / "inputs" / "households.gpkg").iloc[::7]
-    from lomsong.coverage.predict import path_loss_points
+    from lomsong.coverage.engine import path_loss_points
 
     loss = path_loss_points(res.terrain, (tower.geometry.x, tower.geometry.y), hh.geometry.x,
                             hh.geometry.y, f_mhz=tower.freq_mhz, h_tx_m=tower.height_m,

@@ -16,8 +16,10 @@ from pyproj import Transformer
 
 from lomsong.coverage import explain
 from lomsong.coverage.deadzones import dead_zones
-from lomsong.coverage.predict import path_loss_points, predict
+from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.predict import predict
 from lomsong.layers.households import read_households
+from lomsong.siting.matrix import coverage_matrix, covered_by_site
 
 THRESHOLD = -100.0
 OPTS = {"model": "hata", "environment": "suburban", "rx_height_m": 1.5}
@@ -190,20 +192,27 @@ def test_covered_by_site_takes_the_first_rank_covering_half():
         ],
         dtype=bool,
     )
-    got = explain.covered_by_site(["V1", "V2", "V3", "V4"], demand_village, weights, cover)
+    got = covered_by_site(["V1", "V2", "V3", "V4"], demand_village, weights, cover)
     assert list(got.fillna(-1)) == [2, 1, -1, -1]
-    got = explain.covered_by_site(["V1"], demand_village, weights, cover, ranks=[7, 8, 9],
+    got = covered_by_site(["V1"], demand_village, weights, cover, ranks=[7, 8, 9],
                                   min_share=0.75)  # fmt: skip
     assert list(got) == [9]
 
 
-def test_predict_cover_matches_the_engine():
+def test_the_coverage_matrix_covers_as_the_engine_predicts():
+    # every household uncovered (one 0 dBm tower); a candidate at x = 2 km reaches the village at
+    # 10 km (8 km: ~ −93 dBm) and not the one at 20 km (18 km): the ranking's matrix, which
+    # "covered_by_site" reads, applies the dead zones' own rule to the engine's prediction
     terrain = make_grid(flat())
-    sites = make_towers([(X0 + 2_000, Y0 - 3_000)], height_m=[30.0])
-    xs = X0 + np.array([10_000.0, 20_000.0])
-    ys = np.full(2, Y0 - 3_000)
-    got = explain.predict_cover(sites, xs, ys, terrain, threshold_dbm=THRESHOLD, **OPTS)
-    assert got.tolist() == [[True, False]]  # 8 km covered (~ −93 dBm), 18 km not
+    villages = make_villages([village_box(10, 3), village_box(20, 3)], households=[100, 100])
+    households = read_households(None, villages=villages, spacing_m=200)
+    signal = predict(make_towers([(X0 + 500, Y0 - 500)], eirp_dbm=[0.0]), terrain, **OPTS)
+    gaps = dead_zones(signal, villages, households, threshold_dbm=THRESHOLD)
+    assert not gaps.households["covered"].any()
+    site = make_towers([(X0 + 2_000, Y0 - 3_000)], height_m=[30.0])
+    m = coverage_matrix(site, gaps, terrain)
+    near = (m.demand.geometry.x < X0 + 15_000).to_numpy()
+    assert m.cover.toarray()[0].tolist() == near.tolist()
 
 
 TERRAIN_ROW = {
@@ -221,16 +230,16 @@ def test_sentences_in_both_languages():
         "enough. Proposed site no. 3 would cover it."
     )
     assert explain.dark_sentence(TERRAIN_ROW, "vi") == (
-        "Làng Mâm cách trạm T12 14 km và một dãy núi cao 903 m, cách làng 3,1 km về phía "
+        "Làng Mâm cách trạm T12 14 km và một dãy núi cao 903 m, cách thôn/bản 3,1 km về phía "
         "đông, chắn đường truyền; tín hiệu thiếu 27 dB so với ngưỡng. Dù nâng anten trạm T12 "
-        "lên 100 m cũng không đủ. Vị trí đề xuất số 3 sẽ phủ sóng được làng này."
+        "lên 100 m cũng không đủ. Vị trí trạm đề xuất số 3 sẽ phủ sóng được thôn/bản này."
     )
     row = {**TERRAIN_ROW, "dark_reason": "distance", "distance_km": 8.46,
            "mast_height_needed_m": 62.0, "covered_by_site": pd.NA}  # fmt: skip
     en = explain.dark_sentence(row, "en")
     vi = explain.dark_sentence(row, "vi")
     assert "8.5 km" in en and "62 m" in en and "None of the proposed sites" in en
-    assert "8,5 km" in vi and "62 m" in vi and "Chưa có vị trí đề xuất nào" in vi
+    assert "8,5 km" in vi and "62 m" in vi and "Chưa có vị trí trạm đề xuất nào" in vi
     for reason in explain.REASONS:
         for lang in ("en", "vi"):
             text = explain.dark_sentence({**TERRAIN_ROW, "dark_reason": reason}, lang)

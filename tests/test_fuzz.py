@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lomsong.cli import main
-from lomsong.layers.demo import write_demo
+from lomsong.demo import write_demo
 
 FILES = ["villages.gpkg", "towers.csv", "terrain.tif", "households.gpkg", "project.toml"]
 

@@ -1,4 +1,4 @@
-"""Tests of lomsong.coverage.itm_raster: the incremental ITM raster engine.
+"""Tests of lomsong.propagation.itm_raster: the incremental ITM raster engine.
 
 Three layers of checks:
 - the incremental pieces against the reference's own functions (least-squares fit from prefix
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from affine import Affine
 
-from lomsong.coverage import _itm_cell, _itm_core, itm, itm_raster
-from lomsong.coverage.profiles import _elev_minor, _ray_cell
+from lomsong.propagation import _itm_cell, _itm_core, itm, itm_raster
+from lomsong.propagation.paths import _elev_minor, _ray_cell
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 HILLS_SCRIPT = SHARED / "bench" / "hills_terrain.py"

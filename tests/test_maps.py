@@ -17,7 +17,8 @@ from pyproj import CRS, Transformer
 from shapely.geometry import Point, box
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.predict import Coverage
+from lomsong.coverage.rule import CoverageRule
+from lomsong.coverage.types import Coverage
 from lomsong.grid import Grid
 from lomsong.maps.build import (
     SIGNAL_COLORS,
@@ -26,7 +27,7 @@ from lomsong.maps.build import (
     coverage_overlay_png,
     escape_text,
 )
-from lomsong.maps.labels import LABELS, format_float, format_int, format_pct, labels_for
+from lomsong.text import LABELS, MAP, for_lang, format_float, format_int, format_pct
 
 UTM = CRS.from_epsg(32649)
 HOSTILE = "<script>alert(1)</script>"
@@ -115,7 +116,12 @@ def inputs() -> dict:
     candidates = _gdf([{"site_id": f"C-{i}", "geometry": Point(X0 + 1000 * i, Y0 - 3000)}
                        for i in range(1, 10)])  # fmt: skip
     signal = Coverage(power=power, serving=serving, towers=towers, model="fspl", rx_height_m=1.5)
-    gaps = DeadZones(villages=villages, zones=zones, households=households, threshold_dbm=-100.0)
+    gaps = DeadZones(
+        villages=villages,
+        zones=zones,
+        households=households,
+        rule=CoverageRule(threshold_dbm=-100.0),
+    )
     return {"signal": signal, "gaps": gaps, "towers": towers, "ranking": ranking,
             "candidates": candidates}  # fmt: skip
 
@@ -204,7 +210,7 @@ def test_number_formats() -> None:
 def test_labels_same_keys_and_unknown_lang() -> None:
     assert set(LABELS["vi"]) == set(LABELS["en"])
     with pytest.raises(ValueError, match="'vi'.*'en'"):
-        labels_for("fr")
+        for_lang(MAP, "fr")
     with pytest.raises(ValueError, match="allowed"):
         build_map(lang="fr")
 
@@ -220,10 +226,10 @@ def test_rank_popup_numbers() -> None:
     row = {"rank": 1, "site_id": "C-17", "new_households": 1234, "cumulative_households": 1234,
            "cumulative_share": 0.617, "villages_reached": 3, "backhaul_hops": 1,
            "backhaul_ok": True}  # fmt: skip
-    vi = _rank_popup_html(row, labels_for("vi"), "vi")
+    vi = _rank_popup_html(row, MAP["vi"], "vi")
     for text in ("Thứ hạng 1", "C-17", "1.234", "61,7 %", "khả thi (1 bước nhảy)"):
         assert text in vi
-    en = _rank_popup_html(row, labels_for("en"), "en")
+    en = _rank_popup_html(row, MAP["en"], "en")
     for text in ("Rank 1", "1,234", "61.7%", "feasible (1 hops)"):
         assert text in en
 

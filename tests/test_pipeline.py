@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from assertions import CACHE_ROUNDING_DB, assert_same_coverage
 
 from lomsong.config import load_config
 from lomsong.coverage.cache import TowerCache
+from lomsong.demo import write_demo
 from lomsong.errors import LomsongError
-from lomsong.layers.demo import write_demo
 from lomsong.pipeline import output_lock, run
 
 
@@ -78,8 +79,7 @@ def test_added_towers_merge_onto_the_previous_composite(project, tmp_path):
     res = run(cfg, out_dir=tmp_path / "out")  # the last two towers are new
     assert res.summary["towers_predicted"] == {"predicted": 2, "cached": len(towers) - 2}
     fresh = run(cfg, out_dir=tmp_path / "fresh", use_cache=False)
-    np.testing.assert_array_equal(res.signal.power.data, fresh.signal.power.data)
-    np.testing.assert_array_equal(res.signal.serving.data, fresh.signal.serving.data)
+    assert_same_coverage(res.signal, fresh.signal, atol=0.0)
 
 
 def test_a_corrupt_cache_entry_is_recomputed_not_trusted(project, tmp_path):
@@ -95,7 +95,8 @@ def test_a_corrupt_cache_entry_is_recomputed_not_trusted(project, tmp_path):
     again = run(cfg, out_dir=tmp_path / "out")
     assert again.summary["towers_predicted"]["predicted"] == 2
     # entries hold centi-dB: the rebuilt composite is within their 0.005 dB rounding
-    np.testing.assert_allclose(again.signal.power.data, first.signal.power.data, atol=0.0051)
+    np.testing.assert_allclose(again.signal.power.data, first.signal.power.data,
+                               atol=CACHE_ROUNDING_DB)  # fmt: skip
     # a corrupt composite is rebuilt too
     (folder / "composite.npz").write_bytes(b"not a zip")
     third = run(cfg, out_dir=tmp_path / "out")
@@ -123,7 +124,7 @@ def test_composite_checksum_rejects_changed_arrays(tmp_path):
 
 
 def test_cache_round_trip_checks_its_checksum(tmp_path):
-    from lomsong.coverage.predict import TowerPrediction
+    from lomsong.coverage.types import TowerPrediction
 
     cache = TowerCache(tmp_path)
     power = np.linspace(-130, -40, 12, dtype=np.float32).reshape(3, 4)
@@ -199,8 +200,7 @@ def test_local_processes_and_a_dask_cluster_give_the_local_results(project, tmp_
         dask_run = run(cfg, out_dir=tmp_path / "dask", use_cache=False,
                        scheduler=cluster.scheduler_address)  # fmt: skip
     for other in (procs, dask_run):
-        np.testing.assert_array_equal(other.signal.power.data, local.signal.power.data)
-        np.testing.assert_array_equal(other.signal.serving.data, local.signal.serving.data)
+        assert_same_coverage(other.signal, local.signal, atol=0.0)
         pd.testing.assert_frame_equal(
             pd.DataFrame(other.ranking.drop(columns="geometry")),
             pd.DataFrame(local.ranking.drop(columns="geometry")),
@@ -208,7 +208,7 @@ def test_local_processes_and_a_dask_cluster_give_the_local_results(project, tmp_
 
 
 def test_tower_change_detection_field_by_field():
-    from lomsong.report import _changed
+    from lomsong.report.changes import _changed
 
     a = pd.DataFrame(
         {"operator": ["V", "V", None, "M"], "freq_mhz": [900.0, 1800.0, 900.0, 2100.0],

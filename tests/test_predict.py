@@ -7,9 +7,10 @@ import pytest
 from conftest import X0, Y0, make_grid, make_towers
 from scipy.optimize import brentq
 
-from lomsong.coverage import models
-from lomsong.coverage.predict import path_loss_points, predict
+from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.predict import predict
 from lomsong.errors import InputError, LomsongError
+from lomsong.propagation import models
 
 
 def _hata_radius_km(eirp: float, threshold: float, f=900.0, h_tx=30.0, h_rx=1.5) -> float:
@@ -122,8 +123,8 @@ def test_crs_mismatch_and_unknown_model(flat_grid):
 
 
 def test_itm_model_on_flat_ground_matches_the_point_to_point_reference(flat_grid):
-    from lomsong.coverage import itm
     from lomsong.coverage.predict import ITM_DEFAULTS
+    from lomsong.propagation import itm
 
     x, y = flat_grid.xy(150, 150)
     towers = make_towers([(x, y)], eirp_dbm=[60.0])
@@ -136,7 +137,8 @@ def test_itm_model_on_flat_ground_matches_the_point_to_point_reference(flat_grid
 
 
 def test_merge_prediction_is_best_server_with_ties_to_the_lower_index():
-    from lomsong.coverage.predict import TowerPrediction, merge_prediction
+    from lomsong.coverage.predict import merge_prediction
+    from lomsong.coverage.types import TowerPrediction
 
     rng = np.random.default_rng(9)
     best = rng.choice([-np.inf, -90.0, -80.0], size=(20, 30)).astype(np.float32)
@@ -161,7 +163,8 @@ def test_merge_prediction_is_best_server_with_ties_to_the_lower_index():
 
 
 def test_merge_prediction_refuses_a_window_outside_the_grid():
-    from lomsong.coverage.predict import TowerPrediction, merge_prediction
+    from lomsong.coverage.predict import merge_prediction
+    from lomsong.coverage.types import TowerPrediction
 
     best = np.full((5, 5), -np.inf, dtype=np.float32)
     with pytest.raises(ValueError, match="exceeds"):

@@ -16,6 +16,7 @@ from scipy.optimize import OptimizeResult
 
 from lomsong.errors import InputError, LomsongError
 from lomsong.siting import rank
+from lomsong.siting.mclp import milp as milp_module
 
 ONE_MINUS_1_OVER_E = 1.0 - 1.0 / math.e
 
@@ -276,7 +277,7 @@ def test_solver_failure_becomes_lomsong_error(three_sets, monkeypatch):
     def broken_milp(*_args, **_kwargs):
         return OptimizeResult(status=4, x=None, message="HiGHS internal error", success=False)
 
-    monkeypatch.setattr(rank, "milp", broken_milp)
+    monkeypatch.setattr(milp_module, "milp", broken_milp)
     with pytest.raises(LomsongError, match="solver_error.*HiGHS internal error"):
         rank.exact(A, w, 2)
     with pytest.raises(LomsongError, match="solver_error"):
@@ -444,7 +445,7 @@ K_MID = 12
 
 def test_exact_lagrangian_path_proves_the_milp_optimum(mid_instance, monkeypatch):
     A, w, opt = mid_instance
-    monkeypatch.setattr(rank, "_LAGRANGIAN_NNZ", 0)  # force the large-instance path
+    monkeypatch.setattr(milp_module, "_LAGRANGIAN_NNZ", 0)  # force the large-instance path
     sol = rank.exact(A, w, K_MID, time_limit_s=30)
     assert sol.extra["method"] == "lagrangian"
     # here the Lagrangian bound alone stays above the incumbent, but Lagrangian fixing leaves
@@ -461,11 +462,11 @@ def test_exact_lagrangian_path_proves_the_milp_optimum(mid_instance, monkeypatch
 
 def test_exact_lagrangian_path_without_proof_reports_a_finite_gap(mid_instance, monkeypatch):
     A, w, opt = mid_instance
-    monkeypatch.setattr(rank, "_LAGRANGIAN_NNZ", 0)
+    monkeypatch.setattr(milp_module, "_LAGRANGIAN_NNZ", 0)
     # few iterations and a tiny pool: the bound stays loose and the pool incomplete
-    monkeypatch.setattr(rank, "_LAGRANGIAN_ITERATIONS", 5)
-    monkeypatch.setattr(rank, "_RESTRICTED_POOL", 6)
-    monkeypatch.setattr(rank, "_RESTRICTED_NNZ", 0)  # no second, complete round either
+    monkeypatch.setattr(milp_module, "_LAGRANGIAN_ITERATIONS", 5)
+    monkeypatch.setattr(milp_module, "_RESTRICTED_POOL", 6)
+    monkeypatch.setattr(milp_module, "_RESTRICTED_NNZ", 0)  # no second, complete round either
     sol = rank.exact(A, w, K_MID, time_limit_s=30)
     assert sol.status in ("lagrangian", "lagrangian_restricted")
     assert sol.extra["pool_complete"] is False
@@ -477,7 +478,7 @@ def test_exact_lagrangian_path_without_proof_reports_a_finite_gap(mid_instance, 
 
 def test_exact_lagrangian_path_respects_the_time_limit(monkeypatch):
     A, w = spatial_instance(600, 6000, 0.09, 9)
-    monkeypatch.setattr(rank, "_LAGRANGIAN_NNZ", 0)
+    monkeypatch.setattr(milp_module, "_LAGRANGIAN_NNZ", 0)
     limit = 3.0
     t0 = time.perf_counter()
     sol = rank.exact(A, w, 10, time_limit_s=limit)
@@ -494,7 +495,7 @@ def test_small_instances_keep_the_milp_path(monkeypatch):
     def no_lagrangian(*_args, **_kwargs):
         raise AssertionError("the Lagrangian path must not run on small instances")
 
-    monkeypatch.setattr(rank, "_lagrangian", no_lagrangian)
+    monkeypatch.setattr(milp_module, "_lagrangian", no_lagrangian)
     sol = rank.exact(A, w, 4, time_limit_s=10)
     assert sol.status == "optimal" and sol.extra["method"] == "milp"
     assert sol.objective == brute_force(A.toarray(), w, 4)  # integer weights: exact

@@ -1,4 +1,4 @@
-"""Tests of lomsong.report_html: the numbers behind the plots, the tables, escaping, languages."""
+"""Tests of lomsong.report.html: the numbers behind the plots, the tables, escaping, languages."""
 
 from __future__ import annotations
 
@@ -16,14 +16,15 @@ from PIL import Image
 from shapely.geometry import Point, box
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.predict import Coverage
-from lomsong.report_html import (
-    REPORT_LABELS,
+from lomsong.coverage.rule import CoverageRule
+from lomsong.coverage.types import Coverage
+from lomsong.report.html import (
     coverage_curve,
     report_html,
     signal_histogram,
     write_report_html,
 )
+from lomsong.text import REPORT
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_IMG = '<img src=x onerror="alert(2)">'
@@ -108,7 +109,12 @@ def world() -> dict:
     zones = _gdf([{"zone_id": "Z1", "households": 380, "area_km2": 9.0, "villages": "V2,V3",
                    "nearest_tower_km": 4.0,
                    "geometry": box(X0 + 3500, Y0 - 2500, X0 + 8500, Y0 - 500)}])  # fmt: skip
-    gaps = DeadZones(villages=villages, zones=zones, households=households, threshold_dbm=-100.0)
+    gaps = DeadZones(
+        villages=villages,
+        zones=zones,
+        households=households,
+        rule=CoverageRule(threshold_dbm=-100.0),
+    )
     ranking = _gdf(
         [
             {"rank": 1, "site_id": "C-7", "new_households": 230, "cumulative_households": 230,
@@ -174,21 +180,21 @@ def test_report_tables_and_escaping(world: dict, tmp_path) -> None:
     parsed = _parse(page)
     assert parsed.scripts == 0  # the page has no script at all
     key, dead, sites = parsed.tables
-    lab = REPORT_LABELS["vi"]
+    lab = REPORT["vi"]
     figures = {row[0]: row[1] for row in key}
-    assert figures[lab["households"]] == "1.000"
+    assert figures[lab["total_households"]] == "1.000"
     assert figures[lab["households_uncovered"]] == "400 (40,0 %)"
     assert figures[lab["reached"]] == "380 (95,0 %)"
     assert figures[lab["model"]] == f"hata ({HOSTILE})"  # shown as text after parsing
     # dead villages, most uncovered first; the covered village V1 is not listed
-    assert dead[0] == ["#", lab["name"], lab["commune"], lab["district"], lab["households"],
-                       lab["uncovered"], lab["share"]]  # fmt: skip
+    assert dead[0] == ["#", lab["village"], lab["commune"], lab["district"], lab["households"],
+                       lab["households_uncovered"], lab["share"]]  # fmt: skip
     assert dead[1:] == [
         ["1", "Làng Rêu", "Ba Vì", "Ba Tơ", "250", "230", "92,0 %"],
         ["2", HOSTILE, HOSTILE_IMG, "Ba Tơ", "150", "150", "100,0 %"],
     ]
     assert [r[:2] for r in sites[1:]] == [["1", "C-7"], ["2", HOSTILE]]
-    assert sites[1][3:8] == ["230", "230", "57,5 %", "1", "khả thi (1 bước)"]
+    assert sites[1][3:8] == ["230", "230", "57,5 %", "1", "khả thi (1 bước nhảy)"]
     assert sites[2][7] == "không khả thi"  # hops −1 (no path) is not shown
     # the first site's position, to 5 decimals (≈ 1 m)
     lon, lat = world["ranking"].loc[0, ["lon", "lat"]]
@@ -223,7 +229,7 @@ def test_report_without_signal_or_sites(world: dict) -> None:
     page = report_html(lang="en", **world)
     parsed = _parse(page)
     assert len(parsed.images) == 1  # only the histogram: no curve without sites, no map
-    assert REPORT_LABELS["en"]["no_sites"] in page
+    assert REPORT["en"]["no_sites"] in page
 
 
 def test_report_from_ranking_csv_table(world: dict) -> None:
@@ -234,11 +240,11 @@ def test_report_from_ranking_csv_table(world: dict) -> None:
 
 
 def test_report_languages(world: dict) -> None:
-    assert set(REPORT_LABELS["vi"]) == set(REPORT_LABELS["en"])
+    assert set(REPORT["vi"]) == set(REPORT["en"])
     vi = report_html(lang="vi", **world)
     en = report_html(lang="en", **world)
-    assert '<html lang="vi">' in vi and REPORT_LABELS["vi"]["title"] in vi
-    assert '<html lang="en">' in en and REPORT_LABELS["en"]["title"] in en
+    assert '<html lang="vi">' in vi and REPORT["vi"]["title"] in vi
+    assert '<html lang="en">' in en and REPORT["en"]["title"] in en
     # number formats: 1.000 in Vietnamese, 1,000 in English
     assert re.search(r">1\.000<", vi) and re.search(r">1,000<", en)
     with pytest.raises(ValueError, match="'vi'.*'en'"):

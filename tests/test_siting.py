@@ -8,10 +8,11 @@ from conftest import X0, Y0, make_grid, make_towers, make_villages
 from shapely.geometry import Point
 
 from lomsong.coverage.deadzones import dead_zones
-from lomsong.coverage.predict import path_loss_points, predict
-from lomsong.layers.candidates import candidate_sites
+from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.predict import predict
 from lomsong.layers.households import read_households
-from lomsong.report import RANKING_CSV_COLUMNS
+from lomsong.report.files import RANKING_CSV_COLUMNS
+from lomsong.siting.candidates import candidate_sites
 from lomsong.siting.matrix import coverage_matrix
 from lomsong.siting.rank import rank_sites
 

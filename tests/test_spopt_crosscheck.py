@@ -1,4 +1,4 @@
-"""Cross-check of the MCLP core (:mod:`lomsong.siting.rank`) against spopt's ``MCLP``.
+"""Cross-check of the MCLP core (:mod:`lomsong.siting.mclp`) against spopt's ``MCLP``.
 
 spopt (PySAL) builds the Church & ReVelle model with PuLP and solves it with CBC; lomsong builds
 its own MILP for HiGHS after reducing the demand side. Two independent formulations and two

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from lomsong.coverage._vmath import vcbrt, vexp, vlog, vlog10, vsincos
+from lomsong.propagation._vmath import vcbrt, vexp, vlog, vlog10, vsincos
 
 
 @nb.njit

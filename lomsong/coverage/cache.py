@@ -40,7 +40,7 @@ import numba as nb
 import numpy as np
 import zstandard
 
-from lomsong.coverage.predict import TowerPrediction
+from lomsong.coverage.types import TowerPrediction
 from lomsong.grid import Grid
 
 __all__ = ["TowerCache", "ENGINE_VERSION"]

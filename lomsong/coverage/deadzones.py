@@ -13,7 +13,8 @@ import rasterio.features
 import shapely
 from scipy import ndimage
 
-from lomsong.coverage.predict import Coverage
+from lomsong.coverage.rule import CoverageRule
+from lomsong.coverage.types import Coverage
 from lomsong.defaults import DEAD_SHARE, THRESHOLD_DBM
 from lomsong.errors import LomsongError
 from lomsong.grid import Grid
@@ -37,8 +38,8 @@ class DeadZones:
     households
         Every household point with ``households`` (weight), ``village_id``,
         ``power_dbm`` and ``covered`` (bool).
-    threshold_dbm
-        The coverage threshold used (received power, dBm).
+    rule
+        The coverage rule the households were judged by.
     params
         The prediction's model and parameters, so candidate sites are predicted alike.
     """
@@ -46,8 +47,14 @@ class DeadZones:
     villages: gpd.GeoDataFrame
     zones: gpd.GeoDataFrame
     households: gpd.GeoDataFrame
-    threshold_dbm: float
+    rule: CoverageRule
     params: dict = field(default_factory=dict)
+
+    @property
+    def threshold_dbm(self) -> float:
+        """The rule's threshold for technologies without one of their own (dBm, indoor margin
+        included)."""
+        return self.rule.threshold()
 
     @property
     def uncovered(self) -> gpd.GeoDataFrame:
@@ -65,6 +72,7 @@ def dead_zones(
     villages: gpd.GeoDataFrame,
     households: gpd.GeoDataFrame,
     *,
+    rule: CoverageRule | None = None,
     threshold_dbm: float = THRESHOLD_DBM,
     thresholds: Mapping[str, float] | None = None,
     indoor_margin_db: float = 0.0,
@@ -75,27 +83,22 @@ def dead_zones(
     """Find uncovered households, dead villages and dead-zone polygons.
 
     A household point is covered when, in its cell, some tower's received power reaches the
-    threshold of its technology plus the indoor margin:
-    ``P(operator, tech) ≥ thresholds.get(tech, threshold_dbm) + indoor_margin_db``. A village is
-    dead when ``share_uncovered ≥ dead_share``. Dead-zone polygons are the 8-connected groups of
-    uncovered cells inside villages that hold households, after sieving groups smaller than
-    ``min_zone_cells``.
+    rule (:class:`~lomsong.coverage.rule.CoverageRule`: the threshold of its technology plus
+    the indoor margin). A village is dead when ``share_uncovered ≥ rule.dead_share``. Dead-zone
+    polygons are the 8-connected groups of uncovered cells inside villages that hold
+    households, after sieving groups smaller than ``min_zone_cells``.
 
     Parameters
     ----------
     signal
-        Output of :func:`predict` (with ``groups=True`` when ``thresholds`` or
-        ``by_operator`` are used).
+        Output of :func:`predict` (with ``groups=True`` when the rule has per-technology
+        thresholds or ``by_operator`` is used).
     villages, households
         From :func:`read_villages` and :func:`read_households` (signal's CRS).
-    threshold_dbm
-        Received power at receiver height that counts as covered (dBm).
-    thresholds
-        Per-technology thresholds (``{"2G": -100, "4G": -105}``); others use ``threshold_dbm``.
-    indoor_margin_db
-        Building penetration margin added to every threshold (dB; 0 = outdoor coverage).
-    dead_share
-        Share of uncovered households that makes a village dead (0–1].
+    rule
+        The coverage rule. Without it, one is built from ``threshold_dbm``, ``thresholds``,
+        ``indoor_margin_db`` and ``dead_share`` (a shortcut for notebooks; the pipeline passes
+        the project's rule).
     by_operator
         Also count covered households per operator (``households_covered_<operator>``
         columns): coverage "by any operator" is the default, this shows each one's share.
@@ -104,19 +107,16 @@ def dead_zones(
     -------
     DeadZones
     """
-    need_groups = bool(thresholds) or by_operator
+    if rule is None:
+        rule = CoverageRule(threshold_dbm=threshold_dbm, thresholds=dict(thresholds or {}),
+                            indoor_margin_db=indoor_margin_db, dead_share=dead_share)  # fmt: skip
+    need_groups = rule.per_technology or by_operator
     if need_groups and not signal.groups:
         raise LomsongError(
             "per-technology thresholds or by_operator need predict(..., groups=True)"
         )
     grid = signal.power
-    thr = dict(thresholds or {})
-    if thresholds:
-        covered_grid = np.zeros(grid.shape, dtype=bool)
-        for (_, tech), power in signal.groups.items():
-            covered_grid |= power >= thr.get(tech, threshold_dbm) + indoor_margin_db
-    else:
-        covered_grid = np.nan_to_num(grid.data, nan=-np.inf) >= threshold_dbm + indoor_margin_db
+    covered_grid = rule.covered_grid(grid.data, signal.groups)
     hh = households.copy()
     x, y = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
     hh["power_dbm"] = grid.sample(x, y).astype(np.float32)
@@ -129,7 +129,7 @@ def dead_zones(
         mask = np.zeros(grid.shape, dtype=bool)
         for (o, tech), power in signal.groups.items():
             if o == op:
-                mask |= power >= thr.get(tech, threshold_dbm) + indoor_margin_db
+                mask |= rule.covers(power, tech)
         sums[f"op:{op}"] = weight * _sample_mask(grid, mask, x, y)
     by_village = pd.DataFrame({"village_id": hh["village_id"], **sums}).groupby("village_id").sum()
     v = villages.copy()
@@ -152,7 +152,7 @@ def dead_zones(
     v["households_uncovered"] = np.round(base * share).astype(np.int64)
     v["households_covered"] = np.round(base).astype(np.int64) - v["households_uncovered"]
     v["share_uncovered"] = share
-    v["dead"] = (base > 0) & (share >= dead_share)
+    v["dead"] = (base > 0) & (share >= rule.dead_share)
     for op in operators:
         op_cov = v["village_id"].map(by_village[f"op:{op}"]).fillna(0.0).to_numpy()
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -161,11 +161,8 @@ def dead_zones(
     v = v.sort_values(["households_uncovered", "village_id"], ascending=[False, True])
 
     zones = _zone_polygons(signal, v, hh, covered_grid, min_zone_cells)
-    params = {
-        "model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params,
-        "thresholds": thr, "indoor_margin_db": indoor_margin_db,
-    }  # fmt: skip
-    return DeadZones(v.reset_index(drop=True), zones, hh, float(threshold_dbm), params)
+    params = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params}
+    return DeadZones(v.reset_index(drop=True), zones, hh, rule, params)
 
 
 def _sample_mask(grid: Grid, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

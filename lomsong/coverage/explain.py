@@ -4,7 +4,7 @@ For each village with uncovered households, :func:`explain_villages` takes one *
 (the uncovered household nearest to the household-weighted centre of the village's uncovered
 households: a point the raster calls dark, in the middle of the dark part) and predicts every
 existing tower within ``max_radius_km`` there with the raster engine's own loss on the straight
-profile (:func:`lomsong.coverage.predict.path_loss_points`)::
+profile (:func:`lomsong.coverage.engine.path_loss_points`)::
 
     P = EIRP + G_antenna(bearing, elevation) − L_distance(d) − L_edge
 
@@ -56,8 +56,8 @@ What it would take
     100 m reaches it, or when there is no tower in range.
 ``covered_by_site``
     Rank of the first ranked candidate site that covers at least :data:`COVER_SHARE` (half) of
-    the village's uncovered households (:func:`covered_by_site`, on the ranking's coverage
-    matrix or on :func:`predict_cover`). Filled by the siting step, after ranking.
+    the village's uncovered households (:func:`lomsong.siting.matrix.covered_by_site`, on the
+    ranking's coverage matrix). Filled by the siting step, after ranking.
 
 Validity: the single knife-edge engine (see :mod:`.profiles`), so the reason and the mast
 height inherit its limits (a second ridge behind the first is ignored; deep valleys are
@@ -70,21 +70,21 @@ import io
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from pyproj import Transformer
 
-from lomsong.coverage import antennas, models
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.predict import Coverage, path_loss_points
-from lomsong.coverage.profiles import EFFECTIVE_EARTH_RADIUS_M
+from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.types import Coverage
 from lomsong.defaults import MAX_RADIUS_KM, RX_HEIGHT_M, THRESHOLD_DBM
 from lomsong.grid import Grid
+from lomsong.propagation import antennas
+from lomsong.propagation.paths import Profile, terrain_profile
+from lomsong.text import PLOT, SENTENCES, compass, for_lang, format_int, format_km
 
 __all__ = [
     "REASONS",
@@ -92,7 +92,6 @@ __all__ = [
     "SECTOR_SHARE",
     "SEA_SHARE",
     "MAX_MAST_M",
-    "COVER_SHARE",
     "CONTRACT_COLUMNS",
     "HELPER_COLUMNS",
     "EXPLAIN_COLUMNS",
@@ -100,8 +99,6 @@ __all__ = [
     "terrain_profile",
     "tower_power",
     "explain_villages",
-    "covered_by_site",
-    "predict_cover",
     "dark_sentence",
     "village_profile",
     "profile_plot_png",
@@ -121,8 +118,6 @@ SEA_SHARE = 0.5
 #: Tallest mast searched for ``mast_height_needed_m`` (m above ground): taller masts are rare
 #: and costly (guyed lattice towers); beyond it the answer is "not reachable".
 MAX_MAST_M = 100.0
-#: Share of a village's uncovered households a ranked site must cover to "cover the village".
-COVER_SHARE = 0.5
 #: Step of the coarse mast-height scan before bisection (m).
 _MAST_SCAN_M = 10.0
 
@@ -140,175 +135,6 @@ HELPER_COLUMNS = [
     "mast_reachable", "centre_x", "centre_y",
 ]  # fmt: skip
 EXPLAIN_COLUMNS = CONTRACT_COLUMNS + HELPER_COLUMNS
-
-_C = models.SPEED_OF_LIGHT_M_S
-
-
-# -- terrain profile ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Profile:
-    """The straight terrain profile from a transmitter to a receiver, as the engine sees it.
-
-    Samples every cell size along the path (bilinear elevation), index 0 at the transmitter and
-    −1 at the receiver, exactly those :func:`lomsong.coverage.profiles.point_loss` walks.
-
-    Attributes
-    ----------
-    d_m, x, y, z_m
-        Distance from the transmitter (m), position (project CRS, m) and ground elevation (m).
-    bulge_m
-        Earth bulge ``d1 d2 / (2 k a)`` (m) at each sample, k = 4/3.
-    h_tx_abs_m, h_rx_abs_m
-        Antenna heights above sea level (ground + mast / receiver height).
-    f_mhz
-        Frequency (MHz).
-    obstacle
-        Index of the dominant obstacle (greatest elevation angle from the transmitter, earth
-        curvature included), or −1 on a path too short to have one.
-    above_los_m
-        Height of the obstacle (bulge included) above the straight line of sight (m; > 0 blocks).
-    fresnel_radius_m
-        First Fresnel zone radius at the obstacle (m).
-    edge_db
-        The engine's diffraction loss beyond grazing, J(v) − J(0) (dB, ≥ 0).
-    relief_db
-        The same with the earth bulge removed: the loss the relief itself adds (dB, ≥ 0).
-    water_share
-        Share of interior samples with ground elevation ≤ 0 m (sea), NaN without samples.
-    """
-
-    d_m: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    z_m: np.ndarray
-    bulge_m: np.ndarray
-    h_tx_abs_m: float
-    h_rx_abs_m: float
-    f_mhz: float
-    obstacle: int
-    above_los_m: float
-    fresnel_radius_m: float
-    edge_db: float
-    relief_db: float
-    water_share: float
-
-    @property
-    def length_m(self) -> float:
-        return float(self.d_m[-1])
-
-    @property
-    def los_m(self) -> np.ndarray:
-        """Height of the straight line of sight above sea level at each sample (m)."""
-        f = self.d_m / max(self.length_m, 1e-9)
-        return self.h_tx_abs_m + (self.h_rx_abs_m - self.h_tx_abs_m) * f
-
-    @property
-    def fresnel_m(self) -> np.ndarray:
-        """First Fresnel zone radius at each sample (m)."""
-        lam = _C / (self.f_mhz * 1e6)
-        d = max(self.length_m, 1e-9)
-        return np.sqrt(np.maximum(lam * self.d_m * (d - self.d_m) / d, 0.0))
-
-
-def _bilinear(Z: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Vectorised twin of ``profiles._bilinear`` (same edge handling, NaN outside)."""
-    h, w = Z.shape
-    out = np.full(r.shape, np.nan)
-    ok = (r >= -0.5) & (c >= -0.5) & (r <= h - 0.5) & (c <= w - 0.5)
-    rr = np.clip(r[ok], 0.0, h - 1.0)
-    cc = np.clip(c[ok], 0.0, w - 1.0)
-    i = np.minimum(rr.astype(np.int64), h - 2) if h > 1 else np.zeros(rr.shape, np.int64)
-    j = np.minimum(cc.astype(np.int64), w - 2) if w > 1 else np.zeros(cc.shape, np.int64)
-    fr = rr - i if h > 1 else np.zeros(rr.shape)
-    fc = cc - j if w > 1 else np.zeros(cc.shape)
-    i2 = i + 1 if h > 1 else i
-    j2 = j + 1 if w > 1 else j
-
-    def at(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return Z[a, b].astype(np.float64)
-
-    out[ok] = (at(i, j) * (1 - fr) * (1 - fc) + at(i2, j) * fr * (1 - fc)
-               + at(i, j2) * (1 - fr) * fc + at(i2, j2) * fr * fc)  # fmt: skip
-    return out
-
-
-def _edge_db(h: float, d1: float, d2: float, f_mhz: float) -> float:
-    """J(v) − J(0) for an edge ``h`` m above the line of sight, 0 when below (engine rule)."""
-    if h <= 0.0 or d1 <= 0.0 or d2 <= 0.0:
-        return 0.0
-    v = models.fresnel_parameter(h, d1, d2, f_mhz)
-    return float(models.knife_edge_loss(v) - models.knife_edge_loss(0.0))
-
-
-def terrain_profile(
-    terrain: Grid,
-    tx_xy: tuple[float, float],
-    rx_xy: tuple[float, float],
-    *,
-    h_tx_m: float,
-    f_mhz: float,
-    rx_height_m: float = RX_HEIGHT_M,
-) -> Profile:
-    """The profile the engine walks from ``tx_xy`` to ``rx_xy``, with its dominant obstacle.
-
-    Parameters
-    ----------
-    terrain
-        Elevation Grid (m), metric CRS.
-    tx_xy, rx_xy
-        Transmitter and receiver positions (project CRS, m).
-    h_tx_m, rx_height_m
-        Antenna heights above ground (m).
-    f_mhz
-        Frequency (MHz), for the Fresnel zone and the knife-edge parameter.
-
-    Returns
-    -------
-    Profile
-        ``edge_db`` equals the diffraction term of
-        :func:`~lomsong.coverage.predict.path_loss_points` on the same path.
-    """
-    t = terrain.transform
-    res = terrain.res
-    tx, ty = float(tx_xy[0]), float(tx_xy[1])
-    dx, dy = float(rx_xy[0]) - tx, float(rx_xy[1]) - ty
-    D = math.hypot(dx, dy)
-    steps = max(1, math.ceil(D / res))
-    f = np.arange(steps + 1) / steps
-    ct = (tx - t.c) / res - 0.5
-    rt = (t.f - ty) / res - 0.5
-    z = _bilinear(terrain.data, rt - dy / res * f, ct + dx / res * f)
-    z_tx = 0.0 if not np.isfinite(z[0]) else float(z[0])
-    z = z.copy()
-    z[0] = z_tx
-    d = D * f
-    ae = EFFECTIVE_EARTH_RADIUS_M
-    bulge = d * (D - d) / (2.0 * ae)
-    h_tx_abs = z_tx + h_tx_m
-    z_rx = float(z[-1]) if np.isfinite(z[-1]) else 0.0
-    h_rx_abs = z_rx + rx_height_m
-    interior = z[1:-1]
-    finite = interior[np.isfinite(interior)]
-    water = float(np.mean(finite <= 0.0)) if finite.size else math.nan
-    ob, above, r1, edge, relief = -1, math.nan, math.nan, 0.0, 0.0
-    if steps >= 2 and np.isfinite(interior).all():
-        # the engine's obstacle: greatest elevation angle seen from the transmitter
-        di = d[1:-1]
-        slope = (interior - h_tx_abs) / di - di / (2.0 * ae)
-        ob = int(np.argmax(slope)) + 1
-        d1, dd = float(d[ob]), max(D, res / 2)
-        d2 = dd - d1
-        los = h_tx_abs + (h_rx_abs - h_tx_abs) * d1 / dd
-        above = float(z[ob] + d1 * d2 / (2.0 * ae) - los)
-        lam = _C / (f_mhz * 1e6)
-        r1 = math.sqrt(max(lam * d1 * d2 / dd, 0.0))
-        edge = _edge_db(above, d1, d2, f_mhz)
-        relief = _edge_db(float(z[ob] - los), d1, d2, f_mhz)
-    return Profile(
-        d_m=d, x=tx + dx * f, y=ty + dy * f, z_m=z, bulge_m=bulge, h_tx_abs_m=h_tx_abs,
-        h_rx_abs_m=h_rx_abs, f_mhz=float(f_mhz), obstacle=ob, above_los_m=above,
-        fresnel_radius_m=r1, edge_db=edge, relief_db=relief, water_share=water,
-    )  # fmt: skip
 
 
 # -- tower power at points ----------------------------------------------------------------------
@@ -609,101 +435,7 @@ def _explain_one(
     cols["mast_reachable"][i] = bool(math.isfinite(mast))
 
 
-# -- covered_by_site ----------------------------------------------------------------------------
-def covered_by_site(
-    village_ids: Sequence[str] | np.ndarray,
-    demand_village_ids: Sequence[str] | np.ndarray,
-    demand_weights: Sequence[float] | np.ndarray,
-    cover_ranked: Any,
-    *,
-    ranks: Sequence[int] | np.ndarray | None = None,
-    min_share: float = COVER_SHARE,
-) -> pd.arrays.IntegerArray:
-    """Rank of the first ranked site that covers each village (NA when none does).
-
-    A site covers a village when it reaches at least ``min_share`` of the village's uncovered
-    households (by weight) on its own — whatever the sites ranked before it cover.
-
-    Parameters
-    ----------
-    village_ids
-        The villages to answer for (e.g. the villages table's ``village_id``).
-    demand_village_ids, demand_weights
-        Village and households of each demand point (uncovered household), column order of
-        ``cover_ranked``.
-    cover_ranked
-        Bool matrix (dense or scipy.sparse), ``(n_ranked, n_demand)``: row r is the ranked site
-        ``ranks[r]`` (default r + 1). From ``rank_sites``: ``matrix.cover[chosen]``.
-    ranks
-        Rank of each row (default 1, 2, …).
-    min_share
-        Share of the village's uncovered households that counts as covering it (0–1].
-
-    Returns
-    -------
-    pandas IntegerArray (Int64)
-        One rank per ``village_ids`` entry; NA for villages no ranked site covers (and for
-        villages without uncovered households).
-    """
-    vids = np.asarray(village_ids).astype(str)
-    dv = np.asarray(demand_village_ids).astype(str)
-    w = np.asarray(demand_weights, dtype=float)
-    cover = sp.csr_array(cover_ranked, dtype=float) if not sp.issparse(cover_ranked) else (
-        sp.csr_array(cover_ranked).astype(float))  # fmt: skip
-    n_sites = cover.shape[0]
-    rk = np.arange(1, n_sites + 1) if ranks is None else np.asarray(ranks, dtype=np.int64)
-    out = pd.array([None] * len(vids), dtype="Int64")
-    if n_sites == 0 or len(dv) == 0:
-        return out
-    codes, uniq = pd.factorize(dv)
-    # village indicator (demand × villages), weighted: covered households per site and village
-    ind = sp.csr_array((w, (np.arange(len(dv)), codes)), shape=(len(dv), len(uniq)))
-    per = (cover @ ind).toarray()  # sites × villages
-    total = np.bincount(codes, weights=w, minlength=len(uniq))
-    ok = per >= min_share * total[None, :] - 1e-9
-    ok &= total[None, :] > 0
-    first = np.where(ok.any(axis=0), ok.argmax(axis=0), -1)
-    pos = pd.Index(uniq).get_indexer(vids)
-    for a, b in enumerate(pos):
-        if b >= 0 and first[b] >= 0:
-            out[a] = int(rk[first[b]])
-    return out
-
-
-def predict_cover(
-    sites: gpd.GeoDataFrame,
-    demand_x: Any,
-    demand_y: Any,
-    terrain: Grid,
-    *,
-    threshold_dbm: float = THRESHOLD_DBM,
-    model: str = "hata",
-    environment: str = "suburban",
-    rx_height_m: float = RX_HEIGHT_M,
-    max_radius_km: float = MAX_RADIUS_KM,
-) -> np.ndarray:
-    """Bool ``(n_sites, n_demand)``: does each site (omni, its ``height_m``, ``freq_mhz``,
-    ``eirp_dbm``) reach ``threshold_dbm`` at each demand point? For :func:`covered_by_site`
-    when the ranking's coverage matrix is not at hand (ranked sites in rank order)."""
-    xs = np.asarray(demand_x, dtype=float)
-    ys = np.asarray(demand_y, dtype=float)
-    out = np.zeros((len(sites), len(xs)), dtype=bool)
-    for r, site in enumerate(sites.to_dict("records")):
-        omni = {**site, "azimuth_deg": np.nan}
-        p, _ = tower_power(omni, terrain, xs, ys, model=model, environment=environment,
-                           rx_height_m=rx_height_m, max_radius_km=max_radius_km)  # fmt: skip
-        out[r] = np.nan_to_num(p, nan=-np.inf) >= threshold_dbm
-    return out
-
-
-# -- sentences ----------------------------------------------------------------------------------
-_COMPASS = {
-    "en": ("north", "north-east", "east", "south-east", "south", "south-west", "west",
-           "north-west"),
-    "vi": ("bắc", "đông bắc", "đông", "đông nam", "nam", "tây nam", "tây", "tây bắc"),
-}  # fmt: skip
-
-
+# -- sentences (wording: lomsong.text.SENTENCES) -----------------------------------------------
 def _get(row: Any, key: str) -> Any:
     v = row.get(key) if hasattr(row, "get") else getattr(row, key, None)
     if v is None or v is pd.NA:
@@ -711,69 +443,6 @@ def _get(row: Any, key: str) -> Any:
     if isinstance(v, float) and math.isnan(v):
         return None
     return v
-
-
-def _num(value: float, lang: str, digits: int = 0) -> str:
-    s = f"{value:,.{digits}f}"
-    if lang == "vi":  # Vietnamese writes 12.345,6
-        s = s.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return s
-
-
-def _km(value: float, lang: str) -> str:
-    return _num(value, lang, 1 if value < 10 else 0)
-
-
-def _direction(bearing: float, lang: str) -> str:
-    return _COMPASS[lang][int(((bearing % 360.0) + 22.5) // 45.0) % 8]
-
-
-_SEA = {"en": " across the sea", "vi": " qua biển"}
-
-_TEXT = {
-    "en": {
-        "terrain": "{name} is {d} km{sea} from tower {t} and a {h} m ridge {od} km to its {dir} "
-                   "blocks the path; the signal falls {s} dB short.",
-        "terrain_nopos": "{name} is {d} km from tower {t} and the terrain blocks the path; the "
-                         "signal falls {s} dB short.",
-        "distance": "{name} is {d} km from tower {t}, its strongest, with no hill in the "
-        "way: it is simply too far and the signal falls {s} dB short.",
-        "sector": "{name} is {d} km from tower {t}, within range but {off}° off the axis of "
-                  "its sector antenna; the signal falls {s} dB short.",
-        "sea": "{name} is {d} km across the sea from tower {t}; the signal falls {s} dB short.",
-        "sea_far": "{name} is {d} km across the sea from the nearest tower ({t}), beyond its "
-                   "{r} km range.",
-        "no_tower": "{name} has no tower within {r} km; the nearest, {t}, is {d} km away.",
-        "no_tower_none": "{name} has no tower at all within the project.",
-        "edge": "{name} is {d} km from tower {t} and at the edge of coverage ({s} dB above the "
-                "threshold at its centre).",
-        "mast": "Raising tower {t}'s antenna to {m} m would reach the threshold.",
-        "mast_no": "No mast up to {m} m at tower {t} would be enough.",
-        "site": "Proposed site no. {k} would cover it.",
-        "site_no": "None of the proposed sites covers it.",
-    },
-    "vi": {
-        "terrain": "{name} cách trạm {t} {d} km{sea} và một dãy núi cao {h} m, cách làng {od} km "
-                   "về phía {dir}, chắn đường truyền; tín hiệu thiếu {s} dB so với ngưỡng.",
-        "terrain_nopos": "{name} cách trạm {t} {d} km và bị địa hình che chắn; tín hiệu thiếu "
-                         "{s} dB so với ngưỡng.",
-        "distance": "{name} cách trạm {t} {d} km, không bị núi che chắn nhưng quá xa: "
-        "tín hiệu thiếu {s} dB so với ngưỡng.",
-        "sector": "{name} cách trạm {t} {d} km, trong tầm phủ nhưng lệch {off}° so với hướng "
-                  "anten của trạm; tín hiệu thiếu {s} dB so với ngưỡng.",
-        "sea": "{name} cách trạm {t} {d} km qua biển; tín hiệu thiếu {s} dB so với ngưỡng.",
-        "sea_far": "{name} cách trạm gần nhất ({t}) {d} km qua biển, ngoài tầm phủ {r} km.",
-        "no_tower": "{name} không có trạm nào trong bán kính {r} km; trạm gần nhất ({t}) cách "
-                    "{d} km.",
-        "no_tower_none": "{name} không có trạm nào trong khu vực.",
-        "edge": "{name} cách trạm {t} {d} km, ở rìa vùng phủ sóng (tại tâm làng tín hiệu cao "
-                "hơn ngưỡng {s} dB).",
-        "mast": "Nâng anten trạm {t} lên {m} m sẽ đạt ngưỡng.",
-        "mast_no": "Dù nâng anten trạm {t} lên {m} m cũng không đủ.",
-        "site": "Vị trí đề xuất số {k} sẽ phủ sóng được làng này.",
-        "site_no": "Chưa có vị trí đề xuất nào phủ sóng được làng này.",
-    },
-}  # fmt: skip
 
 
 def dark_sentence(
@@ -796,9 +465,7 @@ def dark_sentence(
     str
         "" for a village without an explanation (no uncovered households).
     """
-    if lang not in _TEXT:
-        raise ValueError(f"lang {lang!r} is not one of {', '.join(_TEXT)}")
-    tx = _TEXT[lang]
+    tx = for_lang(SENTENCES, lang)
     reason = _get(row, "dark_reason")
     if reason is None:
         return ""
@@ -807,9 +474,9 @@ def dark_sentence(
     d = _get(row, "distance_km")
     margin = _get(row, "margin_db")
     f = {
-        "name": name, "t": t, "d": _km(d, lang) if d is not None else "?",
-        "s": _num(abs(margin), lang) if margin is not None else "?",
-        "r": _num(max_radius_km, lang), "m": _num(max_mast_m, lang),
+        "name": name, "t": t, "d": format_km(d, lang) if d is not None else "?",
+        "s": format_int(abs(margin), lang) if margin is not None else "?",
+        "r": format_int(max_radius_km, lang), "m": format_int(max_mast_m, lang),
     }  # fmt: skip
     if reason == "no_tower":
         first = tx["no_tower"] if t is not None else tx["no_tower_none"]
@@ -825,12 +492,12 @@ def dark_sentence(
         else:
             water = _get(row, "water_share")
             over_sea = water is not None and water >= SEA_SHARE  # an island behind its own hill
-            f.update(h=_num(h, lang), od=_km(od, lang), dir=_direction(ob, lang),
-                     sea=_SEA[lang] if over_sea else "")  # fmt: skip
+            f.update(h=format_int(h, lang), od=format_km(od, lang), dir=compass(ob, lang),
+                     sea=tx["across_sea"] if over_sea else "")  # fmt: skip
             first = tx["terrain"]
     elif reason == "sector":
         off = _get(row, "off_axis_deg")
-        f["off"] = _num(off, lang) if off is not None else "?"
+        f["off"] = format_int(off, lang) if off is not None else "?"
         first = tx["sector"]
     else:
         first = tx[reason]
@@ -838,9 +505,9 @@ def dark_sentence(
     if t is not None and margin is not None and margin < 0:
         mast = _get(row, "mast_height_needed_m")
         if mast is not None:
-            parts.append(tx["mast"].format(t=t, m=_num(mast, lang)))
+            parts.append(tx["mast"].format(t=t, m=format_int(mast, lang)))
         else:
-            parts.append(tx["mast_no"].format(t=t, m=_num(max_mast_m, lang)))
+            parts.append(tx["mast_no"].format(t=t, m=format_int(max_mast_m, lang)))
     k = _get(row, "covered_by_site")
     if k is not None:
         parts.append(tx["site"].format(k=int(k)))
@@ -875,16 +542,6 @@ def village_profile(
                            rx_height_m=rx_height_m)  # fmt: skip
 
 
-_PLOT_TEXT = {
-    "en": {"ground": "terrain (earth curvature k = 4/3)", "los": "line of sight",
-           "fresnel": "1st Fresnel zone", "x": "distance from tower (km)", "y": "height (m)",
-           "tower": "tower", "village": "village", "obstacle": "obstruction {h} m"},
-    "vi": {"ground": "địa hình (độ cong trái đất k = 4/3)", "los": "tầm nhìn thẳng",
-           "fresnel": "miền Fresnel thứ nhất", "x": "khoảng cách từ trạm (km)",
-           "y": "độ cao (m)", "tower": "trạm", "village": "làng", "obstacle": "vật cản {h} m"},
-}  # fmt: skip
-
-
 def profile_plot_png(
     profile: Profile,
     *,
@@ -909,7 +566,7 @@ def profile_plot_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    txt = _PLOT_TEXT.get(lang, _PLOT_TEXT["en"])
+    txt = for_lang(PLOT, lang)
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -937,7 +594,7 @@ def profile_plot_png(
         right = km[k] > 0.6 * km[-1]  # label on the side with room
         ax.plot([km[k]], [ground[k]], marker="v", color="#990000", ms=7)
         ax.annotate(
-            txt["obstacle"].format(h=_num(float(profile.z_m[k]), lang)),
+            txt["obstacle"].format(h=format_int(float(profile.z_m[k]), lang)),
             (km[k], ground[k]),
             textcoords="offset points",
             xytext=(-6 if right else 6, 4),

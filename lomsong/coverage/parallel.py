@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
-from lomsong.coverage.predict import TowerPrediction, predict_tower
+from lomsong.coverage.engine import predict_tower
+from lomsong.coverage.types import TowerPrediction
 from lomsong.grid import Grid
 
 __all__ = ["tower_predictions"]
@@ -55,14 +56,14 @@ def tower_predictions(
     Parameters
     ----------
     options
-        Keyword options of :func:`~lomsong.coverage.predict.predict_tower`.
+        Keyword options of :func:`~lomsong.coverage.engine.predict_tower`.
     workers
         Number of local worker processes (None or 1: in this process).
     scheduler
         Address of a dask.distributed scheduler (``"tcp://host:8786"``) or a ``Client``.
     floors
         In process only: ``floors(index)`` is the tower's ``floor`` (see
-        :func:`~lomsong.coverage.predict.predict_tower`), read when its turn comes, after the
+        :func:`~lomsong.coverage.engine.predict_tower`), read when its turn comes, after the
         towers yielded before it were merged. Workers and clusters run towers side by side,
         so they predict every cell.
     """

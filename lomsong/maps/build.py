@@ -37,9 +37,9 @@ from folium.utilities import JsCode
 from jinja2 import Template
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.predict import Coverage
+from lomsong.coverage.types import Coverage
 from lomsong.grid import Grid
-from lomsong.maps.labels import format_float, format_int, format_pct, labels_for
+from lomsong.text import MAP, for_lang, format_float, format_int, format_pct
 
 __all__ = ["build_map", "coverage_overlay_png", "escape_text"]
 
@@ -813,7 +813,7 @@ def build_map(
         Save it with ``m.save("map.html")``. The page loads Leaflet and plugins from CDNs;
         data (including the coverage image) is embedded.
     """
-    lab = labels_for(lang)
+    lab = for_lang(MAP, lang)
     if villages is None and gaps is not None:
         villages = gaps.villages
     if threshold_dbm is None:

@@ -52,18 +52,17 @@ import pandas as pd
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
+from lomsong.constants import EARTH_RADIUS_M, K_FACTOR
+from lomsong.defaults import MAST_HEIGHT_M
 from lomsong.errors import InputError
-from lomsong.grid import Grid
+from lomsong.grid import Grid, bilinear_rc, sample_bilinear
+from lomsong.propagation.paths import clearance_ratio, wavelength_m
 
 __all__ = [
     "DEFAULT_MAST_HEIGHT_M",
-    "EARTH_RADIUS_M",
     "Sites",
     "Node",
-    "first_fresnel_radius_m",
-    "earth_bulge_m",
     "path_clearance",
-    "sample_bilinear",
     "backhaul_graph",
     "backhaul_hops",
     "candidate_backhaul",
@@ -71,13 +70,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Antenna height (m above ground) for a candidate or fibre point with no ``height_m``: a
-#: common self-supporting mast for rural sites in Vietnam is 30–45 m; 30 m is the cautious end.
-DEFAULT_MAST_HEIGHT_M = 30.0
-#: Mean earth radius (m), IUGG.
-EARTH_RADIUS_M = 6_371_000.0
-#: Speed of light in vacuum (m/s).
-SPEED_OF_LIGHT = 299_792_458.0
+#: Antenna height (m above ground) for a candidate or fibre point with no ``height_m``.
+DEFAULT_MAST_HEIGHT_M = MAST_HEIGHT_M
 #: Id columns looked for, in order, when none is named.
 _ID_COLUMNS = ("tower_id", "site_id", "fibre_id", "point_id", "id")
 #: Node kinds that already reach the core network.
@@ -88,49 +82,7 @@ _NETWORK_KINDS = frozenset({"tower", "fibre"})
 Node = tuple[str, str]
 
 
-# -- physics --------------------------------------------------------------------------------
-def first_fresnel_radius_m(d1_m: Any, d2_m: Any, f_ghz: Any) -> np.ndarray:
-    r"""Radius of the first Fresnel zone (m) at distances ``d1_m``, ``d2_m`` from the two ends.
-
-    :math:`F_1 = \sqrt{\lambda d_1 d_2 / (d_1 + d_2)}`, :math:`\lambda = c / f` — equivalently
-    :math:`17.32 \sqrt{d_1 d_2 / (f D)}` with km and GHz. Broadcasts; 0 at either end.
-    """
-    d1 = np.asarray(d1_m, dtype=np.float64)
-    d2 = np.asarray(d2_m, dtype=np.float64)
-    lam = SPEED_OF_LIGHT / (np.asarray(f_ghz, dtype=np.float64) * 1e9)
-    D = d1 + d2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.sqrt(lam * d1 * d2 / D)
-    return np.where(D > 0, r, 0.0)
-
-
-def earth_bulge_m(d1_m: Any, d2_m: Any, *, k_factor: float = 4 / 3) -> np.ndarray:
-    r"""Apparent rise of the ground (m) between two points due to earth curvature.
-
-    :math:`b = d_1 d_2 / (2 k R)` with :math:`R` = 6371 km; e.g. 23.5 m at the middle of a
-    40 km hop for :math:`k = 4/3`. Broadcasts.
-    """
-    d1 = np.asarray(d1_m, dtype=np.float64)
-    d2 = np.asarray(d2_m, dtype=np.float64)
-    return d1 * d2 / (2.0 * k_factor * EARTH_RADIUS_M)
-
-
-def _clearance_ratio(
-    d1: np.ndarray,
-    D: np.ndarray,
-    terrain: np.ndarray,
-    z_a: np.ndarray,
-    z_b: np.ndarray,
-    f_ghz: float,
-    k_factor: float,
-) -> np.ndarray:
-    """Clearance / F1 at interior points (0 < d1 < D); all arrays broadcast."""
-    d2 = D - d1
-    ray = z_a + (z_b - z_a) * (d1 / D)
-    clear = ray - terrain - earth_bulge_m(d1, d2, k_factor=k_factor)
-    return clear / first_fresnel_radius_m(d1, d2, f_ghz)
-
-
+# -- physics (the formulas live in lomsong.propagation.paths) ---------------------------------
 def path_clearance(
     profile_m: Any,
     length_m: Any,
@@ -138,7 +90,7 @@ def path_clearance(
     h_b_m: Any,
     *,
     freq_ghz: float = 7.0,
-    k_factor: float = 4 / 3,
+    k_factor: float = K_FACTOR,
 ) -> np.ndarray:
     """Fresnel clearance ratio along one (or many) terrain profiles.
 
@@ -172,37 +124,10 @@ def path_clearance(
     z_b = prof[..., -1:] + np.asarray(h_b_m, dtype=np.float64)[..., None]
     d1 = D * (np.arange(n) / (n - 1))
     out = np.full(np.broadcast_shapes(prof.shape, D.shape, z_a.shape, z_b.shape), np.inf)
-    inner = _clearance_ratio(
-        d1[..., 1:-1], D, prof[..., 1:-1], z_a, z_b, float(freq_ghz), float(k_factor)
-    )
-    out[..., 1:-1] = inner
+    lam = wavelength_m(freq_ghz * 1e3)
+    ae = k_factor * EARTH_RADIUS_M
+    out[..., 1:-1] = clearance_ratio(d1[..., 1:-1], D, prof[..., 1:-1], z_a, z_b, lam, ae)
     return out
-
-
-def sample_bilinear(grid: Grid, x: Any, y: Any) -> np.ndarray:
-    """Bilinear interpolation between cell centres of ``grid`` at points (x, y).
-
-    Points within half a cell of the outer edge take the edge value; points outside the grid,
-    and points next to a NaN cell, give NaN.
-    """
-    t = grid.transform
-    h, w = grid.shape
-    col = (np.asarray(x, dtype=np.float64) - t.c) / t.a - 0.5
-    row = (np.asarray(y, dtype=np.float64) - t.f) / t.e - 0.5
-    inside = (col >= -0.5) & (col <= w - 0.5) & (row >= -0.5) & (row <= h - 0.5)
-    col = np.clip(col, 0.0, w - 1.0)
-    row = np.clip(row, 0.0, h - 1.0)
-    c0 = np.minimum(np.floor(col).astype(np.int64), max(w - 2, 0))
-    r0 = np.minimum(np.floor(row).astype(np.int64), max(h - 2, 0))
-    c1 = np.minimum(c0 + 1, w - 1)
-    r1 = np.minimum(r0 + 1, h - 1)
-    tx = col - c0
-    ty = row - r0
-    z = grid.data
-    top = z[r0, c0] * (1.0 - tx) + z[r0, c1] * tx
-    bottom = z[r1, c0] * (1.0 - tx) + z[r1, c1] * tx
-    out = top * (1.0 - ty) + bottom * ty
-    return np.where(inside, out, np.nan).astype(np.float64)
 
 
 # -- sites ----------------------------------------------------------------------------------
@@ -331,7 +256,7 @@ def backhaul_graph(
     freq_ghz: float = 7.0,
     max_hop_km: float = 20.0,
     clearance: float = 0.6,
-    k_factor: float = 4 / 3,
+    k_factor: float = K_FACTOR,
     mast_height_m: float | None = None,
     step_m: float | None = None,
     max_unknown_share: float = 0.0,
@@ -530,12 +455,12 @@ def _min_clearance(
     :func:`sample_bilinear`. Pairs in parallel (numba), no temporary arrays.
     """
     t = terrain.transform
-    lam = SPEED_OF_LIGHT / (f_ghz * 1e9)
+    lam = float(wavelength_m(f_ghz * 1e3))
     return _min_clearance_pairs(
         np.ascontiguousarray(terrain.data, dtype=np.float32), float(t.c), float(t.a),
         float(t.f), float(t.e), np.asarray(x, np.float64), np.asarray(y, np.float64),
         np.asarray(z, np.float64), np.asarray(a, np.int64), np.asarray(b, np.int64),
-        np.asarray(D, np.float64), float(step), lam, 2.0 * k_factor * EARTH_RADIUS_M,
+        np.asarray(D, np.float64), float(step), lam, k_factor * EARTH_RADIUS_M,
     )  # fmt: skip
 
 
@@ -554,7 +479,7 @@ def _min_clearance_pairs(
     D: np.ndarray,
     step: float,
     lam: float,
-    two_kr: float,
+    ae: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     P = a.shape[0]
     h, w = Z.shape
@@ -573,27 +498,8 @@ def _min_clearance_pairs(
             tt = pos / n_seg
             px = x[pa] + tt * (x[pb] - x[pa])
             py = y[pa] + tt * (y[pb] - y[pa])
-            # sample_bilinear
-            col = (px - x0) / dx - 0.5
-            row = (py - y0) / dy - 0.5
-            ground = np.nan
-            if -0.5 <= col <= w - 0.5 and -0.5 <= row <= h - 0.5:
-                col = min(max(col, 0.0), w - 1.0)
-                row = min(max(row, 0.0), h - 1.0)
-                c0 = min(int(math.floor(col)), max(w - 2, 0))
-                r0 = min(int(math.floor(row)), max(h - 2, 0))
-                c1 = min(c0 + 1, w - 1)
-                r1 = min(r0 + 1, h - 1)
-                fx = col - c0
-                fy = row - r0
-                top = Z[r0, c0] * (1.0 - fx) + Z[r0, c1] * fx
-                bottom = Z[r1, c0] * (1.0 - fx) + Z[r1, c1] * fx
-                ground = top * (1.0 - fy) + bottom * fy
-            d1 = tt * Dp
-            d2 = Dp - d1
-            ray = z[pa] + (z[pb] - z[pa]) * (d1 / Dp)
-            clear = ray - ground - d1 * d2 / two_kr
-            ratio = clear / math.sqrt(lam * d1 * d2 / (d1 + d2))
+            ground = bilinear_rc(Z, (py - y0) / dy - 0.5, (px - x0) / dx - 0.5)
+            ratio = clearance_ratio(tt * Dp, Dp, ground, z[pa], z[pb], lam, ae)
             if math.isnan(ratio):
                 nan += 1
             elif ratio < best:

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from lomsong.coverage.predict import path_loss_points
+from lomsong.coverage.engine import path_loss_points
 from lomsong.grid import Grid
 
-__all__ = ["CoverageMatrix", "coverage_matrix"]
+__all__ = ["CoverageMatrix", "coverage_matrix", "covered_by_site", "COVER_SHARE"]
 
 logger = logging.getLogger(__name__)
+
+#: A site "covers" a village when it alone reaches at least this share of the village's
+#: uncovered households (by weight).
+COVER_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,6 @@ def coverage_matrix(
     environment: str | None = None,
     rx_height_m: float | None = None,
     max_radius_km: float | None = None,
-    threshold_dbm: float | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CoverageMatrix:
     """Predict each candidate at the uncovered household points with the towers' engine.
@@ -70,10 +75,7 @@ def coverage_matrix(
     environment = environment or p.get("environment", "suburban")
     rx_height_m = rx_height_m if rx_height_m is not None else p.get("rx_height_m", 1.5)
     max_radius_km = max_radius_km if max_radius_km is not None else p.get("max_radius_km", 30.0)
-    threshold = gaps.threshold_dbm if threshold_dbm is None else threshold_dbm
-    # the dead zones' own rule: per-technology thresholds plus the indoor margin
-    p_thr = dict(p.get("thresholds") or {})
-    margin = float(p.get("indoor_margin_db", 0.0))
+    rule = gaps.rule  # the dead zones' own rule: a candidate covers what a tower would
     demand = gaps.uncovered.reset_index(drop=True)
     weights = demand["households"].to_numpy(dtype=float)
     n_c, n_d = len(candidates), len(demand)
@@ -93,8 +95,7 @@ def coverage_matrix(
                     rx_height_m=rx_height_m, max_radius_km=max_radius_km,
                 )  # fmt: skip
                 power = float(site["eirp_dbm"]) - loss
-                need = p_thr.get(str(site.get("tech", "")), threshold) + margin
-                hit = np.nan_to_num(power, nan=-np.inf) >= need
+                hit = rule.covers(power, str(site.get("tech", "")))
                 rows.append(np.full(hit.sum(), i))
                 cols.append(near[hit])
                 vals.append(power[hit])
@@ -107,3 +108,63 @@ def coverage_matrix(
     cover = sp.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=(n_c, n_d))
     logger.info("coverage matrix: %d candidates × %d demand points, %d entries", n_c, n_d, len(r))
     return CoverageMatrix(cover, power, weights, demand)
+
+
+def covered_by_site(
+    village_ids: Sequence[str] | np.ndarray,
+    demand_village_ids: Sequence[str] | np.ndarray,
+    demand_weights: Sequence[float] | np.ndarray,
+    cover_ranked: Any,
+    *,
+    ranks: Sequence[int] | np.ndarray | None = None,
+    min_share: float = COVER_SHARE,
+) -> pd.arrays.IntegerArray:
+    """Rank of the first ranked site that covers each village (NA when none does).
+
+    A site covers a village when it reaches at least ``min_share`` of the village's uncovered
+    households (by weight) on its own — whatever the sites ranked before it cover.
+
+    Parameters
+    ----------
+    village_ids
+        The villages to answer for (e.g. the villages table's ``village_id``).
+    demand_village_ids, demand_weights
+        Village and households of each demand point (uncovered household), column order of
+        ``cover_ranked``.
+    cover_ranked
+        Bool matrix (dense or scipy.sparse), ``(n_ranked, n_demand)``: row r is the ranked site
+        ``ranks[r]`` (default r + 1). From ``rank_sites``: ``matrix.cover[chosen]``.
+    ranks
+        Rank of each row (default 1, 2, …).
+    min_share
+        Share of the village's uncovered households that counts as covering it (0–1].
+
+    Returns
+    -------
+    pandas IntegerArray (Int64)
+        One rank per ``village_ids`` entry; NA for villages no ranked site covers (and for
+        villages without uncovered households).
+    """
+    vids = np.asarray(village_ids).astype(str)
+    dv = np.asarray(demand_village_ids).astype(str)
+    w = np.asarray(demand_weights, dtype=float)
+    cover = sp.csr_array(cover_ranked, dtype=float) if not sp.issparse(cover_ranked) else (
+        sp.csr_array(cover_ranked).astype(float))  # fmt: skip
+    n_sites = cover.shape[0]
+    rk = np.arange(1, n_sites + 1) if ranks is None else np.asarray(ranks, dtype=np.int64)
+    out = pd.array([None] * len(vids), dtype="Int64")
+    if n_sites == 0 or len(dv) == 0:
+        return out
+    codes, uniq = pd.factorize(dv)
+    # village indicator (demand × villages), weighted: covered households per site and village
+    ind = sp.csr_array((w, (np.arange(len(dv)), codes)), shape=(len(dv), len(uniq)))
+    per = (cover @ ind).toarray()  # sites × villages
+    total = np.bincount(codes, weights=w, minlength=len(uniq))
+    ok = per >= min_share * total[None, :] - 1e-9
+    ok &= total[None, :] > 0
+    first = np.where(ok.any(axis=0), ok.argmax(axis=0), -1)
+    pos = pd.Index(uniq).get_indexer(vids)
+    for a, b in enumerate(pos):
+        if b >= 0 and first[b] >= 0:
+            out[a] = int(rk[first[b]])
+    return out

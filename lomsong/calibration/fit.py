@@ -64,33 +64,29 @@ Use
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Transformer
 
-from lomsong.errors import InputError, LomsongError, Problem
+from lomsong.calibration.measurements import read_measurements
+from lomsong.coverage.types import MIN_PATH_M, CalibrationFit, CalibrationResult
+from lomsong.defaults import CALIBRATION_TX_HEIGHT_M, ITM_DEFAULTS, RX_HEIGHT_M
+from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
 
 __all__ = [
     "MIN_PATH_M",
-    "TX_HEIGHT_M",
-    "RX_HEIGHT_M",
-    "ITM_PARAMS",
     "CALIBRATION_MODELS",
-    "MEASUREMENT_COLUMNS",
     "CalibrationFit",
     "CalibrationResult",
-    "read_measurements",
     "path_distances_m",
     "predict_path_loss",
     "itm_profiles",
@@ -102,32 +98,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-
-MIN_PATH_M: float = 50.0
-"""Paths shorter than this (m) are excluded: GPS error (~5-10 m) and the antennas' near field
-make the distance meaningless there, and every log-distance law diverges."""
-
-TX_HEIGHT_M: float = 15.0
-"""Transmitter (gateway / tower) antenna height above ground (m) when the file has none: a
-rooftop or short mast, typical of LoRaWAN gateways in a city."""
-
-RX_HEIGHT_M: float = 1.5
-"""Receiver (device / handset) height above ground (m)."""
-
-ITM_PARAMS: dict[str, float] = {
-    "climate": 1,  # equatorial (Vietnam's coast; TN101 climate 1)
-    "n0": 350.0,  # surface refractivity (N-units) of a humid tropical coast
-    "pol": 1,  # vertical polarisation
-    "epsilon": 15.0,  # ground relative permittivity (average ground)
-    "sigma": 0.005,  # ground conductivity (S/m)
-    "mdvar": 12,  # mobile mode without location variability
-    "time": 50.0,
-    "location": 50.0,
-    "situation": 50.0,
-}
-"""ITM parameters used by ``model="itm"`` unless overridden (``itm_params=``)."""
-
 ITM_PROFILE_STEP_M: float = 30.0
 """Target spacing (m) of ITM terrain profiles: the DEM's native resolution (SRTM 1″)."""
 
@@ -135,135 +105,8 @@ CALIBRATION_MODELS = ("fspl", "hata", "cost231", "itm")
 """Models :func:`predict_path_loss` evaluates. With a terrain grid, ``fspl``/``hata``/
 ``cost231`` use the raster engine (closed form + knife edge, as ``lomsong run`` does)."""
 
-MEASUREMENT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "tx_id": ("tx_id", "gateway", "tower_id", "cell_id", "site_id"),
-    "tx_lat": ("tx_lat", "gw_lat", "tower_lat", "site_lat"),
-    "tx_lon": ("tx_lon", "gw_lon", "tower_lon", "site_lon"),
-    "lat": ("lat", "latitude", "rx_lat"),
-    "lon": ("lon", "longitude", "lng", "rx_lon"),
-    "rssi_dbm": ("rssi_dbm", "rssi", "rsrp", "rx_dbm", "level_dbm"),
-    "f_mhz": ("f_mhz", "freq_mhz", "frequency_mhz", "frequency"),
-}
-"""Standard measurement columns and the file column names recognised for each (first match,
-case-insensitive). ``f_mhz`` is optional when ``f_mhz=`` is given; a frequency column whose
-values exceed 100,000 is taken to be in Hz (no radio of interest is above 100 GHz)."""
-
 SlopeMode = Literal["none", "shared", "per_tx"]
 _BREAKPOINT_GRID_N = 25
-
-
-# --------------------------------------------------------------------------------------------
-# reading
-
-
-def read_measurements(
-    path: str | PathLike[str],
-    *,
-    columns: Mapping[str, str] | None = None,
-    f_mhz: float | None = None,
-) -> pd.DataFrame:
-    """Read a measurement table (CSV and the other formats of the tower reader).
-
-    Parameters
-    ----------
-    path
-        Table with one measurement per row.
-    columns
-        Mapping standard name → column in the file, for columns whose names are not among the
-        recognised aliases (:data:`MEASUREMENT_COLUMNS`).
-    f_mhz
-        Frequency (MHz) of every measurement, when the file has no frequency column (or to
-        override it).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``tx_id`` (str), ``tx_lat``, ``tx_lon``, ``lat``, ``lon``, ``rssi_dbm``,
-        ``f_mhz`` (float), plus the file's other columns; ``row`` is the 1-based data row.
-
-    Raises
-    ------
-    InputError
-        Missing columns (all named at once), or rows with an empty, non-numeric or
-        out-of-range value (every bad row listed with its reason).
-    """
-    from lomsong.layers._io import read_table
-
-    raw = read_table(path)
-    return _standardise(raw, label=str(path), columns=columns, f_mhz=f_mhz)
-
-
-def _standardise(
-    raw: pd.DataFrame, *, label: str, columns: Mapping[str, str] | None, f_mhz: float | None
-) -> pd.DataFrame:
-    lower = {str(c).strip().lower(): c for c in raw.columns}
-    columns = dict(columns or {})
-    unknown = sorted(set(columns) - set(MEASUREMENT_COLUMNS))
-    if unknown:
-        raise InputError(label, f"unknown standard column(s) in the mapping: {', '.join(unknown)}")
-    found: dict[str, Any] = {}
-    missing = []
-    for std, aliases in MEASUREMENT_COLUMNS.items():
-        if std in columns:
-            if columns[std] not in raw.columns:
-                missing.append(f"{std} (mapped to {columns[std]!r}, not in the file)")
-                continue
-            found[std] = columns[std]
-            continue
-        hit = next((lower[a] for a in aliases if a in lower), None)
-        if hit is not None:
-            found[std] = hit
-        elif not (std == "f_mhz" and f_mhz is not None):
-            missing.append(f"{std} (looked for {', '.join(aliases)})")
-    if missing:
-        raise InputError(label, "missing column(s): " + "; ".join(missing))
-
-    out = raw.drop(columns=list(found.values())).copy()
-    out.insert(0, "row", np.arange(1, len(raw) + 1))
-    problems: list[Problem] = []
-    tx = raw[found["tx_id"]]
-    tx_missing = tx.isna() | (tx.astype(str).str.strip() == "")
-    out["tx_id"] = tx.astype(str).str.strip()
-    for i in np.flatnonzero(tx_missing.to_numpy()):
-        problems.append(Problem(int(i) + 1, "tx_id is empty"))
-    limits = {"tx_lat": 90.0, "lat": 90.0, "tx_lon": 180.0, "lon": 180.0}
-    for std in ("tx_lat", "tx_lon", "lat", "lon", "rssi_dbm", "f_mhz"):
-        if std not in found:
-            continue
-        col = raw[found[std]]
-        num = pd.to_numeric(col, errors="coerce").astype(float)
-        bad = ~np.isfinite(num.to_numpy())
-        for i in np.flatnonzero(bad):
-            cell = col.iloc[i]
-            what = (
-                "is empty"
-                if pd.isna(cell) or str(cell).strip() == ""
-                else f"{cell!r} is not a number"
-            )
-            problems.append(Problem(int(i) + 1, f"{std} ({found[std]}) {what}"))
-        if std in limits:
-            far = ~bad & (np.abs(num.to_numpy()) > limits[std])
-            for i in np.flatnonzero(far):
-                problems.append(
-                    Problem(int(i) + 1, f"{std} {num.iloc[i]} outside ±{limits[std]:g} degrees")
-                )
-        if std == "f_mhz":
-            # Hz when the values are huge (a 900 MHz carrier written as 900000000)
-            num = num.where(~(num > 1e5), num / 1e6)
-            nonpos = ~bad & (num.to_numpy() <= 0)
-            for i in np.flatnonzero(nonpos):
-                problems.append(Problem(int(i) + 1, f"f_mhz {num.iloc[i]} must be positive"))
-        out[std] = num.to_numpy()
-    if f_mhz is not None:
-        if not (f_mhz > 0):
-            raise InputError(label, f"f_mhz must be positive, got {f_mhz}")
-        out["f_mhz"] = float(f_mhz)
-    if problems:
-        problems.sort(key=lambda p: p.row if isinstance(p.row, int) else 0)
-        raise InputError(label, problems=problems)
-    if out.empty:
-        raise InputError(label, "has no measurement rows")
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,7 +190,7 @@ def predict_path_loss(
     model: str,
     terrain: Grid | None = None,
     environment: str = "suburban",
-    h_tx_m: float = TX_HEIGHT_M,
+    h_tx_m: float = CALIBRATION_TX_HEIGHT_M,
     h_rx_m: float = RX_HEIGHT_M,
     itm_params: Mapping[str, float] | None = None,
     validate: bool = True,
@@ -371,7 +214,7 @@ def predict_path_loss(
     h_tx_m, h_rx_m
         Antenna heights above ground (m) of the transmitter and the measuring receiver.
     itm_params
-        Overrides of :data:`ITM_PARAMS`.
+        Overrides of :data:`ITM_DEFAULTS`.
     validate
         Closed-form models only: warn (:class:`~lomsong.errors.ModelValidityWarning`) when a
         path is outside the model's validity range.
@@ -381,7 +224,7 @@ def predict_path_loss(
     ITM: one PFL profile per path from :func:`itm_profiles` (~30 m spacing), the transmitter
     at the profile's start; paths the ITM reference refuses get NaN.
     """
-    from lomsong.coverage import models
+    from lomsong.propagation import models
 
     if model not in CALIBRATION_MODELS:
         raise LomsongError(
@@ -402,9 +245,9 @@ def predict_path_loss(
             fn(d_km, f, h_tx_m, h_rx_m, environment=environment, validate=validate), dtype=float
         )
     if model == "itm":
-        from lomsong.coverage import itm
+        from lomsong.propagation import itm
 
-        params = {**ITM_PARAMS, **dict(itm_params or {})}
+        params = {**ITM_DEFAULTS, **dict(itm_params or {})}
         pfls = itm_profiles(terrain, (tx, ty), (x, y))
         ok = np.array([np.isfinite(p[2]) for p in pfls])
         loss = np.full(len(meas), np.nan)
@@ -415,7 +258,7 @@ def predict_path_loss(
             )  # fmt: skip
             loss[ok] = r.loss_db
         return loss
-    from lomsong.coverage.predict import path_loss_points
+    from lomsong.coverage.engine import path_loss_points
 
     loss = np.full(len(meas), np.nan)
     radius_km = float(np.max(d_m)) / 1000.0 + 1.0
@@ -430,66 +273,6 @@ def predict_path_loss(
 
 # --------------------------------------------------------------------------------------------
 # fitting
-
-
-@dataclass(frozen=True)
-class CalibrationFit:
-    """Fitted parameters of ``rssi = offset[tx] - L - c(d)`` (see the module notes).
-
-    Attributes
-    ----------
-    offsets_db
-        Offset (dBm) per transmitter id.
-    slope
-        ``"none"``, ``"shared"`` or ``"per_tx"``.
-    b
-        Extra path-loss exponent (shared), 0 without a distance term.
-    b_per_tx
-        Per-transmitter exponents (``slope="per_tx"``), else empty.
-    b_far
-        Exponent beyond the breakpoint (dual slope), else ``None``.
-    breakpoint_km
-        Breakpoint of the dual slope, else ``None``.
-    """
-
-    offsets_db: dict[str, float]
-    slope: str = "none"
-    b: float = 0.0
-    b_per_tx: dict[str, float] = field(default_factory=dict)
-    b_far: float | None = None
-    breakpoint_km: float | None = None
-
-    @property
-    def mean_offset_db(self) -> float:
-        """Unweighted mean of the offsets: the offset of a transmitter never measured."""
-        return float(np.mean(list(self.offsets_db.values())))
-
-    def correction_db(self, d_km: ArrayLike, tx_id: str | None = None) -> NDArray[np.float64]:
-        """The distance correction ``c(d)`` (dB) of transmitter ``tx_id`` (None: shared/mean)."""
-        x = 10.0 * np.log10(np.maximum(np.asarray(d_km, dtype=float), 1e-6))
-        b = self.b
-        if self.slope == "per_tx":
-            b = self.b_per_tx.get(tx_id, self.b) if tx_id is not None else self.b
-        if self.breakpoint_km is None:
-            return b * x
-        xb = 10.0 * math.log10(self.breakpoint_km)
-        return b * np.minimum(x, xb) + float(self.b_far) * np.maximum(x - xb, 0.0)
-
-    def offset_db(self, tx_id: str | None = None) -> float:
-        """Offset of ``tx_id``; the mean offset for an unknown or unnamed transmitter."""
-        if tx_id is not None and tx_id in self.offsets_db:
-            return self.offsets_db[tx_id]
-        return self.mean_offset_db
-
-    def received_dbm(
-        self, loss_db: ArrayLike, d_km: ArrayLike, tx_id: str | None = None
-    ) -> NDArray[np.float64]:
-        """Calibrated received level (dBm) = offset − loss − c(d)."""
-        return (
-            self.offset_db(tx_id)
-            - np.asarray(loss_db, dtype=float)
-            - self.correction_db(d_km, tx_id)
-        )
 
 
 def _codes(tx_id: ArrayLike) -> tuple[NDArray, NDArray[np.int64]]:
@@ -698,198 +481,13 @@ def _rms(v: NDArray) -> float:
 # the whole calibration
 
 
-@dataclass
-class CalibrationResult:
-    """A fitted calibration with its figures; :meth:`to_json` writes it for ``lomsong run``.
-
-    Attributes
-    ----------
-    fit
-        The fitted parameters (:class:`CalibrationFit`).
-    model, environment, terrain, h_tx_m, h_rx_m, itm_params
-        How the model loss was computed (``terrain``: the DEM's name, or None).
-    n_paths
-        Paths used in the fit.
-    n_excluded_short, n_no_prediction
-        Paths dropped for being shorter than :data:`MIN_PATH_M`, or the model giving no value.
-    residual_rms_db, loo_refit_rms_db, loo_mean_offset_rms_db
-        Pooled RMS residuals (dB): in sample, and leaving one transmitter out with its offset
-        re-fitted on its own data / set to the others' mean (module notes). NaN for the
-        leave-one-out figures with a single transmitter.
-    per_tx
-        Per transmitter: ``n``, ``offset_db``, ``b`` (per_tx), ``rms_db``, ``loo_refit_rms_db``,
-        ``loo_mean_offset_rms_db``, ``d_min_km``, ``d_max_km``.
-    source
-        The measurement file.
-    """
-
-    fit: CalibrationFit
-    model: str
-    environment: str | None
-    terrain: str | None
-    h_tx_m: float
-    h_rx_m: float
-    n_paths: int
-    n_excluded_short: int
-    n_no_prediction: int
-    residual_rms_db: float
-    loo_refit_rms_db: float
-    loo_mean_offset_rms_db: float
-    per_tx: dict[str, dict[str, float]]
-    itm_params: dict[str, float] | None = None
-    source: str | None = None
-
-    # -- use ----------------------------------------------------------------------------------
-    def received_dbm(
-        self, loss_db: ArrayLike, d_km: ArrayLike, *, tx_id: str | None = None
-    ) -> NDArray[np.float64]:
-        """Calibrated level (dBm) = offset[tx] − loss − c(d); unknown tx → mean offset."""
-        return self.fit.received_dbm(loss_db, d_km, tx_id)
-
-    # -- I/O ----------------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document (see :meth:`to_json`)."""
-        f = self.fit
-        distance: dict[str, Any] = {"slope": f.slope}
-        if f.slope != "none":
-            distance["b"] = _r(f.b)
-            distance["extra_db_per_decade"] = _r(10 * f.b)
-        if f.slope == "per_tx":
-            distance["b_per_tx"] = {k: _r(v) for k, v in f.b_per_tx.items()}
-        if f.breakpoint_km is not None:
-            distance["breakpoint_km"] = _r(f.breakpoint_km)
-            distance["b_far"] = _r(f.b_far)
-        return {
-            "lomsong_calibration": FORMAT_VERSION,
-            "formula": "rssi_dbm = offset_db[tx] - loss_db(model) - correction_db(d_km); "
-            "correction_db = b*10*log10(d_km) (single slope) or "
-            "b*10*log10(min(d_km,breakpoint_km)) + b_far*10*log10(max(d_km,breakpoint_km)"
-            "/breakpoint_km) (dual slope); unknown tx: offset_db_mean",
-            "model": {
-                "name": self.model,
-                "environment": self.environment,
-                "terrain": self.terrain,
-                "h_tx_m": self.h_tx_m,
-                "h_rx_m": self.h_rx_m,
-                "itm_params": self.itm_params,
-            },  # fmt: skip
-            "offsets_db": {k: _r(v) for k, v in f.offsets_db.items()},
-            "offset_db_mean": _r(f.mean_offset_db),
-            "distance": distance,
-            "figures": {
-                "n_paths": self.n_paths,
-                "n_transmitters": len(f.offsets_db),
-                "n_excluded_short": self.n_excluded_short,
-                "min_path_m": MIN_PATH_M,
-                "n_no_prediction": self.n_no_prediction,
-                "residual_rms_db": _r(self.residual_rms_db),
-                "loo_refit_rms_db": _r(self.loo_refit_rms_db),
-                "loo_mean_offset_rms_db": _r(self.loo_mean_offset_rms_db),
-            },
-            "per_tx": {k: {kk: _r(vv) for kk, vv in v.items()} for k, v in self.per_tx.items()},
-            "source": self.source,
-        }
-
-    def to_json(self, path: str | PathLike[str]) -> None:
-        """Write :meth:`to_dict` as indented UTF-8 JSON."""
-        Path(path).write_text(
-            json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-
-    @classmethod
-    def from_json(cls, path: str | PathLike[str]) -> CalibrationResult:
-        """Read a file written by :meth:`to_json`."""
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-            if doc.get("lomsong_calibration") != FORMAT_VERSION:
-                raise InputError(path, "not a lomsong calibration file (version 1)")
-            dist = doc["distance"]
-            fit = CalibrationFit(
-                offsets_db={k: float(v) for k, v in doc["offsets_db"].items()},
-                slope=dist["slope"],
-                b=float(dist.get("b", 0.0)),
-                b_per_tx={k: float(v) for k, v in dist.get("b_per_tx", {}).items()},
-                b_far=dist.get("b_far"),
-                breakpoint_km=dist.get("breakpoint_km"),
-            )
-            m, fig = doc["model"], doc["figures"]
-            return cls(
-                fit=fit, model=m["name"], environment=m["environment"], terrain=m["terrain"],
-                h_tx_m=m["h_tx_m"], h_rx_m=m["h_rx_m"], itm_params=m.get("itm_params"),
-                n_paths=fig["n_paths"], n_excluded_short=fig["n_excluded_short"],
-                n_no_prediction=fig["n_no_prediction"],
-                residual_rms_db=_f(fig["residual_rms_db"]),
-                loo_refit_rms_db=_f(fig["loo_refit_rms_db"]),
-                loo_mean_offset_rms_db=_f(fig["loo_mean_offset_rms_db"]),
-                per_tx={k: {kk: _f(vv) for kk, vv in v.items()} for k, v in doc["per_tx"].items()},
-                source=doc.get("source"),
-            )  # fmt: skip
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            if isinstance(exc, InputError):
-                raise
-            raise InputError(path, f"cannot be read as a calibration: {exc}") from None
-
-    def summary_text(self) -> str:
-        """A few lines for the terminal: the model, the fitted law and the figures."""
-        f = self.fit
-        model = self.model + (f" ({self.environment})" if self.model in ("hata", "cost231") else "")
-        if self.terrain:
-            model += f" over terrain {self.terrain}"
-        lines = [
-            f"calibration of {model}: h_tx {self.h_tx_m:g} m, h_rx {self.h_rx_m:g} m",
-            f"  {self.n_paths} paths, {len(f.offsets_db)} transmitters "
-            f"({self.n_excluded_short} paths < {MIN_PATH_M:g} m and "
-            f"{self.n_no_prediction} without prediction excluded)",
-        ]
-        if f.slope == "none":
-            lines.append("  rssi = offset[tx] - L")
-        elif f.breakpoint_km is not None:
-            lines.append(
-                f"  rssi = offset[tx] - L - c(d): extra exponent b = {f.b:+.3f} below "
-                f"{f.breakpoint_km:.3g} km, b_far = {f.b_far:+.3f} beyond (dual slope)"
-            )
-        elif f.slope == "shared":
-            lines.append(
-                f"  rssi = offset[tx] - L - b·10·log10(d_km), b = {f.b:+.3f} "
-                f"({10 * f.b:+.1f} dB/decade)"
-            )
-        else:
-            lines.append(f"  rssi = offset[tx] - L - b[tx]·10·log10(d_km), pooled b = {f.b:+.3f}")
-        lines.append(
-            f"  residual RMS {self.residual_rms_db:.2f} dB in sample; one transmitter left out: "
-            f"{self.loo_refit_rms_db:.2f} dB (own offset refitted), "
-            f"{self.loo_mean_offset_rms_db:.2f} dB (mean offset)"
-        )
-        lines.append(f"  {'tx':<20} {'n':>6} {'offset dBm':>10} {'rms dB':>7} {'loo dB':>7}")
-        for k, v in self.per_tx.items():
-            lines.append(
-                f"  {k:<20} {int(v['n']):>6} {v['offset_db']:>10.1f} {v['rms_db']:>7.2f} "
-                f"{v['loo_refit_rms_db']:>7.2f}"
-            )
-        lines.append(
-            "  note: levels below the receiver's floor were never recorded (censored data): "
-            "slopes are biased flat, far predictions optimistic"
-        )
-        return "\n".join(lines)
-
-
-def _r(v: float | None) -> float | None:
-    if v is None or not math.isfinite(v):
-        return None
-    return round(float(v), 4)
-
-
-def _f(v: float | None) -> float:
-    return float("nan") if v is None else float(v)
-
-
 def calibrate(
     meas: pd.DataFrame,
     *,
     model: str,
     terrain: Grid | None = None,
     environment: str = "suburban",
-    h_tx_m: float = TX_HEIGHT_M,
+    h_tx_m: float = CALIBRATION_TX_HEIGHT_M,
     h_rx_m: float = RX_HEIGHT_M,
     slope: SlopeMode | str = "none",
     breakpoint_km: float | Literal["fit"] | None = None,
@@ -977,7 +575,7 @@ def calibrate(
         n_no_prediction=int(nopred.sum()),
         residual_rms_db=_rms(resid), loo_refit_rms_db=_rms(loo.refit),
         loo_mean_offset_rms_db=_rms(loo.mean_offset), per_tx=per_tx,
-        itm_params={**ITM_PARAMS, **dict(itm_params or {})} if model == "itm" else None,
+        itm_params={**ITM_DEFAULTS, **dict(itm_params or {})} if model == "itm" else None,
         source=source,
     )  # fmt: skip
 
@@ -990,7 +588,7 @@ def calibrate_file(
     columns: Mapping[str, str] | None = None,
     f_mhz: float | None = None,
     environment: str = "suburban",
-    h_tx_m: float = TX_HEIGHT_M,
+    h_tx_m: float = CALIBRATION_TX_HEIGHT_M,
     h_rx_m: float = RX_HEIGHT_M,
     slope: SlopeMode | str = "none",
     breakpoint_km: float | Literal["fit"] | None = None,

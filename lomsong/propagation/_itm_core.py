@@ -1,6 +1,6 @@
 """numba core of the Irregular Terrain Model (Longley-Rice, ITM v1.4).
 
-Private module: the public wrappers live in :mod:`lomsong.coverage.itm`. Every function here is
+Private module: the public wrappers live in :mod:`lomsong.propagation.itm`. Every function here is
 ``numba.njit(cache=True)`` on float64 scalars / 1-D arrays, so other numba code (the raster engine)
 can call :func:`_p2p_core` directly, once per profile, without touching Python.
 
@@ -22,13 +22,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from lomsong.constants import ITM_EARTH_CURVATURE_PER_M as _GAMMA_A
+from lomsong.constants import ITM_EARTH_RADIUS_M as _A0_M
+from lomsong.constants import ITM_VARIABILITY_EARTH_RADIUS_M as _A9000_M
+
 # --- constants of the reference ---------------------------------------------------------------
 _PI = 3.1415926535897932384
 _SQRT2 = math.sqrt(2.0)
-_A0_M = 6370e3  # actual earth radius used by the Vogler smooth-earth scaling
-_A9000_M = 9000e3  # earth radius of the effective-distance formula of the variability
 _THIRD = 1.0 / 3.0
-_GAMMA_A = 157e-9  # curvature of the actual earth, 1/m
 
 # return codes (same values as the reference's Errors.h)
 _SUCCESS = 0
@@ -1078,7 +1079,7 @@ def _p2p_core(
     h_tx, h_rx
         Structural antenna heights above ground, m.
     climate, n0, f_mhz, pol, epsilon, sigma, mdvar, time, location, situation
-        As in :func:`lomsong.coverage.itm.p2p_tls`.
+        As in :func:`lomsong.propagation.itm.p2p_tls`.
 
     Returns
     -------

@@ -50,11 +50,12 @@ from typing import Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from lomsong.constants import SPEED_OF_LIGHT_M_S
+from lomsong.defaults import ENVIRONMENTS
 from lomsong.errors import ModelValidityWarning
 
 __all__ = [
     "MIN_DISTANCE_KM",
-    "SPEED_OF_LIGHT_M_S",
     "ENVIRONMENTS",
     "HATA_VALIDITY",
     "COST231_VALIDITY",
@@ -76,15 +77,9 @@ OpenVariant = Literal["textbook", "ns3", "ns3_legacy"]
 MIN_DISTANCE_KM: float = 0.01
 """Shortest distance (km) a model is evaluated at; shorter distances use this value (10 m)."""
 
-SPEED_OF_LIGHT_M_S: float = 299_792_458.0
-"""Speed of light in vacuum (m/s), for wavelengths."""
-
-ENVIRONMENTS: tuple[str, ...] = ("urban_large", "urban", "suburban", "open")
-"""Environment names of the Hata-family models.
-
-``"urban_large"`` large city (COST-231: metropolitan centre), ``"urban"`` small/medium city,
-``"suburban"``, ``"open"`` (open rural area; Hata only).
-"""
+# Environment names of the Hata-family models (:data:`lomsong.defaults.ENVIRONMENTS`):
+# "urban_large" large city (COST-231: metropolitan centre), "urban" small/medium city,
+# "suburban", "open" (open rural area; Hata only).
 
 HATA_VALIDITY: dict[str, tuple[float, float]] = {
     "f_mhz": (150.0, 1500.0),

@@ -2,9 +2,9 @@
 
 Model
 -----
-Each cell gets the ITM point-to-point loss (:func:`lomsong.coverage.itm.p2p_tls`) of the terrain
+Each cell gets the ITM point-to-point loss (:func:`lomsong.propagation.itm.p2p_tls`) of the terrain
 profile from the tower to the cell. Profiles come from the ray geometry of
-:mod:`lomsong.coverage.profiles`, with ``q`` = 2 rays per border cell: 8qR rays from the tower
+:mod:`lomsong.propagation.paths`, with ``q`` = 2 rays per border cell: 8qR rays from the tower
 cell to every half-cell of the border of the (2R+1)² window, one sample per cell along the major
 axis, elevation interpolated across the minor axis; each cell takes the ray sample that passes
 nearest its centre, at most a quarter of a cell aside. The profile of sample t of a ray is the
@@ -41,11 +41,11 @@ grows, sample by sample:
 - everything else of ITM (reference attenuation, variability, free space) is O(1) per cell
   given those, and is evaluated only at the ray samples that some cell takes (π R² of the
   ~14 R² samples). The walk collects the geometry of a ray's cells, then evaluates them as one
-  batch with :func:`lomsong.coverage._itm_cell.cells_loss`: the reference's expressions written
-  without branches and with polynomial exp/log (:mod:`lomsong.coverage._vmath`), which LLVM
+  batch with :func:`lomsong.propagation._itm_cell.cells_loss`: the reference's expressions written
+  without branches and with polynomial exp/log (:mod:`lomsong.propagation._vmath`), which LLVM
   vectorises (AVX2, 4 cells per instruction, fused multiply-adds) — ~0.2 µs per cell where the
   scalar form with libm took ~0.6 µs. The terms that depend only on the radio parameters are
-  computed once per tower (:func:`lomsong.coverage._itm_cell._tower_constants`).
+  computed once per tower (:func:`lomsong.propagation._itm_cell._tower_constants`).
 
 The receiver's ground elevation is the cell centre's (not the ray sample's, up to a quarter of a
 cell aside), since ITM is most sensitive to the receiver's ground (its horizon and effective
@@ -54,7 +54,7 @@ height).
 A ray of n samples so costs O(n log n); the window O(R² log R) with R = radius / cell size.
 
 Cells a caller already knows to be irrelevant can be skipped (``skip``; see
-:func:`loss_lower_bound_window` and :func:`lomsong.coverage.predict.pruning_mask`): their ITM
+:func:`loss_lower_bound_window` and :func:`lomsong.coverage.pruning.pruning_mask`): their ITM
 is not evaluated, a ray is read only as far as its last evaluated cell, and the Δh rays
 evaluate only the checkpoints the evaluated cells interpolate from. Every other cell keeps its
 value bit for bit: a skipped cell's sample still ends its Δh checkpoint on the cell centre's
@@ -73,11 +73,12 @@ import numba as nb
 import numpy as np
 from numba import prange
 
-from lomsong.coverage import _itm_core as _core
-from lomsong.coverage import itm
-from lomsong.coverage._itm_cell import _tower_constants, cells_loss
-from lomsong.coverage._vmath import vexp
-from lomsong.coverage.profiles import _bilinear, _elev_minor, _ray_cell, half_width
+from lomsong.grid import bilinear_rc
+from lomsong.propagation import _itm_core as _core
+from lomsong.propagation import itm
+from lomsong.propagation._itm_cell import _tower_constants, cells_loss
+from lomsong.propagation._vmath import vexp
+from lomsong.propagation.paths import _elev_minor, _ray_cell, half_width
 
 __all__ = ["itm_loss_window", "itm_point_loss", "loss_lower_bound_window"]
 
@@ -97,7 +98,7 @@ _DH_RAYS = 8
 #: the ray (it only has to be near each path's own, within ~2 %; the exact angles decide).
 _GREF_STEP = 8
 # Rows of the per-ray geometry of the samples cells take (one column per sample), the batch
-# :func:`lomsong.coverage._itm_cell.cells_loss` turns into losses.
+# :func:`lomsong.propagation._itm_cell.cells_loss` turns into losses.
 _G_TH0, _G_TH1, _G_DL0, _G_DL1, _G_HE0, _G_HE1, _G_SMOOTH, _G_GAM, _G_NS, _G_DH, _G_D = range(11)
 _G_LOSS, _G_MD, _G_AD0 = 11, 12, 13  # the loss; scratch of the batch
 _G_SIZE = 14
@@ -115,7 +116,7 @@ _FM = {"contract", "arcp", "nsz"}
 # reference count atomically, which cost a quarter of the engine's time in these tight loops.
 @nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _elev_minor_nrt(Z: np.ndarray, r: int, c: int, direction: int, off: float) -> float:
-    """:func:`lomsong.coverage.profiles._elev_minor` (the same arithmetic), without NRT."""
+    """:func:`lomsong.propagation.paths._elev_minor` (the same arithmetic), without NRT."""
     h, w = Z.shape
     # selects, not branches: the sign of the offset flips irregularly along a ray
     step = 1 if off >= 0.0 else -1
@@ -329,7 +330,7 @@ def _effective_heights(
 
     The reference's ``_profile_geometry`` with O(1) fits: a path whose horizons sum to more than
     1.5 × its length is line of sight (``smooth``: one fit over the path, the horizons then
-    taken over smooth earth, in :func:`lomsong.coverage._itm_cell.cells_loss`); otherwise each
+    taken over smooth earth, in :func:`lomsong.propagation._itm_cell.cells_loss`); otherwise each
     terminal's effective height is fitted over its side of the path up to 0.9 × its horizon.
     """
     d = n * s
@@ -452,7 +453,7 @@ def _ray_limit(
 def _winners(ext: np.ndarray, R: int, q: int) -> np.ndarray:
     """mask[ray, t] = 1 where sample t of the ray is the one nearest its cell's centre.
 
-    With ``q`` = 1 the same choice as :func:`lomsong.coverage.profiles._scatter` (first ray wins
+    With ``q`` = 1 the same choice as :func:`lomsong.propagation.paths._scatter` (first ray wins
     ties).
     """
     size = 2 * R + 1
@@ -898,7 +899,7 @@ def _points(
     out = np.full(n_pts, np.nan)
     ct = (tx_x - x0) / res - 0.5
     rt = (y0 - tx_y) / res - 0.5
-    z_tx = _bilinear(Z, rt, ct)
+    z_tx = bilinear_rc(Z, rt, ct)
     if math.isnan(z_tx):
         z_tx = 0.0
     for k in prange(n_pts):
@@ -917,7 +918,7 @@ def _points(
             ok = True
             for i in range(1, n + 1):
                 f = i / n
-                zi = _bilinear(Z, rt - dy / res * f, ct + dx / res * f)
+                zi = bilinear_rc(Z, rt - dy / res * f, ct + dx / res * f)
                 if math.isnan(zi):
                     ok = False
                     break
@@ -947,7 +948,7 @@ def _check_itm_params(
     location: float,
     situation: float,
 ) -> None:
-    """Raise :class:`~lomsong.coverage.itm.ITMError` for parameters the reference refuses."""
+    """Raise :class:`~lomsong.propagation.itm.ITMError` for parameters the reference refuses."""
     itm.p2p_tls(
         np.array([1.0, 100.0, 0.0, 0.0]), h_tx_m=h_tx_m, h_rx_m=h_rx_m, climate=climate, n0=n0,
         f_mhz=f_mhz, pol=pol, epsilon=epsilon, sigma=sigma, mdvar=mdvar, time=time,
@@ -992,7 +993,7 @@ def itm_loss_window(
     f_mhz
         Frequency (MHz), valid 40 – 10 000 (ITM).
     climate, n0, pol, epsilon, sigma, mdvar, time, location, situation
-        As in :func:`lomsong.coverage.itm.p2p_tls` (radio climate 1-7, surface refractivity
+        As in :func:`lomsong.propagation.itm.p2p_tls` (radio climate 1-7, surface refractivity
         N-units, polarisation 0 horizontal / 1 vertical, ground permittivity and conductivity
         S/m, mode of variability, quantiles in %).
     skip
@@ -1012,7 +1013,7 @@ def itm_loss_window(
 
     Raises
     ------
-    lomsong.coverage.itm.ITMError
+    lomsong.propagation.itm.ITMError
         When a radio parameter is outside ITM's hard limits.
 
     Notes
@@ -1229,7 +1230,7 @@ def itm_point_loss(
 
     The profile is the straight line from ``tx_xy`` to the point, sampled every cell size
     (n = ceil(D / res) intervals, bilinear elevations), passed whole to the reference algorithm
-    (:func:`lomsong.coverage.itm.p2p_tls`). This is the per-cell reference the raster engine
+    (:func:`lomsong.propagation.itm.p2p_tls`). This is the per-cell reference the raster engine
     :func:`itm_loss_window` is tested against, and the right tool for a few hundred points.
 
     Parameters

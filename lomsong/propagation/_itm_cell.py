@@ -1,6 +1,6 @@
 """ITM's per-cell attenuation from a path's geometry: per-tower constants, scalar and batch forms.
 
-Private module of the raster engine (:mod:`lomsong.coverage.itm_raster`). Given what the engine
+Private module of the raster engine (:mod:`lomsong.propagation.itm_raster`). Given what the engine
 derives incrementally for a path (horizon angles and distances, effective heights, the earth's
 effective curvature, N_s, Δh and the path length), the rest of ITM v1.4 point-to-point —
 reference attenuation (line of sight, diffraction, troposcatter), variability and free-space
@@ -29,8 +29,8 @@ import math
 import numba as nb
 import numpy as np
 
-from lomsong.coverage import _itm_core as _core
-from lomsong.coverage._vmath import vcbrt, vexp, vlog, vlog10, vsincos
+from lomsong.propagation import _itm_core as _core
+from lomsong.propagation._vmath import vcbrt, vexp, vlog, vlog10, vsincos
 
 __all__ = ["cells_loss"]
 

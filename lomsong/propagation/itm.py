@@ -32,12 +32,12 @@ NBS TN 101; G. A. Hufford, "The ITS Irregular Terrain Model, version 1.2.2: the 
 
 Inputs outside the hard limits raise :class:`ITMError` carrying the reference's return code;
 inputs near the limits set the reference's warning bits (``WARN_*`` constants) in
-``result.warnings``. The numerical core is in :mod:`lomsong.coverage._itm_core` (numba; other
+``result.warnings``. The numerical core is in :mod:`lomsong.propagation._itm_core` (numba; other
 numba code may call ``_itm_core._p2p_core`` per profile).
 
 Examples
 --------
->>> from lomsong.coverage import itm
+>>> from lomsong.propagation import itm
 >>> r = itm.area_tls(d_km=10, h_tx_m=15, h_rx_m=3, tx_site_criteria=0, rx_site_criteria=0,
 ...                  delta_h_m=20, climate=5, n0=301, f_mhz=3500, pol=1, epsilon=15,
 ...                  sigma=0.005, mdvar=1, time=50, location=50, situation=50)
@@ -55,8 +55,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from lomsong.coverage import _itm_core as _core
 from lomsong.errors import InputError, LomsongError
+from lomsong.propagation import _itm_core as _core
 
 logger = logging.getLogger(__name__)
 

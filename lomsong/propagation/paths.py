@@ -22,21 +22,64 @@ so deep valleys behind a second ridge are predicted optimistically (by up to ~10
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
 
-from lomsong.defaults import EARTH_RADIUS_M, K_FACTOR
+from lomsong.constants import EFFECTIVE_EARTH_RADIUS_M, SPEED_OF_LIGHT_M_S
+from lomsong.defaults import RX_HEIGHT_M
+from lomsong.grid import Grid, bilinear_rc, bilinear_rc_many
 
-__all__ = ["ray_loss_window", "point_loss", "distance_table", "EFFECTIVE_EARTH_RADIUS_M"]
+__all__ = ["ray_loss_window", "point_loss", "distance_table", "half_width", "wavelength_m",
+           "fresnel_radius_m", "earth_bulge_m", "fresnel_parameter", "knife_edge_db",
+           "edge_loss_db", "clearance_ratio", "Profile", "terrain_profile"]  # fmt: skip
 
-EFFECTIVE_EARTH_RADIUS_M = K_FACTOR * EARTH_RADIUS_M
-_C = 299_792_458.0
+_F8 = ["float64(float64, float64, float64)"]
 
 
-@nb.njit(cache=True, inline="always")
-def _knife_edge_db(v: float) -> float:
-    """ITU-R P.526-15 eq. (31): J(v) = 6.9 + 20 log10(sqrt((v−0.1)²+1) + v − 0.1), v > −0.78."""
+# -- the geometry of one path: every other module takes these formulas from here ---------------
+def wavelength_m(f_mhz: float | np.ndarray) -> float | np.ndarray:
+    """Wavelength λ = c / f (m) of a carrier ``f_mhz`` (MHz)."""
+    return SPEED_OF_LIGHT_M_S / (np.asarray(f_mhz, dtype=np.float64) * 1e6)
+
+
+@nb.vectorize(_F8, cache=True)
+def fresnel_radius_m(d1_m: float, d2_m: float, wavelength: float) -> float:
+    r"""Radius of the first Fresnel zone (m), :math:`F_1 = \sqrt{\lambda d_1 d_2 / (d_1 + d_2)}`.
+
+    ``d1_m``, ``d2_m``: distances from the two path ends (m); ``wavelength`` (m). A numpy ufunc
+    that numba kernels call too; 0 at either end (and for a zero-length path).
+    """
+    D = d1_m + d2_m
+    if not D > 0.0:
+        return 0.0
+    return math.sqrt(max(wavelength * d1_m * d2_m / D, 0.0))
+
+
+@nb.vectorize(_F8, cache=True)
+def earth_bulge_m(d1_m: float, d2_m: float, effective_radius_m: float) -> float:
+    """Apparent rise of the ground (m) between two points from earth curvature, d1·d2 / (2 k a).
+
+    ``effective_radius_m`` is k·a (:data:`lomsong.constants.EFFECTIVE_EARTH_RADIUS_M` for the
+    standard atmosphere): 23.5 m at the middle of a 40 km hop for k = 4/3.
+    """
+    return d1_m * d2_m / (2.0 * effective_radius_m)
+
+
+@nb.vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def fresnel_parameter(h_m: float, d1_m: float, d2_m: float, wavelength: float) -> float:
+    """Fresnel-Kirchhoff parameter v = h √(2 (d1 + d2) / (λ d1 d2)) (ITU-R P.526-15 eq. 26)."""
+    return h_m * math.sqrt(2.0 * (d1_m + d2_m) / (wavelength * d1_m * d2_m))
+
+
+@nb.vectorize(["float64(float64)"], cache=True)
+def knife_edge_db(v: float) -> float:
+    """Single knife-edge loss J(v) = 6.9 + 20 log10(√((v − 0.1)² + 1) + v − 0.1) dB for
+    v > −0.78, else 0 (ITU-R P.526-15 eq. 31); within ~0.12 dB of the exact Fresnel integral
+    for −0.78 < v < 5; J(0) = 6.03 dB. NaN stays NaN."""
+    if math.isnan(v):
+        return np.nan
     if v <= -0.78:
         return 0.0
     w = v - 0.1
@@ -46,21 +89,57 @@ def _knife_edge_db(v: float) -> float:
 _J0 = 6.9 + 20.0 * math.log10(math.sqrt(0.01 + 1.0) - 0.1)  # J(0) = 6.02 dB
 
 
+@nb.vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+def edge_loss_db(h_m: float, d1_m: float, d2_m: float, wavelength: float) -> float:
+    """Diffraction loss beyond grazing, J(v) − J(0), of an edge ``h_m`` above the line of
+    sight (dB, ≥ 0); 0 when the edge stays below it or sits at an end of the path.
+
+    The empirical models (Hata, COST-231) were fitted on quasi-smooth terrain where the ground
+    already grazes the first Fresnel zone of a 1.5 m receiver, so J(0) is in their curves and
+    only obstacles rising above the line of sight add loss.
+    """
+    if not (h_m > 0.0 and d1_m > 0.0 and d2_m > 0.0):
+        return 0.0
+    return knife_edge_db(fresnel_parameter(h_m, d1_m, d2_m, wavelength)) - _J0
+
+
+@nb.vectorize(["float64(float64, float64, float64, float64, float64, float64, float64)"],
+              cache=True)  # fmt: skip
+def clearance_ratio(
+    d1_m: float,
+    length_m: float,
+    ground_m: float,
+    z_a_m: float,
+    z_b_m: float,
+    wavelength: float,
+    effective_radius_m: float,
+) -> float:
+    """Clearance of the straight ray over the ground in first-Fresnel-zone radii at ``d1_m``.
+
+    (ray − ground − earth bulge) / F1 with the ray from ``z_a_m`` to ``z_b_m`` (antenna heights
+    above sea level) over ``length_m`` and the bulge of an earth of ``effective_radius_m``;
+    ≥ 0.6 is the usual line-of-sight test. NaN ground gives NaN; at an end (F1 = 0) ±inf.
+    """
+    d2 = length_m - d1_m
+    ray = z_a_m + (z_b_m - z_a_m) * (d1_m / length_m)
+    clear = ray - ground_m - earth_bulge_m(d1_m, d2, effective_radius_m)
+    r1 = fresnel_radius_m(d1_m, d2, wavelength)
+    if r1 == 0.0:
+        return np.inf if clear >= 0.0 else -np.inf
+    return clear / r1
+
+
 @nb.njit(cache=True, inline="always")
 def _edge_loss(d: float, h_rx_abs: float, h_tx_abs: float, ob_d: float, ob_z: float,
                wavelength: float, ae: float) -> float:  # fmt: skip
-    """Loss beyond grazing, J(v) − J(0) for v > 0, of the obstacle (ob_d, ob_z) on the path
-    tx → rx of length d (m); 0 when the obstacle stays below the line of sight."""
+    """Loss beyond grazing of the obstacle (ob_d, ob_z) on the path tx → rx of length d (m)."""
     if ob_d <= 0.0 or ob_d >= d:
         return 0.0
     d2 = d - ob_d
     # obstacle height above the straight ray, the earth's bulge added at the obstacle
     los = h_tx_abs + (h_rx_abs - h_tx_abs) * ob_d / d
-    h = ob_z + ob_d * d2 / (2.0 * ae) - los
-    if h <= 0.0:
-        return 0.0
-    v = h * math.sqrt(2.0 * d / (wavelength * ob_d * d2))
-    return _knife_edge_db(v) - _J0
+    h = ob_z + earth_bulge_m(ob_d, d2, ae) - los
+    return edge_loss_db(h, ob_d, d2, wavelength)
 
 
 @nb.njit(cache=True, inline="always")
@@ -222,7 +301,7 @@ def ray_loss_window(
     z0 = float(Z[row, col])
     if not math.isfinite(z0):
         z0 = 0.0
-    wavelength = _C / (f_mhz * 1e6)
+    wavelength = float(wavelength_m(f_mhz))
     rays = _rays(Z, int(row), int(col), R, float(res_m), float(max_radius_m), z0 + h_tx_m,
                  float(h_rx_m), table, float(table_step_m), wavelength,
                  EFFECTIVE_EARTH_RADIUS_M)  # fmt: skip
@@ -243,7 +322,7 @@ def _points(Z, x0, y0, res, tx_x, tx_y, h_tx, rx_x, rx_y, h_rx, table, step, wav
     h, w = Z.shape
     ct = (tx_x - x0) / res - 0.5
     rt = (y0 - tx_y) / res - 0.5
-    z_tx = _bilinear(Z, rt, ct)
+    z_tx = bilinear_rc(Z, rt, ct)
     if math.isnan(z_tx):
         z_tx = 0.0
     h_tx_abs = z_tx + h_tx
@@ -260,7 +339,7 @@ def _points(Z, x0, y0, res, tx_x, tx_y, h_tx, rx_x, rx_y, h_rx, table, step, wav
         for i in range(1, steps + 1):
             f = i / steps
             d = D * f
-            z = _bilinear(Z, rt - dy / res * f, ct + dx / res * f)
+            z = bilinear_rc(Z, rt - dy / res * f, ct + dx / res * f)
             if math.isnan(z):
                 ok = False
                 break
@@ -276,23 +355,6 @@ def _points(Z, x0, y0, res, tx_x, tx_y, h_tx, rx_x, rx_y, h_rx, table, step, wav
             out[k] = _table(table, step, dd) + _edge_loss(dd, z + h_rx, h_tx_abs, ob_d, ob_z,
                                                           wavelength, ae)  # fmt: skip
     return out
-
-
-@nb.njit(cache=True, inline="always")
-def _bilinear(Z, r, c):
-    h, w = Z.shape
-    if r < -0.5 or c < -0.5 or r > h - 0.5 or c > w - 0.5:
-        return np.nan
-    r = min(max(r, 0.0), h - 1.0)
-    c = min(max(c, 0.0), w - 1.0)
-    i = min(int(r), h - 2) if h > 1 else 0
-    j = min(int(c), w - 2) if w > 1 else 0
-    fr = r - i if h > 1 else 0.0
-    fc = c - j if w > 1 else 0.0
-    i2 = i + 1 if h > 1 else i
-    j2 = j + 1 if w > 1 else j
-    return (Z[i, j] * (1 - fr) * (1 - fc) + Z[i2, j] * fr * (1 - fc)
-            + Z[i, j2] * (1 - fr) * fc + Z[i2, j2] * fr * fc)  # fmt: skip
 
 
 def point_loss(
@@ -317,5 +379,142 @@ def point_loss(
     return _points(Z, float(transform.c), float(transform.f), res, float(tx_xy[0]),
                    float(tx_xy[1]), float(h_tx_m), np.asarray(rx_x, dtype=np.float64),
                    np.asarray(rx_y, dtype=np.float64), float(h_rx_m), table,
-                   float(table_step_m), _C / (f_mhz * 1e6),
+                   float(table_step_m), float(wavelength_m(f_mhz)),
                    EFFECTIVE_EARTH_RADIUS_M)  # fmt: skip
+
+
+# -- the profile of one path, as the engine walks it ---------------------------------------------
+@dataclass(frozen=True)
+class Profile:
+    """The straight terrain profile from a transmitter to a receiver, as the engine sees it.
+
+    Samples every cell size along the path (bilinear elevation), index 0 at the transmitter and
+    −1 at the receiver, exactly those :func:`point_loss` walks.
+
+    Attributes
+    ----------
+    d_m, x, y, z_m
+        Distance from the transmitter (m), position (project CRS, m) and ground elevation (m).
+    bulge_m
+        Earth bulge ``d1 d2 / (2 k a)`` (m) at each sample, k = 4/3.
+    h_tx_abs_m, h_rx_abs_m
+        Antenna heights above sea level (ground + mast / receiver height).
+    f_mhz
+        Frequency (MHz).
+    obstacle
+        Index of the dominant obstacle (greatest elevation angle from the transmitter, earth
+        curvature included), or −1 on a path too short to have one.
+    above_los_m
+        Height of the obstacle (bulge included) above the straight line of sight (m; > 0 blocks).
+    fresnel_radius_m
+        First Fresnel zone radius at the obstacle (m).
+    edge_db
+        The engine's diffraction loss beyond grazing, J(v) − J(0) (dB, ≥ 0).
+    relief_db
+        The same with the earth bulge removed: the loss the relief itself adds (dB, ≥ 0).
+    water_share
+        Share of interior samples with ground elevation ≤ 0 m (sea), NaN without samples.
+    """
+
+    d_m: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    z_m: np.ndarray
+    bulge_m: np.ndarray
+    h_tx_abs_m: float
+    h_rx_abs_m: float
+    f_mhz: float
+    obstacle: int
+    above_los_m: float
+    fresnel_radius_m: float
+    edge_db: float
+    relief_db: float
+    water_share: float
+
+    @property
+    def length_m(self) -> float:
+        return float(self.d_m[-1])
+
+    @property
+    def los_m(self) -> np.ndarray:
+        """Height of the straight line of sight above sea level at each sample (m)."""
+        f = self.d_m / max(self.length_m, 1e-9)
+        return self.h_tx_abs_m + (self.h_rx_abs_m - self.h_tx_abs_m) * f
+
+    @property
+    def fresnel_m(self) -> np.ndarray:
+        """First Fresnel zone radius at each sample (m)."""
+        d = max(self.length_m, 1e-9)
+        return fresnel_radius_m(self.d_m, d - self.d_m, float(wavelength_m(self.f_mhz)))
+
+
+def terrain_profile(
+    terrain: Grid,
+    tx_xy: tuple[float, float],
+    rx_xy: tuple[float, float],
+    *,
+    h_tx_m: float,
+    f_mhz: float,
+    rx_height_m: float = RX_HEIGHT_M,
+) -> Profile:
+    """The profile the engine walks from ``tx_xy`` to ``rx_xy``, with its dominant obstacle.
+
+    Parameters
+    ----------
+    terrain
+        Elevation Grid (m), metric CRS.
+    tx_xy, rx_xy
+        Transmitter and receiver positions (project CRS, m).
+    h_tx_m, rx_height_m
+        Antenna heights above ground (m).
+    f_mhz
+        Frequency (MHz), for the Fresnel zone and the knife-edge parameter.
+
+    Returns
+    -------
+    Profile
+        ``edge_db`` equals the diffraction term of
+        :func:`point_loss` on the same path.
+    """
+    t = terrain.transform
+    res = terrain.res
+    tx, ty = float(tx_xy[0]), float(tx_xy[1])
+    dx, dy = float(rx_xy[0]) - tx, float(rx_xy[1]) - ty
+    D = math.hypot(dx, dy)
+    steps = max(1, math.ceil(D / res))
+    f = np.arange(steps + 1) / steps
+    ct = (tx - t.c) / res - 0.5
+    rt = (t.f - ty) / res - 0.5
+    Z = np.ascontiguousarray(terrain.data, dtype=np.float32)
+    z = bilinear_rc_many(Z, rt - dy / res * f, ct + dx / res * f)
+    z_tx = 0.0 if not np.isfinite(z[0]) else float(z[0])
+    z = z.copy()
+    z[0] = z_tx
+    d = D * f
+    ae = EFFECTIVE_EARTH_RADIUS_M
+    bulge = earth_bulge_m(d, D - d, ae)
+    h_tx_abs = z_tx + h_tx_m
+    z_rx = float(z[-1]) if np.isfinite(z[-1]) else 0.0
+    h_rx_abs = z_rx + rx_height_m
+    interior = z[1:-1]
+    finite = interior[np.isfinite(interior)]
+    water = float(np.mean(finite <= 0.0)) if finite.size else math.nan
+    ob, above, r1, edge, relief = -1, math.nan, math.nan, 0.0, 0.0
+    if steps >= 2 and np.isfinite(interior).all():
+        # the engine's obstacle: greatest elevation angle seen from the transmitter
+        di = d[1:-1]
+        slope = (interior - h_tx_abs) / di - di / (2.0 * ae)
+        ob = int(np.argmax(slope)) + 1
+        d1, dd = float(d[ob]), max(D, res / 2)
+        d2 = dd - d1
+        los = h_tx_abs + (h_rx_abs - h_tx_abs) * d1 / dd
+        above = float(z[ob] + earth_bulge_m(d1, d2, ae) - los)
+        lam = float(wavelength_m(f_mhz))
+        r1 = float(fresnel_radius_m(d1, d2, lam))
+        edge = float(edge_loss_db(above, d1, d2, lam))
+        relief = float(edge_loss_db(float(z[ob] - los), d1, d2, lam))
+    return Profile(
+        d_m=d, x=tx + dx * f, y=ty + dy * f, z_m=z, bulge_m=bulge, h_tx_abs_m=h_tx_abs,
+        h_rx_abs_m=h_rx_abs, f_mhz=float(f_mhz), obstacle=ob, above_los_m=above,
+        fresnel_radius_m=r1, edge_db=edge, relief_db=relief, water_share=water,
+    )  # fmt: skip

@@ -13,7 +13,8 @@ file:
   zones outlined and the proposed sites numbered.
 
 Every string from data (village names, communes, site ids, ...) is HTML-escaped; labels come in
-Vietnamese or English, numbers in the convention of the language (``12.345`` / ``12,345``).
+Vietnamese or English (:data:`lomsong.text.REPORT`), numbers in the convention of the language
+(``12.345`` / ``12,345``).
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.predict import Coverage
-from lomsong.maps.labels import format_float, format_int, format_pct
+from lomsong.coverage.types import Coverage
+from lomsong.text import REPORT, for_lang, format_dbm, format_int, format_pct
 
-__all__ = ["REPORT_LABELS", "write_report_html", "report_html"]
+__all__ = ["write_report_html", "report_html"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,133 +56,6 @@ FIG_DPI = 100
 COLOR_COVERED = "#21918c"  # viridis teal, as covered areas on the map
 COLOR_UNCOVERED = "#c00000"  # the dead-zone red of the map
 COLOR_SITE = "#08519c"  # the proposed-site blue of the map
-
-REPORT_LABELS: dict[str, dict[str, str]] = {
-    "vi": {
-        "title": "Báo cáo lõm sóng di động",
-        "subtitle": "Vùng lõm sóng, thôn/bản chưa có sóng và vị trí trạm đề xuất",
-        "key_figures": "Số liệu chính",
-        "households": "Tổng số hộ",
-        "households_covered": "Hộ có sóng",
-        "households_uncovered": "Hộ chưa có sóng",
-        "villages": "Số thôn/bản",
-        "dead_villages": "Thôn/bản lõm sóng",
-        "towers": "Trạm phát sóng hiện có",
-        "sites_proposed": "Trạm đề xuất",
-        "reached": "Hộ được phủ bởi trạm đề xuất",
-        "model": "Mô hình truyền sóng",
-        "threshold": "Ngưỡng phủ sóng",
-        "dead_table": "Thôn/bản lõm sóng",
-        "dead_note": "Thôn/bản có tỷ lệ hộ chưa có sóng từ {share} trở lên, nhiều hộ chưa có "
-        "sóng nhất trước.",
-        "none_dead": "Không có thôn/bản nào lõm sóng.",
-        "name": "Thôn/bản",
-        "commune": "Xã",
-        "district": "Huyện",
-        "uncovered": "Hộ chưa có sóng",
-        "share": "Tỷ lệ",
-        "sites_table": "Vị trí trạm đề xuất",
-        "no_sites": "Không có vị trí nào được đề xuất.",
-        "rank": "Hạng",
-        "site": "Vị trí",
-        "lonlat": "Kinh độ, vĩ độ",
-        "new_households": "Hộ được phủ mới",
-        "cumulative_households": "Cộng dồn",
-        "cumulative_share": "Tỷ lệ hộ lõm được phủ",
-        "villages_reached": "Số thôn/bản",
-        "village_names": "Thôn/bản được phủ",
-        "backhaul": "Truyền dẫn",
-        "backhaul_ok": "khả thi",
-        "backhaul_no": "không khả thi",
-        "hops": "bước",
-        "plots": "Biểu đồ",
-        "curve_title": "Số hộ có sóng theo số trạm mới (xây theo thứ hạng)",
-        "curve_x": "Số trạm mới",
-        "curve_y": "Số hộ có sóng",
-        "curve_total": "Tổng số hộ",
-        "curve_now": "Hiện nay",
-        "curve_note": "Đường cong phủ sóng: mỗi điểm là số hộ có sóng sau khi xây thêm các trạm "
-        "có thứ hạng đến điểm đó.",
-        "hist_title": "Phân bố cường độ tín hiệu tại các hộ",
-        "hist_x": "Tín hiệu thu (dBm)",
-        "hist_y": "Số hộ",
-        "hist_threshold": "Ngưỡng {threshold} dBm",
-        "hist_below": "Dưới ngưỡng (chưa có sóng)",
-        "hist_above": "Đạt ngưỡng (có sóng)",
-        "hist_note": "Theo số hộ. Giá trị ngoài {lo}…{hi} dBm được gộp vào cột đầu/cuối.",
-        "hist_nan": "{n} hộ nằm ngoài bán kính dự đoán (không có sóng), không vẽ trên biểu đồ.",
-        "map_title": "Bản đồ tín hiệu thu, vùng lõm sóng và trạm đề xuất",
-        "map_x": "Đông (km)",
-        "map_y": "Bắc (km)",
-        "map_cbar": "Tín hiệu thu (dBm)",
-        "map_note": "Viền đỏ: vùng lõm sóng; viền trắng: thôn/bản; tam giác đen: trạm hiện có; "
-        "số: thứ hạng trạm đề xuất. Hệ toạ độ {crs}.",
-        "footer": "Tạo bởi lomsong {version}.",
-    },
-    "en": {
-        "title": "Mobile dead-zone report",
-        "subtitle": "Dead zones, villages without signal and proposed tower sites",
-        "key_figures": "Key figures",
-        "households": "Households",
-        "households_covered": "Households with signal",
-        "households_uncovered": "Households without signal",
-        "villages": "Villages",
-        "dead_villages": "Dead villages",
-        "towers": "Existing towers",
-        "sites_proposed": "Proposed sites",
-        "reached": "Households reached by the proposed sites",
-        "model": "Propagation model",
-        "threshold": "Coverage threshold",
-        "dead_table": "Dead villages",
-        "dead_note": "Villages where at least {share} of households have no signal, most "
-        "households without signal first.",
-        "none_dead": "No village is a dead zone.",
-        "name": "Village",
-        "commune": "Commune",
-        "district": "District",
-        "uncovered": "Without signal",
-        "share": "Share",
-        "sites_table": "Proposed sites",
-        "no_sites": "No site is proposed.",
-        "rank": "Rank",
-        "site": "Site",
-        "lonlat": "Lon, lat",
-        "new_households": "New households",
-        "cumulative_households": "Cumulative",
-        "cumulative_share": "Share of uncovered reached",
-        "villages_reached": "Villages",
-        "village_names": "Villages reached",
-        "backhaul": "Backhaul",
-        "backhaul_ok": "feasible",
-        "backhaul_no": "not feasible",
-        "hops": "hops",
-        "plots": "Plots",
-        "curve_title": "Households with signal vs number of new sites (built in rank order)",
-        "curve_x": "New sites",
-        "curve_y": "Households with signal",
-        "curve_total": "All households",
-        "curve_now": "Today",
-        "curve_note": "Coverage curve: each point is the number of households with signal once "
-        "the sites up to that rank are built.",
-        "hist_title": "Signal strength at the households",
-        "hist_x": "Received power (dBm)",
-        "hist_y": "Households",
-        "hist_threshold": "Threshold {threshold} dBm",
-        "hist_below": "Below threshold (no signal)",
-        "hist_above": "At or above threshold (signal)",
-        "hist_note": "Weighted by households. Values outside {lo}…{hi} dBm are counted in the "
-        "end bins.",
-        "hist_nan": "{n} households lie beyond the prediction radius (no signal) and are not "
-        "plotted.",
-        "map_title": "Received power, dead zones and proposed sites",
-        "map_x": "East (km)",
-        "map_y": "North (km)",
-        "map_cbar": "Received power (dBm)",
-        "map_note": "Red outlines: dead zones; white: villages; black triangles: existing towers; "
-        "numbers: rank of the proposed sites. CRS {crs}.",
-        "footer": "Made by lomsong {version}.",
-    },
-}
 
 _CSS = """
 body {font: 14px/1.45 "DejaVu Sans", Arial, sans-serif; color: #222; margin: 24px auto;
@@ -208,19 +82,6 @@ def _esc(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return html.escape(str(value), quote=True)
-
-
-def _labels(lang: str) -> dict[str, str]:
-    try:
-        return REPORT_LABELS[lang]
-    except (KeyError, TypeError):
-        allowed = ", ".join(map(repr, REPORT_LABELS))
-        raise ValueError(f"unknown report language {lang!r}; allowed: {allowed}") from None
-
-
-def _dbm(value: float, lang: str) -> str:
-    """A power in dBm with a true minus sign (−100), the way the map writes it."""
-    return format_float(value, lang, digits=0).replace("-", "−")
 
 
 def _png(fig: Figure) -> str:
@@ -353,10 +214,11 @@ def _hist_png(
            edgecolor="white", lw=0.5, label=lab["hist_below"])  # fmt: skip
     ax.bar(centres[~below], counts[~below], width=width[~below], color=COLOR_COVERED,
            edgecolor="white", lw=0.5, label=lab["hist_above"])  # fmt: skip
+    shown = format_dbm(threshold, lang)
     ax.axvline(threshold, color="#222", ls="--", lw=1.5,
-               label=lab["hist_threshold"].format(threshold=_dbm(threshold, lang)))  # fmt: skip
+               label=lab["hist_threshold"].format(threshold=shown))  # fmt: skip
     ax.set_xlim(edges[0], edges[-1])
-    ax.xaxis.set_major_formatter(lambda v, _pos: _dbm(v, lang))
+    ax.xaxis.set_major_formatter(lambda v, _pos: format_dbm(v, lang))
     ax.yaxis.set_major_formatter(lambda v, _pos: format_int(v, lang))
     ax.set_xlabel(lab["hist_x"])
     ax.set_ylabel(lab["hist_y"])
@@ -443,10 +305,10 @@ def _key_figures(totals: dict, summary: dict, lab: dict[str, str], lang: str) ->
             text += f" ({format_pct(float(value) / float(share_of), lang)})"
         rows.append((lab[label], text))
 
-    add("households", hh)
+    add("total_households", hh)
     add("households_covered", totals.get("households_covered"), hh)
     add("households_uncovered", totals.get("households_uncovered"), hh)
-    add("villages", totals.get("villages"))
+    add("village_count", totals.get("villages"))
     add("dead_villages", totals.get("dead_villages"))
     add("towers", totals.get("towers"))
     add("sites_proposed", totals.get("sites_proposed"))
@@ -467,8 +329,9 @@ def _dead_table(gaps: DeadZones, dead_share: float | None, lab: dict[str, str], 
     if not len(dead):
         return note + f"<p>{lab['none_dead']}</p>"
     dead = dead.sort_values(["households_uncovered", "name"], ascending=[False, True])
-    head = [("#", True), (lab["name"], False), (lab["commune"], False), (lab["district"], False),
-            (lab["households"], True), (lab["uncovered"], True), (lab["share"], True)]  # fmt: skip
+    head = [("#", True), (lab["village"], False), (lab["commune"], False), (lab["district"], False),
+            (lab["households"], True), (lab["households_uncovered"], True),
+            (lab["share"], True)]  # fmt: skip
     rows = [
         (
             str(i),
@@ -528,11 +391,12 @@ def report_html(
     lang: str = "vi",
 ) -> str:
     """The report page as an HTML string (see :func:`write_report_html`)."""
-    lab = _labels(lang)
+    lab = for_lang(REPORT, lang)
     totals = summary.get("totals", summary)
     thresholds = summary.get("thresholds") or {}
     threshold = float(thresholds.get("threshold_dbm", gaps.threshold_dbm))
     dead_share = thresholds.get("dead_share")
+    shown = format_dbm(threshold, lang)
     version = _esc(summary.get("lomsong_version", ""))
 
     parts = [
@@ -541,7 +405,7 @@ def report_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{lab['title']}</title><style>{_CSS}</style></head><body>",
         f"<h1>{lab['title']}</h1>",
-        f'<p class="sub">{lab["subtitle"]} — {lab["threshold"]} {_dbm(threshold, lang)} dBm</p>',
+        f'<p class="sub">{lab["subtitle"]} — {lab["threshold"]} {shown} dBm</p>',
         f"<h2>{lab['key_figures']}</h2>",
         _key_figures(totals, summary, lab, lang),
         f"<h2>{lab['dead_table']}</h2>",
@@ -556,8 +420,8 @@ def report_html(
     hh = gaps.households
     if "power_dbm" in hh and len(hh):
         png, missing = _hist_png(hh, threshold, lab, lang)
-        caption = lab["hist_note"].format(lo=_dbm(SIGNAL_MIN_DBM, lang),
-                                          hi=_dbm(SIGNAL_MAX_DBM, lang))  # fmt: skip
+        caption = lab["hist_note"].format(lo=format_dbm(SIGNAL_MIN_DBM, lang),
+                                          hi=format_dbm(SIGNAL_MAX_DBM, lang))  # fmt: skip
         if missing > 0:
             caption += " " + lab["hist_nan"].format(n=format_int(missing, lang))
         parts.append(_img(png, lab["hist_title"], caption))

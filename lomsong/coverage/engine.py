@@ -1,0 +1,230 @@
+"""One tower's prediction: received power on its window of the terrain grid, or at points.
+
+Received power (dBm) at receiver height = EIRP (dBm) + antenna pattern gain relative to boresight
+(dB, ≤ 0) − path loss (dB). Path loss is ITM (:mod:`lomsong.propagation.itm_raster`) or the
+closed-form model's distance loss plus knife-edge diffraction over the dominant terrain obstacle
+of the profile (:mod:`lomsong.propagation.paths`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from lomsong.coverage.pruning import pruning_mask, tower_params
+from lomsong.coverage.types import CalibrationResult, TowerPrediction
+from lomsong.defaults import ENVIRONMENT, ITM_DEFAULTS, MAX_RADIUS_KM, RX_HEIGHT_M
+from lomsong.errors import LomsongError
+from lomsong.grid import Grid
+from lomsong.propagation import antennas, itm_raster, models, paths
+from lomsong.propagation.paths import half_width
+
+__all__ = ["RASTER_MODELS", "predict_tower", "path_loss_points"]
+
+logger = logging.getLogger(__name__)
+
+#: Models the raster engine evaluates. "hata" switches to COST-231 Hata above 1500 MHz (the
+#: Hata family's usual split: Okumura-Hata is published for 150–1500 MHz only); "itm" is the
+#: NTIA Longley-Rice point-to-point model evaluated incrementally along rays (:mod:`.itm_raster`).
+RASTER_MODELS = ("fspl", "hata", "cost231", "itm")
+_HATA_MAX_MHZ = 1500.0
+
+
+def _distance_loss_fn(
+    model: str, f_mhz: float, h_tx_m: float, h_rx_m: float, environment: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The tower's distance loss: the model, never below free space (short range)."""
+    if model not in RASTER_MODELS or model == "itm":
+        raise LomsongError(f"model {model!r} is not a closed-form model")
+    name = "cost231" if model == "hata" and f_mhz > _HATA_MAX_MHZ else model
+    fn = models.get_model(name)
+
+    def loss(d_km: np.ndarray) -> np.ndarray:
+        # Hata/COST-231 are fitted for ≥ 1 km; nearer the tower they can fall below free
+        # space, which is physically impossible, so free space bounds them from below.
+        m = fn(d_km, f_mhz, h_tx_m, h_rx_m, environment=environment, validate=False)
+        return np.maximum(m, models.free_space_loss(d_km, f_mhz))
+
+    return loss
+
+
+def _loss_table(
+    model: str,
+    f_mhz: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    environment: str,
+    max_m: float,
+    res_m: float,
+) -> tuple[np.ndarray, float]:
+    """The model's distance loss tabulated every quarter cell out to ``max_m``."""
+    step = res_m / 4.0
+    fn = _distance_loss_fn(model, f_mhz, h_tx_m, h_rx_m, environment)
+    return paths.distance_table(fn, max_m, step), step
+
+
+def _calibrated(
+    calibration: CalibrationResult, tower_id: str, table: np.ndarray, step: float
+) -> tuple[float, np.ndarray]:
+    """(offset, loss table + c(d)) of a tower under a fitted calibration."""
+    fit = calibration.fit
+    offset = float(fit.offsets_db.get(tower_id, fit.mean_offset_db))
+    d_km = np.maximum(np.arange(len(table)) * step, step) / 1000.0
+    # received = offset − L − c(d)  ⇒  L + c(d) = offset − received
+    return offset, offset - calibration.received_dbm(table, d_km, tx_id=tower_id)
+
+
+def _calibrated_window(
+    calibration: CalibrationResult, tower: Mapping, loss: np.ndarray, res: float
+) -> tuple[float, np.ndarray]:
+    """(offset, loss + c(d)) on a loss window: the distance correction cell by cell."""
+    tower_id = str(tower.get("tower_id", ""))
+    fit = calibration.fit
+    offset = float(fit.offsets_db.get(tower_id, fit.mean_offset_db))
+    R = loss.shape[0] // 2
+    off = (np.arange(loss.shape[0]) - R) * res
+    d_km = np.maximum(np.hypot(off[None, :], off[:, None]), res / 2) / 1000.0
+    return offset, (offset - calibration.received_dbm(loss, d_km, tx_id=tower_id)).astype(
+        np.float32
+    )
+
+
+def _check_model(model: str) -> None:
+    if model not in RASTER_MODELS:
+        raise LomsongError(f"unknown model {model!r}; use one of {', '.join(RASTER_MODELS)}")
+
+
+def predict_tower(
+    tower: Mapping,
+    terrain: Grid,
+    *,
+    model: str = "hata",
+    environment: str = ENVIRONMENT,
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+    calibration: CalibrationResult | None = None,
+    floor: np.ndarray | None = None,
+) -> TowerPrediction | None:
+    """Received power of one tower over the terrain cells within ``max_radius_km``.
+
+    Parameters
+    ----------
+    tower
+        A row of the towers layer (``geometry`` Point in the terrain's CRS, ``freq_mhz``,
+        ``height_m``, ``eirp_dbm``, ``azimuth_deg``, ``beamwidth_deg``, ``tilt_deg``).
+    terrain
+        Elevation Grid (m) in a metric CRS.
+    calibration
+        From ``lomsong calibrate``: the tower's fitted offset (its own, or the mean of the
+        calibrated transmitters) replaces EIRP, and the fitted distance correction c(d) is
+        added to the model's loss.
+    floor
+        Best-server power (dBm, −inf where none) of other towers on the terrain grid (ITM
+        without calibration only): cells where this tower's power is certainly below it are not
+        evaluated and hold −inf (see :func:`pruning_mask`). Exact for the best server: such a
+        cell can never be this tower's.
+
+    Returns
+    -------
+    TowerPrediction or None
+        None when the tower stands outside the terrain grid.
+    """
+    f_mhz, h_tx, eirp = tower_params(tower)
+    res = terrain.res
+    rows, cols = terrain.rowcol(tower["geometry"].x, tower["geometry"].y)
+    row, col = int(rows), int(cols)
+    if not terrain.inside(np.array(row), np.array(col)):
+        logger.warning("tower %s is outside the terrain grid: skipped", tower.get("tower_id"))
+        return None
+    max_m = max_radius_km * 1000.0
+    _check_model(model)
+    if model == "itm":
+        skip = None
+        if floor is not None and calibration is None:
+            R = half_width(max_m, res)
+            skip = pruning_mask(tower, floor, row - R, col - R, R, res, rx_height_m=rx_height_m)
+        loss = itm_raster.itm_loss_window(
+            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS, skip=skip,
+        )  # fmt: skip
+        if calibration is not None:
+            eirp, loss = _calibrated_window(calibration, tower, loss, res)
+    else:
+        table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
+        if calibration is not None:
+            eirp, table = _calibrated(calibration, str(tower.get("tower_id", "")), table, step)
+        loss = paths.ray_loss_window(
+            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
+        )  # fmt: skip
+    R = loss.shape[0] // 2
+    power = (eirp - loss).astype(np.float32)
+    az = float(tower.get("azimuth_deg", np.nan))
+    r0, c0 = row - R, col - R
+    if not math.isnan(az):
+        gain = _sector_gain(tower, terrain, r0, c0, loss.shape[0], rx_height_m)
+        power += gain.astype(np.float32)
+    # crop the window to the grid
+    h, w = terrain.shape
+    i0, j0 = max(0, -r0), max(0, -c0)
+    i1, j1 = (
+        loss.shape[0] - max(0, r0 + loss.shape[0] - h),
+        loss.shape[1] - max(0, c0 + loss.shape[1] - w),
+    )
+    return TowerPrediction(r0 + i0, c0 + j0, np.ascontiguousarray(power[i0:i1, j0:j1]))
+
+
+def _sector_gain(
+    tower: Mapping, terrain: Grid, r0: int, c0: int, size: int, rx_height_m: float
+) -> np.ndarray:
+    """Antenna pattern gain (dB ≤ 0) on the window, from bearing and elevation of each cell."""
+    z_tx = terrain.data[r0 + size // 2, c0 + size // 2]
+    z_tx = 0.0 if not np.isfinite(z_tx) else float(z_tx)
+    return antennas.sector_gain_window(
+        terrain.data, r0, c0, size, terrain.res, antenna_abs_m=z_tx + float(tower["height_m"]),
+        rx_height_m=rx_height_m, azimuth_deg=float(tower["azimuth_deg"]),
+        beamwidth_deg=float(tower["beamwidth_deg"]), tilt_deg=float(tower["tilt_deg"]),
+    )  # fmt: skip
+
+
+def path_loss_points(
+    terrain: Grid,
+    tx_xy: tuple[float, float],
+    points_x: np.ndarray,
+    points_y: np.ndarray,
+    *,
+    f_mhz: float,
+    h_tx_m: float,
+    model: str = "hata",
+    environment: str = ENVIRONMENT,
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+) -> np.ndarray:
+    """Path loss (dB) from one transmitter to given points, with the raster engine's model.
+
+    Points beyond ``max_radius_km`` get NaN. Used for candidate sites, where only the
+    households matter, not the whole grid.
+    """
+    points_x = np.asarray(points_x, dtype=float)
+    points_y = np.asarray(points_y, dtype=float)
+    max_m = max_radius_km * 1000.0
+    _check_model(model)
+    if model == "itm":
+        loss = itm_raster.itm_point_loss(
+            terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS,
+        )  # fmt: skip
+    else:
+        table, step = _loss_table(
+            model, f_mhz, h_tx_m, rx_height_m, environment, max_m, terrain.res
+        )
+        loss = paths.point_loss(
+            terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
+        )  # fmt: skip
+    far = np.hypot(points_x - tx_xy[0], points_y - tx_xy[1]) > max_m
+    loss[far] = np.nan
+    return loss

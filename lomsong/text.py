@@ -1,0 +1,471 @@
+"""Every Vietnamese and English string lomsong writes, and the number formats of each language.
+
+One home for all text, organised by audience:
+
+* :data:`TERMS` -- the shared vocabulary: a concept that appears in more than one place (a
+  backhaul hop, households without signal, a dead village, a proposed site, ...) is worded
+  once here and every table below takes it from here, so the map, the report and the
+  sentences cannot drift apart;
+* :data:`MAP` -- labels of the interactive map (``lomsong.maps.build``);
+* :data:`REPORT` -- labels of ``report.html`` (``lomsong.report.html``);
+* :data:`SENTENCES` -- templates of the "why is this village dark" sentences
+  (``lomsong.coverage.explain.dark_sentence``);
+* :data:`PLOT` -- labels of the tower → village profile plot;
+* :data:`COMPASS` -- the eight compass directions, clockwise from north.
+
+Each table maps a language of :data:`lomsong.defaults.LANGS` to its text; :func:`for_lang` picks
+one and names the allowed languages for any other. A new language is one more entry with the
+same keys in every table. The text is written by us, not read from data files, so it is
+trusted HTML text.
+
+Numbers follow the language: ``12.345,6`` in Vietnamese, ``12,345.6`` in English
+(:func:`format_int`, :func:`format_float`, :func:`format_pct`, :func:`format_km`,
+:func:`format_dbm`).
+
+This module is on the ground floor: it imports nothing from lomsong but :mod:`lomsong.defaults`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TypeVar
+
+from lomsong.defaults import LANGS
+
+__all__ = [
+    "LANGS",
+    "TERMS",
+    "MAP",
+    "LABELS",
+    "REPORT",
+    "SENTENCES",
+    "PLOT",
+    "COMPASS",
+    "for_lang",
+    "format_int",
+    "format_float",
+    "format_pct",
+    "format_km",
+    "format_dbm",
+    "compass",
+]
+
+_T = TypeVar("_T")
+
+
+def for_lang(table: Mapping[str, _T], lang: str) -> _T:
+    """The entry of ``lang`` in one of this module's tables (``for_lang(MAP, "vi")``).
+
+    Raises
+    ------
+    ValueError
+        For a language that is not one of :data:`lomsong.defaults.LANGS`, naming those.
+    """
+    if isinstance(lang, str) and lang in table:
+        return table[lang]
+    raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(map(repr, LANGS))}")
+
+
+def _lower(term: str) -> str:
+    """A label-cased term inside a phrase: "Vị trí trạm đề xuất" → "vị trí trạm đề xuất"."""
+    return term[:1].lower() + term[1:]
+
+
+# -- shared terms -------------------------------------------------------------------------------
+#: One wording per concept, in the form a label shows it (capitalised); phrases use
+#: ``_lower(term)``. Plural and singular are separate entries where English needs both.
+TERMS: dict[str, dict[str, str]] = {
+    "vi": {
+        "commune": "Xã",
+        "district": "Huyện",
+        "village": "Thôn/bản",
+        "villages": "Thôn/bản",
+        "households": "Số hộ",
+        "total_households": "Tổng số hộ",
+        "households_covered": "Hộ có sóng",
+        "households_uncovered": "Hộ chưa có sóng",
+        "share_uncovered": "Tỷ lệ hộ chưa có sóng",
+        "dead_village": "Thôn/bản lõm sóng",
+        "dead_villages": "Thôn/bản lõm sóng",
+        "dead_zone": "Vùng lõm sóng",
+        "dead_zones": "Vùng lõm sóng",
+        "tower": "Trạm",
+        "nearest_tower": "Trạm gần nhất",
+        "existing_towers": "Trạm phát sóng hiện có",
+        "site": "Vị trí",
+        "proposed_site": "Vị trí trạm đề xuất",
+        "proposed_sites": "Vị trí trạm đề xuất",
+        "rank": "Thứ hạng",
+        "new_households": "Hộ được phủ mới",
+        "cumulative_households": "Hộ được phủ cộng dồn",
+        "cumulative_share": "Tỷ lệ hộ lõm được phủ (cộng dồn)",
+        "villages_reached": "Số thôn/bản được phủ",
+        "backhaul": "Truyền dẫn",
+        "backhaul_ok": "khả thi",
+        "backhaul_no": "không khả thi",
+        "hops": "bước nhảy",
+        "signal_strength": "Cường độ tín hiệu",
+        "received_power": "Tín hiệu thu",
+        "threshold": "Ngưỡng phủ sóng",
+    },
+    "en": {
+        "commune": "Commune",
+        "district": "District",
+        "village": "Village",
+        "villages": "Villages",
+        "households": "Households",
+        "total_households": "Households",
+        "households_covered": "Households with signal",
+        "households_uncovered": "Households without signal",
+        "share_uncovered": "Share of households without signal",
+        "dead_village": "Dead village",
+        "dead_villages": "Dead villages",
+        "dead_zone": "Dead zone",
+        "dead_zones": "Dead zones",
+        "tower": "Tower",
+        "nearest_tower": "Nearest tower",
+        "existing_towers": "Existing towers",
+        "site": "Site",
+        "proposed_site": "Proposed site",
+        "proposed_sites": "Proposed sites",
+        "rank": "Rank",
+        "new_households": "Newly covered households",
+        "cumulative_households": "Cumulative households covered",
+        "cumulative_share": "Cumulative share of uncovered households",
+        "villages_reached": "Villages reached",
+        "backhaul": "Backhaul",
+        "backhaul_ok": "feasible",
+        "backhaul_no": "not feasible",
+        "hops": "hops",
+        "signal_strength": "Signal strength",
+        "received_power": "Received power",
+        "threshold": "Coverage threshold",
+    },
+}
+
+_VI, _EN = TERMS["vi"], TERMS["en"]
+
+
+def _terms(lang: str, *keys: str) -> dict[str, str]:
+    """Shared terms used under their own key in a table."""
+    return {k: TERMS[lang][k] for k in keys}
+
+
+#: Keys under which the map and the report show a shared term as it is.
+_MAP_TERMS = ("commune", "district", "villages", "households", "households_uncovered",
+              "dead_village", "nearest_tower", "site", "tower", "rank", "new_households",
+              "cumulative_households", "cumulative_share", "villages_reached", "backhaul",
+              "backhaul_ok", "backhaul_no", "hops")  # fmt: skip
+_REPORT_TERMS = ("commune", "district", "village", "households", "total_households",
+                 "households_covered", "households_uncovered", "dead_villages", "rank", "site",
+                 "new_households", "cumulative_households", "cumulative_share",
+                 "villages_reached", "backhaul", "backhaul_ok", "backhaul_no", "hops",
+                 "threshold")  # fmt: skip
+
+# -- map ----------------------------------------------------------------------------------------
+#: Labels of the interactive map.
+MAP: dict[str, dict[str, str]] = {
+    "vi": {
+        **_terms("vi", *_MAP_TERMS),
+        "title": "Lõm sóng di động — bản đồ phủ sóng",
+        "basemap_osm": "OpenStreetMap",
+        "basemap_light": "Nền sáng (CartoDB Positron)",
+        "basemap_none": "Không có nền (ngoại tuyến)",
+        "layer_signal": _VI["signal_strength"],
+        "layer_zones": _VI["dead_zones"],
+        "layer_villages": f"{_VI['villages']} — {_lower(_VI['share_uncovered'])}",
+        "layer_towers": _VI["existing_towers"],
+        "layer_ranking": _VI["proposed_sites"],
+        "layer_candidates": "Tất cả vị trí ứng viên",
+        "legend_signal": f"{_VI['received_power']} (dBm) — {_lower(_VI['threshold'])} "
+        "{threshold} dBm",
+        "legend_share": f"{_VI['share_uncovered']} (%)",
+        "name": "Tên",
+        "zone": _VI["dead_zone"],
+        "area": "Diện tích",
+        "operator": "Nhà mạng",
+        "tech": "Công nghệ",
+        "freq": "Tần số",
+        "height": "Độ cao anten",
+        "eirp": "EIRP",
+        "azimuth": "Hướng",
+        "omni": "vô hướng",
+        "summary": "Tổng quan",
+        "sum_households": _VI["total_households"],
+        "sum_uncovered": _VI["households_uncovered"],
+        "sum_dead_villages": _VI["dead_villages"],
+        "sum_reached": f"Hộ được phủ bởi {{sites}} {_lower(_VI['proposed_sites'])}",
+        "legend_dead_zone": f"{_VI['dead_zone']} (không có hộ nào đạt ngưỡng)",
+        "legend_rank": f"{_VI['proposed_site']} (số = {_lower(_VI['rank'])})",
+        "yes": "có",
+    },
+    "en": {
+        **_terms("en", *_MAP_TERMS),
+        "title": "Mobile dead zones — coverage map",
+        "basemap_osm": "OpenStreetMap",
+        "basemap_light": "Light (CartoDB Positron)",
+        "basemap_none": "No basemap (offline)",
+        "layer_signal": _EN["signal_strength"],
+        "layer_zones": _EN["dead_zones"],
+        "layer_villages": f"{_EN['villages']} — {_lower(_EN['share_uncovered'])}",
+        "layer_towers": _EN["existing_towers"],
+        "layer_ranking": _EN["proposed_sites"],
+        "layer_candidates": "All candidate sites",
+        "legend_signal": f"{_EN['received_power']} (dBm) — {_lower(_EN['threshold'])} "
+        "{threshold} dBm",
+        "legend_share": f"{_EN['share_uncovered']} (%)",
+        "name": "Name",
+        "zone": _EN["dead_zone"],
+        "area": "Area",
+        "operator": "Operator",
+        "tech": "Technology",
+        "freq": "Frequency",
+        "height": "Antenna height",
+        "eirp": "EIRP",
+        "azimuth": "Azimuth",
+        "omni": "omni",
+        "summary": "Summary",
+        "sum_households": _EN["total_households"],
+        "sum_uncovered": _EN["households_uncovered"],
+        "sum_dead_villages": _EN["dead_villages"],
+        "sum_reached": f"Households reached by {{sites}} {_lower(_EN['proposed_sites'])}",
+        "legend_dead_zone": f"{_EN['dead_zone']} (no household reaches the threshold)",
+        "legend_rank": f"{_EN['proposed_site']} (number = {_lower(_EN['rank'])})",
+        "yes": "yes",
+    },
+}
+
+#: The map's labels under their former name (``lomsong.maps.labels.LABELS``).
+LABELS = MAP
+
+# -- report -------------------------------------------------------------------------------------
+#: Labels of ``report.html``.
+REPORT: dict[str, dict[str, str]] = {
+    "vi": {
+        **_terms("vi", *_REPORT_TERMS),
+        "title": "Báo cáo lõm sóng di động",
+        "subtitle": f"{_VI['dead_zones']}, thôn/bản chưa có sóng và "
+        f"{_lower(_VI['proposed_sites'])}",
+        "key_figures": "Số liệu chính",
+        "village_count": "Số thôn/bản",
+        "towers": _VI["existing_towers"],
+        "sites_proposed": _VI["proposed_sites"],
+        "reached": f"Hộ được phủ bởi các {_lower(_VI['proposed_sites'])}",
+        "model": "Mô hình truyền sóng",
+        "dead_table": _VI["dead_villages"],
+        "dead_note": "Thôn/bản có tỷ lệ hộ chưa có sóng từ {share} trở lên, nhiều hộ chưa có "
+        "sóng nhất trước.",
+        "none_dead": "Không có thôn/bản nào lõm sóng.",
+        "share": "Tỷ lệ",
+        "sites_table": _VI["proposed_sites"],
+        "no_sites": "Không có vị trí nào được đề xuất.",
+        "lonlat": "Kinh độ, vĩ độ",
+        "village_names": "Thôn/bản được phủ",
+        "plots": "Biểu đồ",
+        "curve_title": "Số hộ có sóng theo số trạm mới (xây theo thứ hạng)",
+        "curve_x": "Số trạm mới",
+        "curve_y": "Số hộ có sóng",
+        "curve_total": "Tổng số hộ",
+        "curve_now": "Hiện nay",
+        "curve_note": "Đường cong phủ sóng: mỗi điểm là số hộ có sóng sau khi xây thêm các trạm "
+        "có thứ hạng đến điểm đó.",
+        "hist_title": "Phân bố cường độ tín hiệu tại các hộ",
+        "hist_x": f"{_VI['received_power']} (dBm)",
+        "hist_y": "Số hộ",
+        "hist_threshold": "Ngưỡng {threshold} dBm",
+        "hist_below": "Dưới ngưỡng (chưa có sóng)",
+        "hist_above": "Đạt ngưỡng (có sóng)",
+        "hist_note": "Theo số hộ. Giá trị ngoài {lo}…{hi} dBm được gộp vào cột đầu/cuối.",
+        "hist_nan": "{n} hộ nằm ngoài bán kính dự đoán (không có sóng), không vẽ trên biểu đồ.",
+        "map_title": f"Bản đồ {_lower(_VI['received_power'])}, {_lower(_VI['dead_zones'])} và "
+        f"{_lower(_VI['proposed_sites'])}",
+        "map_x": "Đông (km)",
+        "map_y": "Bắc (km)",
+        "map_cbar": f"{_VI['received_power']} (dBm)",
+        "map_note": f"Viền đỏ: {_lower(_VI['dead_zones'])}; viền trắng: "
+        f"{_lower(_VI['villages'])}; tam giác đen: {_lower(_VI['existing_towers'])}; số: "
+        f"{_lower(_VI['rank'])} {_lower(_VI['proposed_sites'])}. Hệ toạ độ {{crs}}.",
+        "footer": "Tạo bởi lomsong {version}.",
+    },
+    "en": {
+        **_terms("en", *_REPORT_TERMS),
+        "title": "Mobile dead-zone report",
+        "subtitle": f"{_EN['dead_zones']}, villages without signal and "
+        f"{_lower(_EN['proposed_sites'])}",
+        "key_figures": "Key figures",
+        "village_count": "Villages",
+        "towers": _EN["existing_towers"],
+        "sites_proposed": _EN["proposed_sites"],
+        "reached": f"Households reached by the {_lower(_EN['proposed_sites'])}",
+        "model": "Propagation model",
+        "dead_table": _EN["dead_villages"],
+        "dead_note": "Villages where at least {share} of households have no signal, most "
+        "households without signal first.",
+        "none_dead": "No dead villages.",
+        "share": "Share",
+        "sites_table": _EN["proposed_sites"],
+        "no_sites": "No site is proposed.",
+        "lonlat": "Lon, lat",
+        "village_names": "Names of villages reached",
+        "plots": "Plots",
+        "curve_title": "Households with signal vs number of new sites (built in rank order)",
+        "curve_x": "New sites",
+        "curve_y": "Households with signal",
+        "curve_total": "All households",
+        "curve_now": "Today",
+        "curve_note": "Coverage curve: each point is the number of households with signal once "
+        "the sites up to that rank are built.",
+        "hist_title": "Signal strength at the households",
+        "hist_x": f"{_EN['received_power']} (dBm)",
+        "hist_y": "Households",
+        "hist_threshold": "Threshold {threshold} dBm",
+        "hist_below": "Below threshold (no signal)",
+        "hist_above": "At or above threshold (signal)",
+        "hist_note": "Weighted by households. Values outside {lo}…{hi} dBm are counted in the "
+        "end bins.",
+        "hist_nan": "{n} households lie beyond the prediction radius (no signal) and are not "
+        "plotted.",
+        "map_title": f"{_EN['received_power']}, {_lower(_EN['dead_zones'])} and "
+        f"{_lower(_EN['proposed_sites'])}",
+        "map_x": "East (km)",
+        "map_y": "North (km)",
+        "map_cbar": f"{_EN['received_power']} (dBm)",
+        "map_note": f"Red outlines: {_lower(_EN['dead_zones'])}; white: "
+        f"{_lower(_EN['villages'])}; black triangles: {_lower(_EN['existing_towers'])}; "
+        f"numbers: {_lower(_EN['rank'])} of the {_lower(_EN['proposed_sites'])}. CRS {{crs}}.",
+        "footer": "Made by lomsong {version}.",
+    },
+}
+
+# -- sentences ----------------------------------------------------------------------------------
+#: Why a village is dark and what would light it (``dark_sentence``). Placeholders: ``name``
+#: village, ``t`` tower id, ``d`` its distance (km), ``s`` shortfall or margin (dB), ``h`` ridge
+#: height (m), ``od`` ridge distance (km), ``dir`` compass direction, ``sea`` the
+#: ``across_sea`` fragment or "", ``off`` off-axis angle (°), ``r`` prediction radius (km),
+#: ``m`` mast height (m), ``k`` rank of a proposed site. Tower, village and proposed site are
+#: worded as in :data:`TERMS` (checked by ``tests/test_text.py``).
+SENTENCES: dict[str, dict[str, str]] = {
+    "en": {
+        "terrain": "{name} is {d} km{sea} from tower {t} and a {h} m ridge {od} km to its {dir} "
+                   "blocks the path; the signal falls {s} dB short.",
+        "terrain_nopos": "{name} is {d} km from tower {t} and the terrain blocks the path; the "
+                         "signal falls {s} dB short.",
+        "distance": "{name} is {d} km from tower {t}, its strongest, with no hill in the "
+        "way: it is simply too far and the signal falls {s} dB short.",
+        "sector": "{name} is {d} km from tower {t}, within range but {off}° off the axis of "
+                  "its sector antenna; the signal falls {s} dB short.",
+        "sea": "{name} is {d} km across the sea from tower {t}; the signal falls {s} dB short.",
+        "sea_far": "{name} is {d} km across the sea from the nearest tower ({t}), beyond its "
+                   "{r} km range.",
+        "no_tower": "{name} has no tower within {r} km; the nearest, {t}, is {d} km away.",
+        "no_tower_none": "{name} has no tower at all within the project.",
+        "edge": "{name} is {d} km from tower {t} and at the edge of coverage ({s} dB above the "
+                "threshold at its centre).",
+        "mast": "Raising tower {t}'s antenna to {m} m would reach the threshold.",
+        "mast_no": "No mast up to {m} m at tower {t} would be enough.",
+        "site": "Proposed site no. {k} would cover it.",
+        "site_no": "None of the proposed sites covers it.",
+        "across_sea": " across the sea",
+    },
+    "vi": {
+        "terrain": "{name} cách trạm {t} {d} km{sea} và một dãy núi cao {h} m, cách thôn/bản "
+                   "{od} km về phía {dir}, chắn đường truyền; tín hiệu thiếu {s} dB so với "
+                   "ngưỡng.",
+        "terrain_nopos": "{name} cách trạm {t} {d} km và bị địa hình che chắn; tín hiệu thiếu "
+                         "{s} dB so với ngưỡng.",
+        "distance": "{name} cách trạm {t} {d} km, không bị núi che chắn nhưng quá xa: "
+        "tín hiệu thiếu {s} dB so với ngưỡng.",
+        "sector": "{name} cách trạm {t} {d} km, trong tầm phủ nhưng lệch {off}° so với hướng "
+                  "anten của trạm; tín hiệu thiếu {s} dB so với ngưỡng.",
+        "sea": "{name} cách trạm {t} {d} km qua biển; tín hiệu thiếu {s} dB so với ngưỡng.",
+        "sea_far": "{name} cách trạm gần nhất ({t}) {d} km qua biển, ngoài tầm phủ {r} km.",
+        "no_tower": "{name} không có trạm nào trong bán kính {r} km; trạm gần nhất ({t}) cách "
+                    "{d} km.",
+        "no_tower_none": "{name} không có trạm nào trong khu vực.",
+        "edge": "{name} cách trạm {t} {d} km, ở rìa vùng phủ sóng (tại tâm thôn/bản tín hiệu "
+                "cao hơn ngưỡng {s} dB).",
+        "mast": "Nâng anten trạm {t} lên {m} m sẽ đạt ngưỡng.",
+        "mast_no": "Dù nâng anten trạm {t} lên {m} m cũng không đủ.",
+        "site": "Vị trí trạm đề xuất số {k} sẽ phủ sóng được thôn/bản này.",
+        "site_no": "Chưa có vị trí trạm đề xuất nào phủ sóng được thôn/bản này.",
+        "across_sea": " qua biển",
+    },
+}  # fmt: skip
+
+# -- profile plot -------------------------------------------------------------------------------
+#: Labels of the tower → village profile plot (``profile_plot_png``).
+PLOT: dict[str, dict[str, str]] = {
+    "en": {"ground": "terrain (earth curvature k = 4/3)", "los": "line of sight",
+           "fresnel": "1st Fresnel zone", "x": "distance from tower (km)", "y": "height (m)",
+           "tower": _lower(_EN["tower"]), "village": _lower(_EN["village"]),
+           "obstacle": "obstruction {h} m"},
+    "vi": {"ground": "địa hình (độ cong trái đất k = 4/3)", "los": "tầm nhìn thẳng",
+           "fresnel": "miền Fresnel thứ nhất", "x": "khoảng cách từ trạm (km)",
+           "y": "độ cao (m)", "tower": _lower(_VI["tower"]), "village": _lower(_VI["village"]),
+           "obstacle": "vật cản {h} m"},
+}  # fmt: skip
+
+# -- compass ------------------------------------------------------------------------------------
+#: The eight compass directions, clockwise from north (:func:`compass`).
+COMPASS: dict[str, tuple[str, ...]] = {
+    "en": ("north", "north-east", "east", "south-east", "south", "south-west", "west",
+           "north-west"),
+    "vi": ("bắc", "đông bắc", "đông", "đông nam", "nam", "tây nam", "tây", "tây bắc"),
+}  # fmt: skip
+
+# -- numbers ------------------------------------------------------------------------------------
+#: Thousands and decimal separators: Vietnamese writes 12.345,6 ; English 12,345.6.
+_SEPARATORS: dict[str, tuple[str, str]] = {"vi": (".", ","), "en": (",", ".")}
+#: What follows the number of a percentage: ``61,7 %`` in Vietnamese, ``61.7%`` in English.
+_PERCENT: dict[str, str] = {"vi": " %", "en": "%"}
+
+
+def _missing(value: float | int | None) -> bool:
+    return value is None or math.isnan(float(value))
+
+
+def _swap(text: str, lang: str) -> str:
+    """``text`` formatted with English separators, rewritten in those of ``lang``."""
+    thousands, decimal = for_lang(_SEPARATORS, lang)
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", thousands)
+
+
+def format_int(value: float | int | None, lang: str) -> str:
+    """An integer with thousands separators (``12.345`` in vi, ``12,345`` in en); "–" if missing."""
+    if _missing(value):
+        return "–"
+    return _swap(f"{round(float(value)):,}", lang)
+
+
+def format_float(value: float | None, lang: str, *, digits: int = 1) -> str:
+    """A decimal number with separators of ``lang``; "–" if missing."""
+    if _missing(value):
+        return "–"
+    return _swap(f"{float(value):,.{digits}f}", lang)
+
+
+def format_pct(share: float | None, lang: str, *, digits: int = 1) -> str:
+    """A share 0–1 as a percentage (``61,7 %`` in vi, ``61.7%`` in en); "–" if missing."""
+    if _missing(share):
+        return "–"
+    number = format_float(100.0 * float(share), lang, digits=digits)
+    return number + for_lang(_PERCENT, lang)
+
+
+def format_km(value: float | None, lang: str) -> str:
+    """A distance in km: one decimal below 10 km (``8,5``/``8.5``), whole km above; "–" if
+    missing."""
+    if _missing(value):
+        return "–"
+    return format_float(value, lang, digits=1 if float(value) < 10 else 0)
+
+
+def format_dbm(value: float | None, lang: str) -> str:
+    """A power in whole dBm with a true minus sign (``−100``), as the map writes it."""
+    return format_float(value, lang, digits=0).replace("-", "−")
+
+
+def compass(bearing_deg: float, lang: str) -> str:
+    """The nearest of the eight compass directions to a bearing (degrees clockwise from north)."""
+    return for_lang(COMPASS, lang)[int(((bearing_deg % 360.0) + 22.5) // 45.0) % 8]
