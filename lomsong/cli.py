@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -30,7 +31,7 @@ from lomsong.defaults import (
     MODEL_NAMES,
     RX_HEIGHT_M,
 )
-from lomsong.errors import InputError, LomsongError
+from lomsong.errors import InputError, LomsongError, capture_warnings
 
 __all__ = ["main"]
 
@@ -109,15 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True, quiet=getattr(args, "quiet", False))
     _configure_logging(console, quiet=getattr(args, "quiet", False))
     try:
-        if args.command == "init":
-            return _init(args, console)
-        if args.command == "demo":
-            return _demo(args, console)
-        if args.command == "run":
-            return _run(args, console)
-        if args.command == "calibrate":
-            return _calibrate(args, console)
-        return _diff(args)
+        # Python warnings become one log line each through the handler (silent with --quiet)
+        with capture_warnings():
+            return _command(args, console)
     except InputError as exc:
         _error(exc)
         return 2
@@ -126,9 +121,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug of lomsong's: no traceback for the user, the details logged
+        logger.debug("internal error", exc_info=True)
+        _error(f"internal error ({type(exc).__name__}: {exc}); please report it with the "
+               "project file. Details: run again with LOMSONG_DEBUG=1")  # fmt: skip
+        if os.environ.get("LOMSONG_DEBUG"):
+            raise
+        return 1
 
 
-def _error(exc: BaseException) -> None:
+def _command(args: argparse.Namespace, console: Console) -> int:
+    if args.command == "init":
+        return _init(args, console)
+    if args.command == "demo":
+        return _demo(args, console)
+    if args.command == "run":
+        return _run(args, console)
+    if args.command == "calibrate":
+        return _calibrate(args, console)
+    return _diff(args)
+
+
+def _error(exc: BaseException | str) -> None:
     # the message may hold brackets ("[0, 360]"): escape it so rich prints it verbatim
     Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(exc))}",
                                                highlight=False)  # fmt: skip

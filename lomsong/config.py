@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import lomsong.defaults as dflt
-from lomsong.defaults import ENVIRONMENTS, LANGS, MODEL_NAMES
-from lomsong.errors import ConfigError, Problem
+from lomsong.defaults import (
+    ENVIRONMENTS,
+    LANGS,
+    MODEL_NAMES,
+    SITING_METHODS,
+    TECH_DEFAULTS,
+    canonical_tech,
+)
+from lomsong.errors import ConfigError, InputError, Problem
 
 __all__ = [
     "LayerInput",
@@ -29,6 +36,7 @@ __all__ = [
     "OutputConfig",
     "ProjectConfig",
     "load_config",
+    "key_error",
     "MODEL_NAMES",
     "ENVIRONMENTS",
 ]
@@ -66,6 +74,7 @@ class Inputs:
     terrain: tuple[Path, ...] = ()
     households: LayerInput | None = None
     candidates: LayerInput | None = None  # None = "auto": generated from terrain and dead zones
+    water: LayerInput | None = None  # water polygons; None: the DEM's sea (≤ 0 m, at the edge)
 
 
 @dataclass(frozen=True)
@@ -98,11 +107,14 @@ class CoverageConfig:
 
 @dataclass(frozen=True)
 class SitingConfig:
-    """``sites``: how many to propose; ``method``: greedy | exact | set_cover (the fewest sites
-    reaching ``target_share`` of uncovered households); ``budget``: most households within this
-    total of the candidates' ``cost``; ``require_backhaul``: only sites with microwave
-    line-of-sight to the network; candidate generation: ``mast_height_m``,
-    ``candidate_spacing_m``, ``candidate_max_distance_km``."""
+    """``sites``: the most sites to propose; ``method``: greedy | exact | set_cover (the fewest
+    sites reaching ``target_share`` of uncovered households; ``sites`` is then not used);
+    ``budget``: most households within this total of the candidates' ``cost`` — with ``sites``
+    both hold (at most ``sites`` sites within the budget), not with set_cover;
+    ``require_backhaul``: every proposed site reaches the network by microwave line of sight
+    (greedy proposes the relays it needs, exact/set_cover take sites with a direct hop only);
+    ``backhaul_freq_ghz``, ``backhaul_max_hop_km``: the microwave links checked; candidate
+    generation: ``mast_height_m``, ``candidate_spacing_m``, ``candidate_max_distance_km``."""
 
     sites: int = dflt.SITES
     method: str = dflt.SITING_METHOD
@@ -113,6 +125,8 @@ class SitingConfig:
     candidate_spacing_m: float = dflt.CANDIDATE_SPACING_M
     candidate_max_distance_km: float = dflt.CANDIDATE_MAX_DISTANCE_KM
     require_backhaul: bool = False
+    backhaul_freq_ghz: float = dflt.BACKHAUL_FREQ_GHZ
+    backhaul_max_hop_km: float = dflt.BACKHAUL_MAX_HOP_KM
 
 
 @dataclass(frozen=True)
@@ -233,11 +247,19 @@ def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
 
     choice("model.name", cfg.model.name, MODEL_NAMES)
     choice("model.environment", cfg.model.environment, ENVIRONMENTS)
-    choice("siting.method", cfg.siting.method, ("greedy", "exact", "set_cover"))
+    choice("siting.method", cfg.siting.method, SITING_METHODS)
     if not 0 < cfg.siting.target_share <= 1:
         errs.add("siting.target_share", f"must be in (0, 1], got {cfg.siting.target_share}")
     if cfg.siting.budget is not None and not cfg.siting.budget > 0:
         errs.add("siting.budget", f"must be > 0, got {cfg.siting.budget}")
+    if cfg.siting.budget is not None and cfg.siting.method == "set_cover":
+        errs.add("siting.budget", "set_cover (siting.method) finds the fewest sites reaching "
+                 "siting.target_share and takes no budget: remove siting.budget or use greedy "
+                 "or exact")  # fmt: skip
+    lo, hi = dflt.BACKHAUL_FREQ_RANGE_GHZ
+    if not lo <= cfg.siting.backhaul_freq_ghz <= hi:
+        errs.add("siting.backhaul_freq_ghz", f"{cfg.siting.backhaul_freq_ghz} GHz is not a "
+                 f"microwave link frequency ({lo:g}-{hi:g} GHz)")  # fmt: skip
     choice("output.lang", cfg.output.lang, LANGS)
     positive = {
         "model.rx_height_m": cfg.model.rx_height_m,
@@ -246,6 +268,7 @@ def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
         "siting.mast_height_m": cfg.siting.mast_height_m,
         "siting.candidate_spacing_m": cfg.siting.candidate_spacing_m,
         "siting.candidate_max_distance_km": cfg.siting.candidate_max_distance_km,
+        "siting.backhaul_max_hop_km": cfg.siting.backhaul_max_hop_km,
     }
     for key, v in positive.items():
         if not v > 0:
@@ -254,8 +277,44 @@ def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
         errs.add("siting.sites", f"must be ≥ 0, got {cfg.siting.sites}")
     if not 0 < cfg.coverage.dead_share <= 1:
         errs.add("coverage.dead_share", f"must be in (0, 1], got {cfg.coverage.dead_share}")
-    if not -200 < cfg.coverage.threshold_dbm < 0:
-        errs.add("coverage.threshold_dbm", f"{cfg.coverage.threshold_dbm} dBm is not plausible")
+    lo, hi = dflt.THRESHOLD_RANGE_DBM
+    if not lo < cfg.coverage.threshold_dbm < hi:
+        errs.add("coverage.threshold_dbm", f"{cfg.coverage.threshold_dbm} dBm is not plausible "
+                 f"(between {lo:g} and {hi:g} dBm)")  # fmt: skip
+    seen: dict[str, str] = {}
+    for name, value in cfg.coverage.thresholds.items():
+        key = f"coverage.thresholds.{name}"
+        tech = canonical_tech(name)
+        if tech is None:
+            errs.add(key, f"unknown technology; use {', '.join(TECH_DEFAULTS)} (or GSM, UMTS, "
+                     "LTE, NR)")  # fmt: skip
+        elif tech in seen:
+            errs.add(key, f"the same technology ({tech}) as coverage.thresholds.{seen[tech]}")
+        else:
+            seen[tech] = name
+        if value is not None and not lo < value < hi:
+            errs.add(key, f"{value} dBm is not plausible (between {lo:g} and {hi:g} dBm)")
+    margin, top = cfg.coverage.indoor_margin_db, dflt.INDOOR_MARGIN_MAX_DB
+    if not 0 <= margin <= top:
+        errs.add("coverage.indoor_margin_db", f"{margin} dB is not plausible: an indoor margin "
+                 f"is 0 (outdoor) to {top:g} dB")  # fmt: skip
+
+
+def key_error(exc: InputError, section: str, path: Path | None) -> InputError:
+    """A stage's error about one of its options as an error about the project key.
+
+    The stages name their options (``<target_share>``: no set of sites reaches it); when that
+    option is a key of the project file's ``[section]``, the user's fix is that key, so the
+    error names it (``siting.target_share``) and the project file. Any other error is returned
+    unchanged.
+    """
+    name = exc.path[1:-1] if exc.path and exc.path.startswith("<") else None
+    table = typing.get_type_hints(ProjectConfig).get(section)
+    keys = {f.name for f in dataclasses.fields(table)} if dataclasses.is_dataclass(table) else ()
+    if name not in keys:
+        return exc
+    return ConfigError(path or "<project config>", problems=[Problem(f"{section}.{name}",
+                                                                     exc.reason)])  # fmt: skip
 
 
 def load_config(path: str | PathLike[str]) -> ProjectConfig:

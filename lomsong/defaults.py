@@ -44,6 +44,11 @@ THRESHOLD_DBM = -100.0
 
 #: Margin added to every threshold for indoor users (dB); 0 = outdoor coverage.
 INDOOR_MARGIN_DB = 0.0
+#: Largest plausible indoor margin (dB): building-entry loss is ~10-20 dB for traditional and up
+#: to ~30-40 dB for thermally efficient buildings (ITU-R P.2109, 1-4 GHz, high percentiles).
+INDOOR_MARGIN_MAX_DB = 40.0
+#: Plausible range of a coverage threshold (dBm, exclusive): anything outside is a typo.
+THRESHOLD_RANGE_DBM = (-200.0, 0.0)
 
 #: A village is "dead" when at least this share of its households is uncovered.
 DEAD_SHARE = 0.5
@@ -75,6 +80,40 @@ TECH_DEFAULTS: dict[str, dict[str, float]] = {
 #: Technology assumed when a tower's file says nothing about it.
 DEFAULT_TECH = "4G"
 
+#: Common names of the technologies, mapped to lomsong's (``[coverage] thresholds`` keys; the
+#: project file is checked against them, the coverage rule reads them).
+TECH_ALIASES: dict[str, str] = {
+    "2G": "2G", "GSM": "2G", "GPRS": "2G", "EDGE": "2G",
+    "3G": "3G", "UMTS": "3G", "WCDMA": "3G", "HSPA": "3G",
+    "4G": "4G", "LTE": "4G",
+    "5G": "5G", "NR": "5G",
+}  # fmt: skip
+
+
+def canonical_tech(name: str) -> str | None:
+    """lomsong's name of a technology ("LTE" → "4G", "nr" → "5G"); None when unknown."""
+    return TECH_ALIASES.get(str(name).strip().upper())
+
+
+#: Tower rows without ``site_id`` — and OpenCelliD cells whose ids name no site (GSM, CDMA, NR),
+#: or sites (eNodeBs, NodeBs) whose centres lie — closer than this (m) are one site: two masts
+#: of one operator are rarely closer than a few hundred metres in rural Vietnam.
+SITE_DISTANCE_M = 50.0
+
+#: OpenCelliD cells of one eNodeB (LTE) or NodeB (UMTS) farther apart than this (m), chained,
+#: stay different sites. OpenCelliD positions are averages of where phones heard the cell, so
+#: the sectors of one mast scatter by hundreds of metres (each towards its own azimuth, up to
+#: about a cell radius); beyond 2 km — more than a rural cell radius in hilly terrain — the ids
+#: are more likely reused by another site, or the estimate is bad, than one mast's.
+OPENCELLID_SITE_SPREAD_M = 2000.0
+
+#: UMTS cells of one RNC whose 16-bit C-Id differ only in the last decimal digit
+#: (``C-Id // 10``) are taken as one NodeB. 3GPP's UTRAN cell id is only RNC id (12 bits) and
+#: C-Id (16 bits, TS 25.401) — an RNC controls hundreds of NodeBs across a province, so the RNC
+#: alone cannot name a site — and operators commonly number a NodeB's sectors and carriers in
+#: the last digit (…1, …2, …3). 1 = no NodeB grouping (each UMTS cell alone, then distance).
+UMTS_NODEB_CID_BLOCK = 10
+
 # -- calibration --------------------------------------------------------------------------------
 #: Transmitter antenna height above ground (m) of a measurement file that gives none: a rooftop
 #: or short mast, typical of LoRaWAN gateways in a city.
@@ -96,6 +135,12 @@ SITING_METHOD = "greedy"
 TARGET_SHARE = 0.9
 #: Time limit of the exact (MILP) solver, s.
 TIME_LIMIT_S = 60.0
+#: Microwave backhaul: link frequency (GHz) — 7 GHz is a common long-haul rural band — and the
+#: longest hop considered (km).
+BACKHAUL_FREQ_GHZ = 7.0
+BACKHAUL_MAX_HOP_KM = 20.0
+#: Plausible microwave backhaul frequencies (GHz): licensed bands from ~1 GHz to E-band (86 GHz).
+BACKHAUL_FREQ_RANGE_GHZ = (1.0, 90.0)
 
 # -- [output] -----------------------------------------------------------------------------------
 #: Output folder (relative to the project file).

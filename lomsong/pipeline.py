@@ -14,8 +14,8 @@ import json
 import logging
 import math
 import os
+import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from affine import Affine
 
-from lomsong._version import __version__
-from lomsong.config import LayerInput, ProjectConfig
+from lomsong._version import __version__, code_digest
+from lomsong.config import LayerInput, ProjectConfig, key_error
 from lomsong.coverage.cache import TowerCache
 from lomsong.coverage.deadzones import DeadZones, dead_zones
 from lomsong.coverage.explain import (
@@ -43,14 +43,16 @@ from lomsong.coverage.predict import predict
 from lomsong.coverage.rule import CoverageRule
 from lomsong.coverage.types import Coverage
 from lomsong.defaults import CACHE_DIR
-from lomsong.errors import LomsongError
+from lomsong.errors import InputError, LomsongError, Problem, WarningLog, capture_warnings
 from lomsong.grid import Grid
 from lomsong.layers._io import Rejects
 from lomsong.layers.households import read_households
 from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
+from lomsong.layers.water import read_water, sea_mask
 from lomsong.maps.build import build_map
+from lomsong.propagation.itm import FREQ_RANGE_MHZ as ITM_FREQ_RANGE_MHZ
 from lomsong.report import files as report
 from lomsong.report.changes import changes_markdown, run_changes
 from lomsong.report.html import write_report_html
@@ -92,6 +94,8 @@ class Result:
     summary: dict
     out_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: The run's warnings, ``[{category, message, count}]`` (see :class:`WarningLog`).
+    warnings: list[dict] = field(default_factory=list)
 
 
 class _Timer:
@@ -143,13 +147,40 @@ def run(
     Returns
     -------
     Result
+
+    Notes
+    -----
+    Warnings of the run — Python warnings (bad input repaired, …) and the WARNING log lines of
+    lomsong's loggers (rows rejected, a model outside its range, …) — are logged once each on
+    the ``lomsong`` logger and listed, with how often they occurred, in ``Result.warnings``
+    and ``summary.json``'s ``warnings`` (:func:`lomsong.errors.capture_warnings`).
     """
     target = Path(out_dir) if out_dir is not None else config.output.dir
+    _refuse_inputs_inside(config, target, towers)
     parallel = {"workers": workers, "scheduler": scheduler}
-    if not write:
-        return _run(config, target, towers, progress, False, bundle, False, parallel)
-    with output_lock(target):
-        return _run(config, target, towers, progress, True, bundle, use_cache, parallel)
+    with capture_warnings() as caught:
+        if not write:
+            return _run(config, target, towers, progress, False, bundle, False, parallel, caught)
+        with output_lock(target):
+            return _run(config, target, towers, progress, True, bundle, use_cache, parallel,
+                        caught)  # fmt: skip
+
+
+def _refuse_inputs_inside(
+    config: ProjectConfig, target: Path, towers: str | os.PathLike[str] | None
+) -> None:
+    """Refuse an output folder that holds an input: the run replaces that folder whole, and
+    inputs are never deleted (``lomsong run D/inputs/project.toml --out D``)."""
+    out = Path(target).resolve()
+    files = [*input_paths(config), *([Path(towers)] if towers is not None else [])]
+    if config.path is not None:
+        files.append(Path(config.path))
+    inside = [p for p in files if Path(p).resolve().is_relative_to(out)]
+    if inside:
+        raise InputError(
+            out, f"holds the run's input {inside[0]}: a run replaces its output folder, so "
+            "choose another output folder (--out) or move the inputs out of it",
+        )  # fmt: skip
 
 
 def _run(
@@ -161,6 +192,7 @@ def _run(
     bundle: dict[str, Path] | None,
     use_cache: bool,
     parallel: dict,
+    caught: WarningLog | None = None,
 ) -> Result:
     timer = _Timer()
     if towers is not None:
@@ -177,6 +209,7 @@ def _run(
             inp.towers.path, columns=inp.towers.columns, layer=inp.towers.layer, area=villages,
             max_radius_km=mc.max_radius_km,
         )  # fmt: skip
+        _check_frequencies(tw, mc.name, inp.towers.path, "tower_id")
         reading(2, 4)
         terrain_info: dict = {}
         if inp.terrain:
@@ -198,6 +231,11 @@ def _run(
             household_size=inp.villages.household_size if hh_in is None else hh_in.household_size,
         )  # fmt: skip
         reading(4, 4)
+        # where the sea is, once: candidates avoid it and explanations name paths across it
+        water = None
+        if inp.water is not None:
+            water = read_water(inp.water.path, crs=terrain.crs, layer=inp.water.layer)
+        sea = sea_mask(terrain, water=water)
     cc = config.coverage
     rule = CoverageRule.from_config(cc)  # the one coverage rule of the run: every stage reads it
     calibration = _load_calibration(config)
@@ -216,10 +254,12 @@ def _run(
         if inp.candidates is not None:
             candidates = read_candidates(inp.candidates.path, columns=inp.candidates.columns,
                                          area=villages)  # fmt: skip
+            _check_frequencies(candidates, mc.name, inp.candidates.path, "site_id")
         else:
             candidates = candidate_sites(
                 terrain, gaps, spacing_m=sc.candidate_spacing_m,
                 max_distance_km=sc.candidate_max_distance_km, height_m=sc.mast_height_m,
+                sea=sea,
             )  # fmt: skip
     with timer("rank"):
         # one coverage matrix: the ranking chooses on it and the villages' "which proposed site
@@ -227,17 +267,21 @@ def _run(
         matrix = coverage_matrix(
             candidates, gaps, terrain, progress=progress("Predicting candidates", len(candidates))
         )
-        ranking = rank_sites(
-            candidates, gaps, terrain, sites=sc.sites, method=sc.method, towers=tw,
-            time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
-            target_share=sc.target_share, budget=sc.budget, matrix=matrix,
-        )  # fmt: skip
+        try:
+            ranking = rank_sites(
+                candidates, gaps, terrain, sites=sc.sites, method=sc.method, towers=tw,
+                time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
+                target_share=sc.target_share, budget=sc.budget, matrix=matrix,
+                backhaul_freq_ghz=sc.backhaul_freq_ghz, backhaul_max_hop_km=sc.backhaul_max_hop_km,
+            )  # fmt: skip
+        except InputError as exc:  # an option the project sets (target_share): name its key
+            raise key_error(exc, "siting", config.path) from None
     explaining = progress("Explaining dead villages", 1)
     with timer("explain"):
         plots = _cache_folder(target).parent / "plots" if cache is not None else None
         used_plots: set[str] = set()
         gaps.villages = _explain(
-            signal, gaps, terrain, ranking, candidates, matrix, config, plots, used_plots
+            signal, gaps, terrain, ranking, candidates, matrix, config, plots, used_plots, sea
         )
         explaining(1, 1)
     rejects = _rejects(tw, villages.crs)
@@ -245,6 +289,7 @@ def _run(
         config=config, villages=gaps.villages, towers=tw, terrain=terrain,
         households=gaps.households, signal=signal, gaps=gaps, candidates=candidates,
         ranking=ranking, rejects=rejects, summary={}, timings=timer.times,
+        warnings=caught.records if caught is not None else [],
     )  # fmt: skip
     result.summary = summarise(result)
     result.summary["terrain"].update(terrain_info)
@@ -262,6 +307,22 @@ def _run(
     return result
 
 
+def _check_frequencies(sites: gpd.GeoDataFrame, model: str, path: Path, ids: str) -> None:
+    """Towers or candidate sites on a frequency the model cannot compute (ITM: 20-20,000 MHz)
+    are bad input, each named — not an engine error halfway through the run."""
+    if model != "itm" or not len(sites):
+        return
+    lo, hi = ITM_FREQ_RANGE_MHZ
+    f = sites["freq_mhz"].to_numpy(dtype=float)
+    bad = ~((f >= lo) & (f <= hi))
+    if bad.any():
+        raise InputError(path, problems=[
+            Problem(str(i), f"freq_mhz {v:g} is outside the {lo:g}-{hi:g} MHz that the itm model "
+                            "computes (drop the cell, or use hata, cost231 or fspl)")
+            for i, v in zip(sites[ids][bad], f[bad], strict=True)
+        ])  # fmt: skip
+
+
 def _explain(
     signal: Coverage,
     gaps: DeadZones,
@@ -272,9 +333,10 @@ def _explain(
     config: ProjectConfig,
     plots: Path | None = None,
     used_plots: set[str] | None = None,
+    sea: Grid | None = None,
 ) -> gpd.GeoDataFrame:
     """Why each village is dark, what would fix it, and a sentence to say so."""
-    villages = explain_villages(signal, gaps, terrain)
+    villages = explain_villages(signal, gaps, terrain, sea=sea)
     # the ranked sites' rows of the matrix the ranking chose on, in rank order
     row_of = pd.Index(candidates["site_id"].astype(str))
     rows = row_of.get_indexer(ranking["site_id"].astype(str))
@@ -407,7 +469,7 @@ def with_towers(config: ProjectConfig, towers: str | os.PathLike[str]) -> Projec
 def input_paths(config: ProjectConfig) -> list[Path]:
     """Every input file of a project (those that exist)."""
     paths = [config.inputs.villages.path, config.inputs.towers.path, *config.inputs.terrain]
-    for extra in (config.inputs.households, config.inputs.candidates):
+    for extra in (config.inputs.households, config.inputs.candidates, config.inputs.water):
         if isinstance(extra, LayerInput):
             paths.append(extra.path)
     if config.model.calibration is not None:
@@ -417,12 +479,14 @@ def input_paths(config: ProjectConfig) -> list[Path]:
 
 def fingerprint(config: ProjectConfig) -> str:
     """SHA-256 of everything a run's results depend on: the settings, the content of every
-    input file and lomsong's version (not the output folder or the file names)."""
+    input file, lomsong's version and a digest of its source code (so an upgrade or a code
+    change is never "up to date"; not the output folder or the file names)."""
     settings = dataclasses.asdict(
         replace(config, path=None, output=replace(config.output, dir=Path(".")))
     )
     payload = {
         "version": __version__,
+        "code": code_digest(),
         "settings": json.loads(json.dumps(settings, default=str)),
         "inputs": sorted(report.file_sha256(input_paths(config)).values()),
     }
@@ -441,15 +505,24 @@ def up_to_date(config: ProjectConfig, out_dir: str | os.PathLike[str] | None = N
 
 
 def summarise(result: Result) -> dict:
-    """The figures of ``summary.json``."""
+    """The figures of ``summary.json``.
+
+    Household totals are the sums of ``villages.csv``'s columns, which are the village sums of
+    the household points' weights (census households, see :func:`read_households`): a
+    reader adding up the villages finds the totals; the ranking's gains count the same points.
+    """
     cfg = result.config
     v = result.gaps.villages
     hh_total = float(result.gaps.households["households"].sum())
     unc = float(result.gaps.uncovered["households"].sum())
     rk = result.ranking
-    reached = float(rk["new_households"].sum()) if len(rk) else 0.0
+    reached = int(rk["cumulative_households"].iloc[-1]) if len(rk) else 0
+    reached_share = float(rk["cumulative_share"].iloc[-1]) if len(rk) else 0.0
+    households = int(v["households"].sum())
+    uncovered = int(v["households_uncovered"].sum())
     return {
         "lomsong_version": __version__,
+        "code_digest": code_digest(),
         "project": str(cfg.path) if cfg.path else None,
         "crs": result.villages.crs.to_string(),
         "model": {
@@ -466,17 +539,17 @@ def summarise(result: Result) -> dict:
         "totals": {
             "villages": len(v),
             "dead_villages": int(v["dead"].sum()),
-            "households": round(hh_total),
-            "households_covered": round(hh_total - unc),
-            "households_uncovered": round(unc),
+            "households": households,
+            "households_covered": households - uncovered,
+            "households_uncovered": uncovered,
             "share_uncovered": round(unc / hh_total, 4) if hh_total else 0.0,
             "dead_zones": len(result.gaps.zones),
             "towers": len(result.towers),
             "tower_sites": int(result.towers["site_id"].nunique()) if len(result.towers) else 0,
             "candidates": len(result.candidates),
             "sites_proposed": len(rk),
-            "households_reached_by_sites": round(reached),
-            "share_of_uncovered_reached": round(reached / unc, 4) if unc else 0.0,
+            "households_reached_by_sites": reached,
+            "share_of_uncovered_reached": round(reached_share, 4),
         },
         "dead_villages": [
             {
@@ -495,20 +568,30 @@ def summarise(result: Result) -> dict:
         "defaults_used": result.towers.attrs.get("defaults_used", {}),
         "siting": {"sites": cfg.siting.sites, **result.ranking.attrs.get("solver", {})},
         "tower_file": {
-            k: result.towers.attrs[k] for k in ("cells", "outside_area") if k in result.towers.attrs
+            k: result.towers.attrs[k]
+            for k in ("cells", "sites", "outside_area")
+            if k in result.towers.attrs
         },
         "rejects": len(result.rejects),
         "input_sha256": report.file_sha256(input_paths(cfg)),
         "fingerprint": fingerprint(cfg),
         "timings_s": dict(result.timings),
+        # the live list of the run's WarningLog (not a copy): summary.json, written last,
+        # also lists what writing the outputs warned about
+        "warnings": result.warnings,
     }
 
 
 def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | None = None) -> None:
-    """Write every output file into a temporary folder, then rename it to ``target``."""
+    """Write every output file into a temporary folder, then rename it to ``target``.
+
+    The folders and files are created as any other (0o777 / 0o666 minus the umask): a folder
+    published on a web server is readable. Paths into the ``bundle`` folders recorded in
+    ``summary.json`` become paths relative to ``target``: the bundled copies.
+    """
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = _new_folder(target)
     try:
         _write_files(result, tmp)
         if (target / "summary.json").exists() and (target / "planning.gpkg").exists():
@@ -520,11 +603,62 @@ def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | Non
             report.write_summary(summary, tmp / "summary.json")
             result.summary["changes"] = changes
         for name, folder in (bundle or {}).items():
-            shutil.copytree(folder, tmp / name)
+            _copy_folder(Path(folder), tmp / name)
+        if bundle:  # summary.json names the bundled copies (the originals are often temporary)
+            summary = json.loads((tmp / "summary.json").read_text(encoding="utf-8"))
+            report.write_summary(_bundled_paths(summary, bundle), tmp / "summary.json")
         _swap_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _new_folder(target: Path) -> Path:
+    """A new empty folder ``.<name>.tmp-*`` beside ``target``, with the umask's mode.
+
+    Not ``tempfile.mkdtemp``: its 0o700 survives the rename into place, and a web server (or
+    a colleague) then cannot read the outputs.
+    """
+    while True:
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+        try:
+            tmp.mkdir()  # 0o777 minus the umask
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _copy_folder(src: Path, dst: Path) -> None:
+    """Copy a folder as new files and folders, with the modes of ``dst``'s parent folder and the
+    umask: ``shutil.copytree`` keeps the source's, e.g. the 0o700 of a temporary folder."""
+    shutil.copytree(src, dst, copy_function=shutil.copyfile)  # new files: the umask's mode
+    mode = dst.parent.stat().st_mode & 0o777
+    for folder in [dst, *(p for p in dst.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        folder.chmod(mode)
+
+
+def _bundled_paths(value, bundle: dict[str, Path]):
+    """``value`` (the summary) with every path into a bundled folder, alone or inside a
+    sentence, made relative to the output folder: ``<staging>/terrain.tif`` →
+    ``inputs/terrain.tif`` for ``bundle={"inputs": staging}``."""
+    forms = {}
+    for name, folder in bundle.items():
+        for form in (str(folder), os.path.abspath(folder), str(Path(folder).resolve())):
+            forms[form.rstrip(os.sep)] = name
+    # longest first: an absolute form before a relative one it contains
+    order = sorted(forms, key=len, reverse=True)
+
+    def fix(v):
+        if isinstance(v, dict):
+            return {fix(k): fix(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [fix(x) for x in v]
+        if isinstance(v, str):
+            for form in order:
+                v = forms[form] if v == form else v.replace(form + os.sep, forms[form] + "/")
+        return v
+
+    return fix(value)
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:

@@ -338,6 +338,24 @@ REPORT: dict[str, dict[str, str]] = {
     },
 }
 
+# -- the coverage rule -------------------------------------------------------------------------
+#: The coverage rule in one sentence (:meth:`lomsong.coverage.rule.CoverageRule.describe`).
+#: ``thr`` the threshold(s), ``indoor`` the ``indoor`` fragment or "", ``share`` the dead share.
+RULE: dict[str, dict[str, str]] = {
+    "vi": {
+        "rule": "Có sóng khi tín hiệu thu (tổng công suất, trung vị) đạt {thr}{indoor}; "
+                "thôn/bản lõm sóng khi từ {share} số hộ trở lên chưa có sóng.",
+        "indoor": ", cộng {m} dB suy hao vào nhà",
+        "other": "công nghệ khác",
+    },
+    "en": {
+        "rule": "Covered where the received power (total, median) reaches {thr}{indoor}; a "
+                "village is dead when {share} or more of its households have no signal.",
+        "indoor": ", plus a {m} dB indoor margin",
+        "other": "other technologies",
+    },
+}  # fmt: skip
+
 # -- sentences ----------------------------------------------------------------------------------
 #: Why a village is dark and what would light it (``dark_sentence``). Placeholders: ``name``
 #: village, ``t`` tower id, ``d`` its distance (km), ``s`` shortfall or margin (dB), ``h`` ridge

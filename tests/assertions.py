@@ -17,10 +17,18 @@ NEAR_TIE_DB = 0.011
 ITM_REFERENCE_DB = 0.01
 #: Textbook examples of the closed-form models are printed to 0.05 dB.
 TEXTBOOK_DB = 0.05
+#: Values hand-computed for a test (in a comment beside it) are written to 0.01 dB.
+HAND_COMPUTED_DB = 0.01
 #: Antenna patterns: the half-power points of a sector pattern.
 HALF_POWER_DB = 0.01
 #: Arithmetic that should be exact but for float rounding.
 EXACT = 1e-9
+#: ITU-R SG3 "Clutter and BEL workbook" (P.2109 reference values) prints losses to 0.001 dB.
+SG3_WORKBOOK_DB = 0.001
+#: NTIA/ITS P.2108 reference test data prints clutter losses to 0.1 dB.
+NTIA_P2108_DB = 0.05
+#: Standard normal quantiles and probabilities as printed in tables, to 4 decimals.
+NORMAL_TABLE = 5e-5
 
 
 def assert_same_coverage(a, b, *, atol: float = LANE_ROUNDING_DB, near_tie=None) -> None:

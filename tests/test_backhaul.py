@@ -6,14 +6,15 @@ import math
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 from affine import Affine
 from pyproj import CRS
 from shapely.geometry import Point
 
+from lomsong.constants import EARTH_RADIUS_M, K_FACTOR
 from lomsong.errors import InputError
-from lomsong.grid import Grid
+from lomsong.grid import Grid, sample_bilinear
+from lomsong.propagation import paths
 from lomsong.siting import backhaul as bh
 from lomsong.siting.backhaul import Sites
 
@@ -50,19 +51,22 @@ NONE = Sites.from_arrays([], [], [])
 
 # -- physics: published rule-of-thumb values --------------------------------------------------
 def test_fresnel_radius_midpoint_7ghz_10km():
-    r = bh.first_fresnel_radius_m(5000.0, 5000.0, 7.0)
+    lam = float(paths.wavelength_m(7_000.0))
+    r = paths.fresnel_radius_m(5000.0, 5000.0, lam)
     rule = 17.32 * math.sqrt(5 * 5 / (7 * 10))  # km, GHz textbook form (17.32 ~ sqrt(300))
     # 17.32 is sqrt(c/1e6)=17.314 rounded: the two forms agree to 0.05 %
     assert r == pytest.approx(rule, rel=5e-4)
     assert r == pytest.approx(10.35, abs=0.01)  # quoted value, 2 decimals
-    assert bh.first_fresnel_radius_m(0.0, 10_000.0, 7.0) == 0.0  # at the antenna
+    assert paths.fresnel_radius_m(0.0, 10_000.0, lam) == 0.0  # at the antenna
 
 
 def test_earth_bulge_midpoint_40km():
-    b = bh.earth_bulge_m(20_000.0, 20_000.0, k_factor=4 / 3)
+    b = paths.earth_bulge_m(20_000.0, 20_000.0, K_FACTOR * EARTH_RADIUS_M)
     assert b == pytest.approx(23.5, abs=0.05)  # quoted value, 1 decimal (exact: 23.544)
     # k = 1 (true earth): the bulge is 4/3 larger, exactly
-    assert bh.earth_bulge_m(20_000.0, 20_000.0, k_factor=1.0) == pytest.approx(b * 4 / 3, rel=1e-12)
+    assert paths.earth_bulge_m(20_000.0, 20_000.0, EARTH_RADIUS_M) == pytest.approx(
+        b * 4 / 3, rel=1e-12
+    )
 
 
 def test_path_clearance_flat_profile():
@@ -97,9 +101,9 @@ def test_sample_bilinear_reproduces_a_plane():
     y = Y0 - rng.uniform(50, 2950, 200)
     # bilinear interpolation is exact on a plane: float rounding only
     np.testing.assert_allclose(
-        bh.sample_bilinear(g, x, y), 0.01 * (x - X0) - 0.02 * (y - Y0) + 5.0, rtol=1e-12
+        sample_bilinear(g, x, y), 0.01 * (x - X0) - 0.02 * (y - Y0) + 5.0, rtol=1e-12
     )
-    assert np.isnan(bh.sample_bilinear(g, np.array([X0 - 10.0]), np.array([Y0 - 10.0])))[0]
+    assert np.isnan(sample_bilinear(g, np.array([X0 - 10.0]), np.array([Y0 - 10.0])))[0]
 
 
 # -- graph: hand-built terrains --------------------------------------------------------------
@@ -118,7 +122,7 @@ def test_200m_ridge_midway_blocks_the_hop():
     G = bh.backhaul_graph(sites([0.0], prefix="t"), sites([10_000.0]), terrain)
     assert G.number_of_edges() == 0
     row = bh.candidate_backhaul(G).loc["s0"]
-    assert row["backhaul_hops"] == -1 and not row["backhaul_ok"] and pd.isna(row["backhaul_via"])
+    assert row["backhaul_hops"] == -1 and not row["backhaul_ok"] and row["backhaul_via"] == ""
 
 
 def test_fresnel_not_just_geometric_line_of_sight():
@@ -163,10 +167,26 @@ def test_relay_chain_gives_two_hops():
     table = bh.candidate_backhaul(G)
     assert table["backhaul_hops"].tolist() == [1, 2, -1]
     assert table["backhaul_ok"].tolist() == [True, True, False]
-    assert table["backhaul_via"].tolist()[:2] == ["t0", "t0"]
-    assert pd.isna(table["backhaul_via"].iloc[2])
+    # the chain: the ids of the hops in order, ending at the network; empty when none
+    assert table["backhaul_via"].tolist() == ["t0", "c0 > t0", ""]
     assert table["backhaul_hops"].dtype == np.int64
     assert bh.candidate_backhaul(G, max_hops=1)["backhaul_ok"].tolist() == [True, False, False]
+
+
+def test_a_chain_runs_only_through_sites_that_are_built():
+    # c1 (30 km) reaches the tower only through c0 (15 km): without c0 built it has no backhaul
+    terrain = flat_terrain()
+    G = bh.backhaul_graph(sites([0.0], prefix="t"), sites([15_000.0, 30_000.0], h=40.0, prefix="c"),
+                          terrain, max_hop_km=20.0)  # fmt: skip
+    alone = bh.candidate_backhaul(G, built=["c1"])
+    assert alone.loc["c1", "backhaul_hops"] == -1 and not alone.loc["c1", "backhaul_ok"]
+    assert alone.loc["c1", "backhaul_via"] == ""
+    assert alone.loc["c0", "backhaul_via"] == "t0"  # a direct hop needs no other site
+    both = bh.candidate_backhaul(G, built=["c0", "c1"])
+    assert both.loc["c1", "backhaul_via"] == "c0 > t0" and both.loc["c1", "backhaul_hops"] == 2
+    direct, links = bh.relay_links(G, ["c1", "c0", "zz"])  # rows in the order asked
+    assert direct.tolist() == [False, True, False]
+    assert links.shape == (3, 3) and links[0, 1] and links[1, 0] and links.nnz == 2
 
 
 def test_fibre_point_is_part_of_the_network_and_mast_height_applies():
@@ -267,7 +287,7 @@ def test_many_sites_match_one_by_one_profiles():
                 continue
             n = max(2, math.ceil(D / res)) + 1
             t = np.linspace(0, 1, n)
-            prof = bh.sample_bilinear(
+            prof = sample_bilinear(
                 g, cd.x[ci] + t * (s.x[j] - cd.x[ci]), cd.y[ci] + t * (s.y[j] - cd.y[ci])
             )
             ok = np.nanmin(bh.path_clearance(prof, D, 30.0, 30.0)) >= 0.6

@@ -13,13 +13,15 @@ its sector table; the hostile strings show as text and no dialog opens. Screensh
 ``outputs/browser/``: ``map.png`` (the whole map), ``rank1_popup.png``, ``hostile_tooltip.png``.
 
 Needs: Chromium (``apt-get install chromium``), the ``playwright`` package (its own browser
-download is never used) and npm. Without Chromium or Playwright the tests skip, saying why.
+download is never used) and npm. Without Chromium, Playwright or the npm packages the tests
+skip, saying why — and fail in CI (``CI=true``), where `make test` installs them.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -31,11 +33,15 @@ from typing import Any
 
 import browser_assets
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+from conftest import require, require_module
+from PIL import Image
 
 from lomsong.config import load_config
 from lomsong.demo import write_demo
+from lomsong.maps.build import DEAD_ZONE_COLOR
 from lomsong.pipeline import run
 from lomsong.text import LABELS, format_int, format_pct
 
@@ -56,6 +62,10 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 VIEWPORT = {"width": 1280, "height": 800}
 TIMEOUT_MS = 20_000  # page load and element waits; a loaded page answers in well under 1 s
+#: Per-channel distance (0-255) of a screenshot pixel from a drawn colour: anti-aliased edges
+#: and the 0.9-opaque hatching over other layers shift it by up to ~20, while the villages'
+#: nearest red (#e31a1c) stays 35 away from the dead zones' #c00000.
+COLOR_TOLERANCE = 25
 
 
 def _chromium() -> str | None:
@@ -105,7 +115,8 @@ def assets() -> Path:
     try:
         return browser_assets.ensure_packages()
     except (browser_assets.AssetError, OSError) as exc:
-        pytest.skip(f"cannot fetch the map's JavaScript libraries from npm: {exc}")
+        require(False, f"cannot fetch the map's JavaScript libraries from npm: {exc}")
+        raise
 
 
 class _Session:
@@ -123,13 +134,11 @@ class _Session:
 
 @pytest.fixture(scope="module")
 def session(server: str, assets: Path, tmp_path_factory: pytest.TempPathFactory):
-    sync_api = pytest.importorskip(
-        "playwright.sync_api",
-        reason="the playwright package is not installed (pip install playwright)",
+    sync_api = require_module(
+        "playwright.sync_api", "the playwright package is not installed (pip install playwright)"
     )
     executable = _chromium()
-    if executable is None:
-        pytest.skip("no Chromium found: install Debian's chromium (apt-get install chromium)")
+    require(executable, "no Chromium found: install Debian's chromium (apt-get install chromium)")
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
@@ -333,7 +342,28 @@ def test_hostile_village_name_is_text(session: _Session, run_dir: Path) -> None:
     assert HOSTILE_NAME in names
 
 
-def test_screenshot(session: _Session) -> None:
+def _dead_zone_box(page: Any) -> dict[str, float] | None:
+    """Screen box (px) of the dead-zone polygons: the layers drawn in the dead-zone colour."""
+    return page.evaluate(
+        """([name, color]) => {
+            const m = window[name];
+            let box = null;
+            m.eachLayer(l => {
+                if (!l._path || !l.options || l.options.color !== color) return;
+                const r = l._path.getBoundingClientRect();
+                box = box === null ? {left: r.left, top: r.top, right: r.right, bottom: r.bottom}
+                    : {left: Math.min(box.left, r.left), top: Math.min(box.top, r.top),
+                       right: Math.max(box.right, r.right), bottom: Math.max(box.bottom, r.bottom)};
+            });
+            return box;
+        }""",
+        [_map_name(page), DEAD_ZONE_COLOR],
+    )
+
+
+def test_screenshot(session: _Session, run_dir: Path) -> None:
+    """The picture shows the dead zones in their colour where they are, the legends and the
+    summary box with the run's figures."""
     page = session.page
     page.evaluate(
         """([name, view]) => {
@@ -348,5 +378,30 @@ def test_screenshot(session: _Session) -> None:
     page.mouse.move(5, VIEWPORT["height"] // 2)  # no hover highlight in the picture
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
-    assert SCREENSHOT.stat().st_size > 20_000  # a blank page is a few kB; the map ≈ 150 kB
+    rgb = np.asarray(Image.open(SCREENSHOT).convert("RGB"), dtype=np.int16)
+    assert rgb.shape[:2] == (VIEWPORT["height"], VIEWPORT["width"])
+    # the dead zones' outlines and hatching are drawn in their colour, inside their polygons'
+    # box (the summary box's hatched key is the only other place)
+    red = np.array([int(DEAD_ZONE_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
+    ys, xs = np.nonzero((np.abs(rgb - red) <= COLOR_TOLERANCE).all(axis=2))
+    assert len(xs) > 500, "no dead zone is drawn"
+    box = _dead_zone_box(page)
+    assert box is not None, "no dead-zone polygon on the page"
+    inside = ((xs >= box["left"] - 2) & (xs <= box["right"] + 2) & (ys >= box["top"] - 2)
+              & (ys <= box["bottom"] + 2))  # fmt: skip
+    assert inside.mean() > 0.9
+    # the legends: the signal scale naming the threshold, the share of households
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    threshold = f"{summary['thresholds']['threshold_dbm']:g}".replace("-", "−")
+    legends = " ".join(page.locator(".legend").all_text_contents())
+    assert LAB["legend_signal"].format(threshold=threshold) in legends
+    assert LAB["legend_share"] in legends
+    # the summary box holds the run's figures, as text a reader sees
+    box_text = page.locator(".ls-summary").inner_text()
+    t = summary["totals"]
+    for label, value in ((LAB["sum_households"], t["households"]),
+                         (LAB["sum_dead_villages"], t["dead_villages"])):  # fmt: skip
+        assert re.search(rf"{re.escape(label)}\s+{re.escape(format_int(value, 'vi'))}\b",
+                         box_text), box_text  # fmt: skip
+    assert LAB["legend_dead_zone"] in box_text
     assert session.errors == []

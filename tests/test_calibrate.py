@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import require
 from pyproj import CRS
 
 from lomsong.calibration import fit as cal
@@ -17,7 +18,14 @@ from lomsong.propagation.models import free_space_loss
 
 DANANG = Path(__file__).resolve().parents[2] / "shared" / "data" / "danang_lora"
 MEASUREMENTS = DANANG / "measurements_danang.csv"
-needs_danang = pytest.mark.skipif(not MEASUREMENTS.exists(), reason="Đà Nẵng data not present")
+
+
+@pytest.fixture
+def _danang_data() -> None:
+    require(MEASUREMENTS.exists(), f"Đà Nẵng data not present at {MEASUREMENTS}")
+
+
+needs_danang = pytest.mark.usefixtures("_danang_data")
 
 OFFSETS = {"a": -20.0, "b": -5.0, "c": 3.0, "d": 10.0}
 SIGMA_DB = 2.0

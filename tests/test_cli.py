@@ -183,3 +183,57 @@ def test_an_unchanged_rerun_is_up_to_date(demo_run, tmp_path, capsys):
     assert main(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"]) == 0
     assert (out / "summary.json").stat().st_mtime_ns != stamp
     assert json.loads((out / "summary.json").read_text())["thresholds"]["threshold_dbm"] == -95
+
+
+def test_the_demo_summary_names_inputs_that_exist(demo_run):
+    """The demo generates its inputs in a temporary folder that is gone after the run: the
+    summary names the bundled copies, relative to the output folder."""
+    summary = json.loads((demo_run / "summary.json").read_text())
+    assert summary["project"] == "inputs/project.toml"
+    assert summary["terrain"]["sources"] == ["inputs/terrain.tif"]
+    suffixes = {".toml", ".tif", ".tiff", ".hgt", ".gpkg", ".csv", ".xlsx", ".geojson", ".json",
+                ".shp", ".zip", ".parquet"}  # fmt: skip
+
+    def strings(value):
+        if isinstance(value, dict):  # the values (``input_sha256`` is keyed by file name)
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+
+    paths = [s for s in strings(summary) if Path(s).suffix.lower() in suffixes]
+    assert paths
+    missing = [p for p in paths if not (demo_run / p).exists()]
+    assert not missing, missing
+
+
+def test_an_output_folder_holding_the_inputs_is_refused_and_nothing_is_lost(demo_run, tmp_path,
+                                                                            capsys):  # fmt: skip
+    # `lomsong run D/inputs/project.toml --out D` would replace D, inputs included
+    d = tmp_path / "d"
+    shutil.copytree(demo_run, d)
+    before = sorted(p.relative_to(d) for p in (d / "inputs").rglob("*"))
+    assert main(["run", str(d / "inputs" / "project.toml"), "--out", str(d), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the run's input" in err and "Traceback" not in err
+    assert sorted(p.relative_to(d) for p in (d / "inputs").rglob("*")) == before
+
+
+def test_an_internal_error_is_one_line_not_a_traceback(demo_run, tmp_path, monkeypatch, capsys):
+    import lomsong.pipeline
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("something lomsong did not expect")
+
+    monkeypatch.setattr(lomsong.pipeline, "run", broken)
+    monkeypatch.delenv("LOMSONG_DEBUG", raising=False)
+    inputs = tmp_path / "inputs"
+    shutil.copytree(demo_run / "inputs", inputs)
+    code = main(["run", str(inputs / "project.toml"), "--out", str(tmp_path / "o"), "--force"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "internal error (ValueError: something lomsong did not expect)" in err
+    assert "Traceback" not in err

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lomsong.config import load_config
+from lomsong.config import config_from_dict, key_error, load_config
+from lomsong.coverage.rule import CoverageRule
 from lomsong.errors import ConfigError, InputError
 
 GOOD = """
@@ -109,3 +110,58 @@ def test_the_default_model_follows_the_terrain(tmp_path):
     assert load_config(write(tmp_path, no_terrain)).model.name == "hata"
     with pytest.raises(ConfigError, match="itm needs terrain"):
         load_config(write(tmp_path, no_terrain.replace("[model]\n", '[model]\nname = "itm"\n')))
+
+
+def _project(**tables) -> dict:
+    raw = {"inputs": {"villages": "v.gpkg", "towers": "t.csv"}}
+    raw.update(tables)
+    return raw
+
+
+def _problems(**tables) -> str:
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(_project(**tables))
+    return str(info.value)
+
+
+def test_threshold_keys_take_the_common_names_and_refuse_the_rest():
+    cfg = config_from_dict(_project(coverage={"thresholds": {"LTE": -110, "gsm": -104}}))
+    assert CoverageRule.from_config(cfg.coverage).thresholds == {"4G": -110.0, "2G": -104.0}
+    msg = _problems(coverage={"thresholds": {"XYZ": -100, "LTE": -110, "4G": -105, "5G": -300}})
+    assert "coverage.thresholds.XYZ: unknown technology" in msg
+    assert "coverage.thresholds.4G: the same technology (4G) as coverage.thresholds.LTE" in msg
+    assert "coverage.thresholds.5G: -300.0 dBm is not plausible" in msg
+    assert "coverage.thresholds.LTE" not in msg.replace("as coverage.thresholds.LTE", "")
+
+
+def test_indoor_margin_is_range_checked():
+    assert config_from_dict(_project(coverage={"indoor_margin_db": 15})).coverage.indoor_margin_db
+    for bad in (-3, 55):
+        assert "coverage.indoor_margin_db: " in _problems(coverage={"indoor_margin_db": bad})
+
+
+def test_budget_with_set_cover_is_refused_naming_both_keys():
+    msg = _problems(siting={"method": "set_cover", "budget": 1000})
+    assert "siting.budget: set_cover (siting.method)" in msg
+    # with greedy or exact, sites and budget both hold (checked in test_siting)
+    cfg = config_from_dict(_project(siting={"method": "exact", "budget": 1000, "sites": 4}))
+    assert (cfg.siting.budget, cfg.siting.sites) == (1000.0, 4)
+
+
+def test_backhaul_frequency_and_hop_length_are_project_keys():
+    default = config_from_dict(_project()).siting
+    assert (default.backhaul_freq_ghz, default.backhaul_max_hop_km) == (7.0, 20.0)
+    cfg = config_from_dict(_project(siting={"backhaul_freq_ghz": 13, "backhaul_max_hop_km": 8}))
+    assert (cfg.siting.backhaul_freq_ghz, cfg.siting.backhaul_max_hop_km) == (13.0, 8.0)
+    msg = _problems(siting={"backhaul_freq_ghz": 0.2, "backhaul_max_hop_km": 0})
+    assert "siting.backhaul_freq_ghz: 0.2 GHz is not a microwave link frequency" in msg
+    assert "siting.backhaul_max_hop_km: must be > 0" in msg
+
+
+def test_a_stage_option_error_names_the_project_key(tmp_path):
+    path = write(tmp_path, GOOD)
+    err = key_error(InputError("<target_share>", "a share of 1 cannot be reached"), "siting", path)
+    assert isinstance(err, ConfigError)
+    assert f"{path}: siting.target_share: a share of 1 cannot be reached" in str(err)
+    other = InputError("<costs>", "bad")  # not a key of [siting]: unchanged
+    assert key_error(other, "siting", path) is other

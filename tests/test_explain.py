@@ -16,7 +16,7 @@ from pyproj import Transformer
 
 from lomsong.coverage import explain
 from lomsong.coverage.deadzones import dead_zones
-from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.engine import path_loss_points, received_power_points
 from lomsong.coverage.predict import predict
 from lomsong.layers.households import read_households
 from lomsong.siting.matrix import coverage_matrix, covered_by_site
@@ -125,9 +125,9 @@ def test_flat_ground_beyond_range_is_distance():
         assert h == int(h) and r["mast_reachable"]  # whole metres
         # re-predicted at that height the probe reaches the threshold; one metre lower it
         # does not (the search returns the lowest whole metre)
-        at = explain.tower_power(tower, terrain, [r["centre_x"]], [r["centre_y"]], h_tx_m=h,
+        at = received_power_points(tower, terrain, [r["centre_x"]], [r["centre_y"]], h_tx_m=h,
                                  max_radius_km=30.0, **OPTS)[0][0]  # fmt: skip
-        below = explain.tower_power(tower, terrain, [r["centre_x"]], [r["centre_y"]],
+        below = received_power_points(tower, terrain, [r["centre_x"]], [r["centre_y"]],
                                     h_tx_m=h - 1, max_radius_km=30.0, **OPTS)[0][0]  # fmt: skip
         assert at >= THRESHOLD > below
         assert r["power_dbm"] - THRESHOLD == pytest.approx(r["margin_db"], abs=1e-9)

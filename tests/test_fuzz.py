@@ -1,6 +1,7 @@
 """Hostile inputs: random bytes, truncated files, wrong types, NaN/inf, huge numbers.
 
-The CLI never shows a traceback: it exits 2 with a message naming the file, and writes
+No exception escapes the CLI (``main`` returns an exit code; an exception would reach the
+user as a traceback): it exits 2 with one ``error:`` message naming the file, and writes
 nothing. Inputs are opened read-only and never modified.
 """
 
@@ -31,13 +32,30 @@ def _sha(folder: Path) -> dict[str, str]:
             if p.is_file()}  # fmt: skip
 
 
-def _run_expecting_bad_input(inputs: Path, out: Path, capsys, culprit: str) -> None:
+def _cli(argv: list[str], capsys) -> tuple[int, str]:
+    """``main``'s exit code and stderr; fails the test if any exception escapes ``main``."""
     capsys.readouterr()
-    code = main(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"])
-    cap = capsys.readouterr()
-    assert code == 2, cap.err
-    assert "Traceback" not in cap.err + cap.out
-    assert culprit in cap.err
+    try:
+        code = main(argv)
+    except BaseException as exc:  # the property under test: nothing escapes, not even SystemExit
+        pytest.fail(f"main raised {type(exc).__name__}: {exc}")
+    return code, capsys.readouterr().err
+
+
+def _bad_input_message(err: str, culprit: str) -> None:
+    """One ``error:`` message (warnings may come before it) naming the file, then a reason."""
+    lines = err.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    assert len(starts) == 1, err
+    assert culprit in lines[starts[0]], err
+    message = "\n".join(lines[starts[0] :])
+    assert message.split(culprit, 1)[1].strip(" :\n"), err  # a reason follows the name
+
+
+def _run_expecting_bad_input(inputs: Path, out: Path, capsys, culprit: str) -> None:
+    code, err = _cli(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"], capsys)
+    assert code == 2, err
+    _bad_input_message(err, culprit)
     assert not out.exists()  # nothing written
     assert not list(out.parent.glob(f".{out.name}.tmp-*"))
 
@@ -98,16 +116,32 @@ def test_every_tower_row_broken_is_bad_input(pristine, tmp_path_factory, capsys,
     towers = pd.read_csv(inputs / "towers.csv", dtype=str)
     towers[column] = value
     towers.to_csv(inputs / "towers.csv", index=False)
-    capsys.readouterr()
     out = inputs.parent / f"{inputs.name}-out"
-    code = main(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"])
-    cap = capsys.readouterr()
-    assert "Traceback" not in cap.err
+    code, err = _cli(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"], capsys)
     if code == 0:
         # values that are valid for the column (e.g. an empty height takes the default)
         assert (out / "summary.json").exists()
     else:
-        assert code == 2 and "towers.csv" in cap.err and not out.exists()
+        assert code == 2, err
+        _bad_input_message(err, "towers.csv")
+        assert not out.exists()
+
+
+def test_a_frequency_the_model_cannot_compute_is_bad_input(pristine, tmp_path, capsys):
+    """A 25 GHz cell passes the tower reader (mmWave 5G exists) but ITM computes 20 MHz-20 GHz
+    only: bad input naming the file and the cell, before any prediction — not an engine error."""
+    inputs = tmp_path / "in"
+    shutil.copytree(pristine, inputs)
+    assert 'name = "itm"' in (inputs / "project.toml").read_text()
+    towers = pd.read_csv(inputs / "towers.csv", dtype=str)
+    towers.loc[1, "freq_mhz"] = "25000"
+    towers.to_csv(inputs / "towers.csv", index=False)
+    out = tmp_path / "out"
+    code, err = _cli(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"], capsys)
+    assert code == 2, err
+    _bad_input_message(err, "towers.csv")
+    assert f"{towers.loc[1, 'tower_id']}: freq_mhz 25000 is outside" in err
+    assert not out.exists()
 
 
 def test_inputs_are_never_modified(pristine, tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
+from conftest import require
 
 from lomsong.propagation import _itm_cell, _itm_core, itm, itm_raster
 from lomsong.propagation.paths import _elev_minor, _ray_cell
@@ -63,8 +64,7 @@ def _utm_window(lon: float, lat: float, half_cells: int) -> tuple[Affine, tuple[
 def hills() -> tuple[np.ndarray, Affine, tuple[float, float], int]:
     """The benchmark's analytic hills (10-800 m), evaluated at the centres of a 30 m UTM grid
     around the anchor tower (15.5 N 108.5 E), rounded and clipped as the script's tiles."""
-    if not HILLS_SCRIPT.exists():
-        pytest.skip(f"{HILLS_SCRIPT} not found")
+    require(HILLS_SCRIPT.exists(), f"{HILLS_SCRIPT} not found")
     from pyproj import Transformer
 
     spec = importlib.util.spec_from_file_location("hills_terrain", HILLS_SCRIPT)
@@ -82,8 +82,7 @@ def hills() -> tuple[np.ndarray, Affine, tuple[float, float], int]:
 @pytest.fixture(scope="module")
 def danang() -> tuple[np.ndarray, Affine, tuple[float, float], int]:
     """Real SRTM 1″ of Đà Nẵng (sea, plain and hills to 400 m) reprojected to UTM 49N at 30 m."""
-    if not DANANG_DEM.exists():
-        pytest.skip(f"{DANANG_DEM} not found")
+    require(DANANG_DEM.exists(), f"{DANANG_DEM} not found")
     import rasterio
     from rasterio.warp import Resampling, reproject
 

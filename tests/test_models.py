@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from assertions import TEXTBOOK_DB
+from assertions import EXACT, HAND_COMPUTED_DB, TEXTBOOK_DB
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import fresnel
@@ -125,7 +125,6 @@ def test_cost231_ns3_small_city() -> None:
     ("kwargs", "expected"),
     [
         ({"environment": "urban"}, 136.20),
-        ({"environment": "suburban"}, 136.20),
         ({"environment": "urban_large"}, 139.20),
         ({"environment": "urban", "c_db": 3.0}, 139.20),
         ({"environment": "urban_large", "c_db": 0.0}, 136.20),
@@ -137,9 +136,54 @@ def test_cost231_textbook_1800mhz(kwargs: dict, expected: float) -> None:
     )
 
 
-def test_cost231_has_no_open_area() -> None:
-    with pytest.raises(ValueError, match="open"):
-        cost231_loss(1.0, 1800.0, 30.0, 1.5, environment="open")
+@pytest.mark.parametrize(
+    ("environment", "d_km", "f_mhz", "expected"),
+    [
+        # 1 km, 1800 MHz, hb 30 m, hm 1.5 m: medium-city (C = 0) loss 136.1969 dB (a(hm) =
+        # 0.0430 dB); Hata's suburban correction 2 (log10(1800/28))^2 + 5.4 = 11.9386 dB and
+        # open correction 4.78 (log10 1800)^2 - 18.33 log10 1800 + 40.94 = 31.9236 dB.
+        ("suburban", 1.0, 1800.0, 124.26),  # 136.1969 - 11.9386 = 124.2584
+        ("open", 1.0, 1800.0, 104.27),  # 136.1969 - 31.9236 = 104.2734
+        # 5 km, 2100 MHz, hb 30 m, hm 1.5 m: medium-city loss 163.0815 dB.
+        ("urban", 5.0, 2100.0, 163.08),  # C = 0
+        ("urban_large", 5.0, 2100.0, 166.08),  # C = 3 dB
+        ("suburban", 5.0, 2100.0, 150.65),  # - (2 (log10 75)^2 + 5.4) = -12.4317
+        ("open", 5.0, 2100.0, 130.28),  # - (4.78 (log10 2100)^2 - 18.33 log10 2100 + 40.94)
+    ],
+)
+def test_cost231_suburban_and_open_take_hatas_corrections(
+    environment: str, d_km: float, f_mhz: float, expected: float
+) -> None:
+    loss = cost231_loss(d_km, f_mhz, 30.0, 1.5, environment=environment, validate=False)
+    assert loss == pytest.approx(expected, abs=HAND_COMPUTED_DB)  # values written to 0.01 dB
+
+
+def test_cost231_corrections_apply_on_top_of_an_explicit_c() -> None:
+    # c_db replaces C; the suburban/open corrections still come off the C-adjusted loss.
+    for env in ("suburban", "open"):
+        base = cost231_loss(3.0, 1800.0, 40.0, 1.5, environment=env)
+        with_c = cost231_loss(3.0, 1800.0, 40.0, 1.5, environment=env, c_db=3.0)
+        assert with_c - base == pytest.approx(3.0, abs=EXACT)  # exact algebra
+
+
+@pytest.mark.parametrize("environment", models.ENVIRONMENTS)
+def test_hata_to_cost231_step_at_1500_mhz_is_the_same_in_every_environment(
+    environment: str,
+) -> None:
+    # Both models subtract the same environment correction from a medium-city loss, so the
+    # step where the engine switches from Hata to COST-231 (1500 MHz) does not depend on the
+    # environment: 46.3 + 33.9 lf - (69.55 + 26.16 lf) with lf = log10 1500 = 1.3329 dB. (It
+    # used to be 12.5 dB for "suburban", whose COST-231 value had no suburban correction.)
+    # urban_large differs only in a(hm), which COST-231 keeps medium-city.
+    hata = hata_loss(5.0, 1500.0, 30.0, 1.5, environment=environment)
+    cost = cost231_loss(5.0, 1500.0, 30.0, 1.5, environment=environment)
+    lf = math.log10(1500.0)
+    step = 46.3 + 33.9 * lf - 69.55 - 26.16 * lf
+    if environment == "urban_large":  # C = 3 dB, and Hata's large-city a(hm) for the medium
+        a_large = 3.2 * math.log10(11.75 * 1.5) ** 2 - 4.97
+        a_medium = (1.1 * lf - 0.7) * 1.5 - (1.56 * lf - 0.8)
+        step += 3.0 + a_large - a_medium
+    assert cost - hata == pytest.approx(step, abs=EXACT)  # exact algebra
 
 
 # ---------------------------------------------------------------------------- validity & guards

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from assertions import CACHE_ROUNDING_DB, assert_same_coverage
+from conftest import require_module
 
 from lomsong.config import load_config
 from lomsong.coverage.cache import TowerCache
@@ -190,7 +191,7 @@ def test_killed_runs_leave_the_previous_outputs_and_cache_intact(project, tmp_pa
 
 @pytest.mark.slow
 def test_local_processes_and_a_dask_cluster_give_the_local_results(project, tmp_path):
-    distributed = pytest.importorskip("distributed")
+    distributed = require_module("distributed")
     cfg = load_config(project)
     local = run(cfg, out_dir=tmp_path / "local", use_cache=False)
     procs = run(cfg, out_dir=tmp_path / "procs", use_cache=False, workers=2)
@@ -259,3 +260,177 @@ def test_cache_quantises_powers_as_the_numpy_formula():
     want = np.where(np.isnan(p), _NAN_Q, np.where(p == -np.inf, _SKIP_Q, want))
     np.testing.assert_array_equal(q, want.astype(np.int16))
     assert q[2] == 32767  # +inf: the top (never produced by a prediction)
+
+
+# -- reruns after a code change (the fingerprint's and the cache's code digests) -----------------
+def test_a_code_change_makes_the_outputs_stale_and_an_unchanged_rerun_not(
+    project, tmp_path, monkeypatch
+):
+    import lomsong.pipeline as pipeline
+    from lomsong._version import code_digest
+
+    cfg = load_config(project)
+    res = run(cfg, out_dir=tmp_path / "out")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["code_digest"] == res.summary["code_digest"] == code_digest()
+    assert pipeline.up_to_date(cfg, tmp_path / "out")  # nothing changed: up to date
+    monkeypatch.setattr(pipeline, "code_digest", lambda *_a, **_k: "0" * 64)
+    assert not pipeline.up_to_date(cfg, tmp_path / "out")  # lomsong's code changed: stale
+
+
+def test_an_engine_change_invalidates_cache_entries_a_report_change_does_not(
+    project, tmp_path, monkeypatch
+):
+    import lomsong.coverage.cache as cache_mod
+    import lomsong.pipeline as pipeline
+
+    cfg = load_config(project)
+    first = run(cfg, out_dir=tmp_path / "out")
+    n = len(first.towers)
+    tower = first.towers.iloc[0].to_dict()
+    key = TowerCache.key(tower, terrain_digest="t", settings={"model": "itm"})
+    # the rest of lomsong changed (say the report): the outputs are redone, the entries reused
+    monkeypatch.setattr(pipeline, "code_digest", lambda *_a, **_k: "1" * 64)
+    assert run(cfg, out_dir=tmp_path / "out").summary["towers_predicted"]["cached"] == n
+    # the engine changed: other keys, every tower predicted again
+    monkeypatch.setattr(cache_mod, "engine_digest", lambda: "2" * 64)
+    assert TowerCache.key(tower, terrain_digest="t", settings={"model": "itm"}) != key
+    again = run(cfg, out_dir=tmp_path / "out")
+    assert again.summary["towers_predicted"] == {"predicted": n, "cached": 0}
+
+
+def test_code_digest_reads_only_the_modules_it_is_given(tmp_path):
+    from lomsong._version import code_digest
+
+    (tmp_path / "propagation").mkdir()
+    (tmp_path / "propagation" / "models.py").write_text("LOSS = 1\n")
+    (tmp_path / "report.py").write_text("TITLE = 'a'\n")
+    engine = code_digest(("propagation",), root=tmp_path)
+    everything = code_digest(root=tmp_path)
+    code_digest.cache_clear()  # memoised per process: the files are read once
+    (tmp_path / "report.py").write_text("TITLE = 'b'\n")
+    assert code_digest(("propagation",), root=tmp_path) == engine
+    assert code_digest(root=tmp_path) != everything
+    code_digest.cache_clear()
+    (tmp_path / "propagation" / "models.py").write_text("LOSS = 2\n")
+    assert code_digest(("propagation",), root=tmp_path) != engine
+    code_digest.cache_clear()
+    with pytest.raises(FileNotFoundError):
+        code_digest(("nowhere.py",), root=tmp_path)
+
+
+def test_the_engine_digest_covers_every_module_the_engine_imports():
+    """Every lomsong module that ``coverage.engine`` and ``coverage.cache`` import, however
+    indirectly, is among the sources of the engine digest (a new module of the engine would
+    otherwise change predictions without invalidating the cache)."""
+    import ast
+
+    from lomsong.coverage.cache import ENGINE_SOURCES
+
+    package = Path(__file__).resolve().parents[1] / "lomsong"
+
+    def path_of(module: str) -> Path:
+        rel = Path(*module.split(".")[1:])
+        return package / rel / "__init__.py" if (package / rel).is_dir() else package / f"{rel}.py"
+
+    def imports(module: str) -> set[str]:
+        found = set()
+        for node in ast.walk(ast.parse(path_of(module).read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lomsong"):
+                names = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            found |= {m for m in names if m.startswith("lomsong.") and path_of(m).exists()}
+        return found
+
+    seen: set[str] = set()
+    todo = ["lomsong.coverage.engine", "lomsong.coverage.cache"]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += imports(module)
+    covered = [package / s for s in ENGINE_SOURCES]
+    missing = [m for m in sorted(seen)
+               if not any(path_of(m) == c or c in path_of(m).parents for c in covered)]  # fmt: skip
+    assert not missing, f"add to ENGINE_SOURCES: {missing}"
+
+
+# -- cache keys: everything the prediction reads, the tower's calibration included ---------------
+def test_co_sited_towers_with_different_calibration_offsets_get_their_own_entries(
+    flat_grid, tmp_path
+):
+    from conftest import make_towers
+
+    from lomsong.coverage.predict import predict
+    from lomsong.coverage.types import CalibrationFit, CalibrationResult
+
+    # two units on one mast, same radio settings; measurements put them 10 dB apart
+    towers = make_towers([(515_000.0, 1_685_000.0)] * 2, operator=["A", "B"])
+    cal = CalibrationResult(
+        fit=CalibrationFit(offsets_db={"T1": 52.0, "T2": 42.0}), model="hata",
+        environment="open", terrain=None, h_tx_m=30.0, h_rx_m=1.5, n_paths=20,
+        n_excluded_short=0, n_no_prediction=0, residual_rms_db=1.0, loo_refit_rms_db=1.0,
+        loo_mean_offset_rms_db=1.0, per_tx={},
+    )  # fmt: skip
+    options = {"model": "hata", "max_radius_km": 5, "groups": True, "calibration": cal}
+    fresh = predict(towers, flat_grid, **options)
+    a, b = fresh.groups[("A", "2G")], fresh.groups[("B", "2G")]
+    ok = np.isfinite(a)
+    np.testing.assert_allclose(a[ok] - b[ok], 10.0, atol=1e-4)
+
+    predict(towers, flat_grid, **options, cache=TowerCache(tmp_path))
+    cache = TowerCache(tmp_path)
+    # the composite is reused only as a whole: without it, the second run reads every entry
+    (tmp_path / "composite.npz").unlink()
+    cached = predict(towers, flat_grid, **options, cache=cache)
+    assert cached.stats == {"predicted": 0, "cached": 2}
+    assert len([p for p in tmp_path.glob("*.npz") if p.name != "composite.npz"]) == 2  # one each
+    for group in (("A", "2G"), ("B", "2G")):
+        np.testing.assert_allclose(cached.groups[group], fresh.groups[group],
+                                   atol=CACHE_ROUNDING_DB, equal_nan=True)  # fmt: skip
+
+
+def test_a_cache_key_changes_with_every_tower_field_the_prediction_reads():
+    from shapely.geometry import Point
+
+    tower = {"tower_id": "T1", "freq_mhz": 900.0, "height_m": 30.0, "eirp_dbm": 55.0,
+             "azimuth_deg": 120.0, "beamwidth_deg": 65.0, "tilt_deg": 2.0,
+             "geometry": Point(515_000.0, 1_685_000.0)}  # fmt: skip
+    settings = {"model": "itm", "rx_height_m": 1.5}
+    key = TowerCache.key(tower, terrain_digest="t", settings=settings)
+    changed = {"freq_mhz": 1800.0, "height_m": 40.0, "eirp_dbm": 50.0, "azimuth_deg": 240.0,
+               "beamwidth_deg": 90.0, "tilt_deg": 4.0,
+               "geometry": Point(515_100.0, 1_685_000.0)}  # fmt: skip
+    for name, value in changed.items():
+        assert TowerCache.key({**tower, name: value}, terrain_digest="t",
+                              settings=settings) != key, name  # fmt: skip
+    # without calibration, the id is not read: co-sited identical cells share a window
+    assert TowerCache.key({**tower, "tower_id": "T2"}, terrain_digest="t",
+                          settings=settings) == key  # fmt: skip
+    calibrated = {**settings, "calibration": {"offsets_db": {"T1": 50.0, "T2": 40.0}}}
+    assert TowerCache.key(tower, terrain_digest="t", settings=calibrated) != TowerCache.key(
+        {**tower, "tower_id": "T2"}, terrain_digest="t", settings=calibrated
+    )
+
+
+# -- outputs anyone may read ---------------------------------------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_outputs_respect_the_umask(project, tmp_path, umask):
+    staged = tmp_path / "staged"  # a bundle made in a private temporary folder, as the demo's
+    staged.mkdir(mode=0o700)
+    (staged / "note.txt").write_text("inputs\n")
+    old = os.umask(umask)
+    try:
+        run(load_config(project), out_dir=tmp_path / "out", bundle={"inputs": staged})
+        # a rerun: the folder is swapped, the cache moves into the new one
+        run(load_config(project), out_dir=tmp_path / "out", bundle={"inputs": staged})
+    finally:
+        os.umask(old)
+    out = tmp_path / "out"
+    paths = [out, *out.rglob("*")]
+    assert (out / "inputs" / "note.txt").exists() and list(out.glob(".cache/towers/*.npz"))
+    wrong = [f"{p.relative_to(tmp_path)} {oct(p.stat().st_mode & 0o777)}" for p in paths
+             if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~umask]  # fmt: skip
+    assert not wrong, wrong

@@ -114,16 +114,17 @@ def test_point_loss_agrees_with_the_raster():
     assert np.percentile(d, 95) <= 3.0
 
 
-def test_crs_mismatch_and_unknown_model(flat_grid):
-    towers = make_towers([(X0 + 5000, Y0 - 5000)]).to_crs("EPSG:32648")
-    with pytest.raises(InputError, match="CRS"):
+def test_towers_without_crs_and_unknown_model(flat_grid):
+    # towers in another CRS are reprojected (tests/test_crs_reconcile.py); without one, refused
+    towers = make_towers([(X0 + 5000, Y0 - 5000)]).set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match="has no CRS"):
         predict(towers, flat_grid)
     with pytest.raises(LomsongError, match="unknown model 'okumura'"):
         predict(make_towers([(X0 + 5000, Y0 - 5000)]), flat_grid, model="okumura")
 
 
 def test_itm_model_on_flat_ground_matches_the_point_to_point_reference(flat_grid):
-    from lomsong.coverage.predict import ITM_DEFAULTS
+    from lomsong.defaults import ITM_DEFAULTS
     from lomsong.propagation import itm
 
     x, y = flat_grid.xy(150, 150)

@@ -7,7 +7,8 @@ import pytest
 from assertions import CACHE_ROUNDING_DB, LANE_ROUNDING_DB, NEAR_TIE_DB, assert_same_coverage
 from conftest import make_grid, make_towers
 
-from lomsong.coverage import predict as predict_module
+from lomsong.coverage import engine as engine_module
+from lomsong.coverage import pruning as pruning_module
 from lomsong.coverage.cache import TowerCache
 from lomsong.coverage.engine import predict_tower
 from lomsong.coverage.predict import predict
@@ -44,7 +45,7 @@ def rough():
 
 def _unpruned(monkeypatch, *args, **kwargs):
     with monkeypatch.context() as m:
-        m.setattr(predict_module, "pruning_mask", lambda *_a, **_k: None)
+        m.setattr(engine_module, "pruning_mask", lambda *_a, **_k: None)
         return predict(*args, **kwargs)
 
 
@@ -150,8 +151,8 @@ def test_a_rebuild_with_nothing_removed_checks_no_cached_tower(rough, monkeypatc
     assert np.isnan(first.power.data).mean() > 0.1
     (cache.folder / "composite.npz").unlink()
     calls = []
-    original = predict_module._PrunedCells.candidates
-    monkeypatch.setattr(predict_module._PrunedCells, "candidates",
+    original = pruning_module.PrunedCells.candidates
+    monkeypatch.setattr(pruning_module.PrunedCells, "candidates",
                         lambda self, c: calls.append(original(self, c)) or calls[-1])  # fmt: skip
     again = predict(west, grid, **kw, cache=cache)
     assert calls == [[]]

@@ -177,6 +177,101 @@ def test_lazy_budget_greedy_equals_naive(A, data):
     assert res.costs is not None and res.costs.sum() <= budget  # integer costs: exact
 
 
+# -- connected greedy: relays are part of the plan -------------------------------------------
+def _links(n: int, pairs) -> sp.csr_array:
+    a = np.zeros((n, n), dtype=bool)
+    for i, j in pairs:
+        a[i, j] = a[j, i] = True
+    return sp.csr_array(a)
+
+
+def test_connected_greedy_builds_the_relay_a_site_needs():
+    # site 0: direct hop, 40 homes; site 1: direct hop, no homes (a bare hilltop relay);
+    # site 2: 100 homes but no hop to the network, only to site 1
+    A = sp.csr_array(np.array([[1, 0], [0, 0], [0, 1]], dtype=bool))
+    w = np.array([40.0, 100.0])
+    direct = np.array([True, True, False])
+    links = _links(3, [(1, 2)])
+    two = rank.connected_greedy(A, w, 2, direct=direct, links=links)
+    # relay then site: 100 homes for two sites beat 40 for one (50 per site > 40)
+    assert two.chosen.tolist() == [1, 2]
+    assert two.gains.tolist() == [0.0, 100.0]
+    assert two.relay_for.tolist() == [2, -1]
+    one = rank.connected_greedy(A, w, 1, direct=direct, links=links)
+    assert one.chosen.tolist() == [0]  # no room for the relay: site 2 is out of reach
+    three = rank.connected_greedy(A, w, 3, direct=direct, links=links)
+    assert three.chosen.tolist() == [1, 2, 0]
+    # costs count the relay too: 2 + 2 > 3 leaves only site 0 affordable
+    cheap = rank.connected_greedy(A, w, None, direct=direct, links=links,
+                                  costs=np.array([1.0, 2.0, 2.0]), budget=3.0)  # fmt: skip
+    assert cheap.chosen.tolist() == [0]
+
+
+def test_connected_greedy_hops_through_sites_already_chosen():
+    # site 2 links only to site 0, which is worth choosing on its own: no extra relay needed
+    A = sp.csr_array(np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0]], dtype=bool))
+    w = np.array([50.0, 30.0, 20.0])
+    res = rank.connected_greedy(A, w, 2, direct=np.array([True, True, False]),
+                                links=_links(3, [(0, 2)]))  # fmt: skip
+    assert res.chosen.tolist() == [0, 2]  # 2 (30 homes) becomes eligible once 0 is chosen
+    assert res.relay_for.tolist() == [-1, -1]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    A=hnp.arrays(bool, st.tuples(st.integers(1, 9), st.integers(1, 12))),
+    data=st.data(),
+)
+def test_connected_greedy_equals_greedy_when_every_site_has_a_direct_hop(A, data):
+    n, m = A.shape
+    w = np.asarray(data.draw(st.lists(st.integers(0, 4), min_size=m, max_size=m)), dtype=float)
+    k = data.draw(st.integers(0, n + 1))
+    links = _links(n, data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)))))
+    direct = np.ones(n, dtype=bool)
+    plain = rank.greedy(sp.csr_array(A), w, k)
+    conn = rank.connected_greedy(sp.csr_array(A), w, k, direct=direct, links=links)
+    assert conn.chosen.tolist() == plain.chosen.tolist()
+    assert conn.gains.tolist() == plain.gains.tolist()
+    costs = np.asarray(data.draw(st.lists(st.integers(1, 5), min_size=n, max_size=n)), float)
+    budget = float(data.draw(st.integers(0, 12)))
+    plain = rank.greedy(sp.csr_array(A), w, k, costs=costs, budget=budget)
+    conn = rank.connected_greedy(sp.csr_array(A), w, k, direct=direct, links=links,
+                                 costs=costs, budget=budget)  # fmt: skip
+    assert conn.chosen.tolist() == plain.chosen.tolist()
+    assert conn.rule == plain.rule
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(
+    A=hnp.arrays(bool, st.tuples(st.integers(1, 9), st.integers(1, 12))),
+    data=st.data(),
+)
+def test_connected_greedy_plans_are_connected_within_k_and_budget(A, data):
+    n, m = A.shape
+    w = np.asarray(data.draw(st.lists(st.integers(0, 4), min_size=m, max_size=m)), dtype=float)
+    k = data.draw(st.integers(0, n + 1))
+    direct = np.asarray(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))))
+    links = _links(n, pairs)
+    with_budget = data.draw(st.booleans())
+    costs = np.asarray(data.draw(st.lists(st.integers(1, 5), min_size=n, max_size=n)), float)
+    budget = float(data.draw(st.integers(0, 12)))
+    res = rank.connected_greedy(
+        sp.csr_array(A), w, k, direct=direct, links=links,
+        costs=costs if with_budget else None, budget=budget if with_budget else None,
+    )  # fmt: skip
+    picks = res.chosen.tolist()
+    assert len(picks) <= k and len(set(picks)) == len(picks)
+    if with_budget:
+        assert costs[picks].sum() <= budget
+    dense = links.toarray()
+    for t, i in enumerate(picks):  # in build order, every site hops to the network or a built one
+        assert direct[i] or dense[i, picks[:t]].any()
+    assert res.objective == covered_weight(A, w, picks)
+    for i, r in zip(picks, res.relay_for.tolist(), strict=True):
+        assert r == -1 or (r in picks and picks.index(r) > picks.index(i))
+
+
 # -- budget variant --------------------------------------------------------------------------
 def test_budget_best_single_site_beats_ratio_greedy():
     # site 0: cheap and efficient (2 homes for 1); site 1: takes the whole budget, 10 homes.

@@ -220,7 +220,7 @@ def test_report_plots_are_embedded_pngs(world: dict) -> None:
         assert np.asarray(img.convert("L")).std() > 10  # not a blank image
     # the histogram caption says how many households had no prediction (V2's 150)
     assert "150 households lie beyond the prediction radius" in page
-    assert "Coverage threshold −100 dBm" in page
+    assert "Covered where the received power (total, median) reaches −100 dBm" in page  # the rule
     assert "Made by lomsong 9.9.9." in page
 
 

@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from conftest import require, require_module
 
 from lomsong.siting import rank
 
-spopt_locate = pytest.importorskip("spopt.locate")
-pulp = pytest.importorskip("pulp")
+spopt_locate = require_module("spopt.locate")
+pulp = require_module("pulp")
 
 # PuLP >= 3.3 announces its 4.0 API: the LpVariable(...) constructor spopt 0.7 uses and the
 # bundled-CBC PULP_CBC_CMD both raise DeprecationWarning from inside pulp, not ours to fix.
@@ -50,8 +51,7 @@ SF_FILES = (
 
 def _cbc() -> object:
     solver = pulp.PULP_CBC_CMD(msg=False)
-    if not solver.available():
-        pytest.skip("PuLP's CBC binary is not available")
+    require(solver.available(), "PuLP's CBC binary is not available")
     return solver
 
 
@@ -115,8 +115,7 @@ def _sf_data_dir() -> Path | None:
 @pytest.fixture(scope="module")
 def sf_instance() -> tuple[np.ndarray, np.ndarray]:
     d = _sf_data_dir()
-    if d is None:
-        pytest.skip("spopt's SF test data not found (set SPOPT_TEST_DATA)")
+    require(d is not None, "spopt's SF test data not found (set SPOPT_TEST_DATA)")
     # the same reading and ordering as spopt's tests/test_locate/test_mclp.py, so that the
     # published expectations (21 tracts uncovered, 89.756 % covered) apply
     dist = pd.read_csv(d / SF_FILES[0])

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
+from conftest import require
 from pyproj import Transformer
 from shapely.geometry import box
 
@@ -226,8 +227,7 @@ def test_missing_files_and_crs_are_all_reported(tmp_path: Path) -> None:
 
 def test_real_srtm_of_da_nang_cropped_and_reprojected() -> None:
     path = SHARED_DATA / "danang_lora" / "srtm_danang.tif"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
+    require(path.exists(), f"shared data not found at {path}")
     # Sơn Trà peninsula and the coast east of the city centre
     area = area_of(108.22, 16.08, 108.30, 16.11)
     grid, info = read_terrain(path, area=area, max_radius_km=1.0, return_info=True)
@@ -255,8 +255,7 @@ def test_real_srtm_of_da_nang_cropped_and_reprojected() -> None:
 
 def test_the_real_dem_written_as_an_hgt_tile_reads_back_identically(tmp_path: Path) -> None:
     path = SHARED_DATA / "danang_lora" / "srtm_danang.tif"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
+    require(path.exists(), f"shared data not found at {path}")
     with rasterio.open(path) as src:
         dem = src.read(1)
         t = src.transform
@@ -287,3 +286,27 @@ def test_the_real_dem_written_as_an_hgt_tile_reads_back_identically(tmp_path: Pa
     b = read_terrain(tmp_path / "N15E108.hgt", area=area, max_radius_km=1.0, resolution_m=30.0)
     assert a.shape == b.shape and a.transform == b.transform
     np.testing.assert_allclose(a.data, b.data, atol=1e-3)
+
+
+def test_an_area_in_lon_lat_gives_a_grid_in_the_areas_utm_zone(tmp_path: Path) -> None:
+    # most users' area is in EPSG:4326: the grid is in the area's UTM zone, as read_villages
+    # chooses — 48N for an area at 107.4–107.5° E, 49N at 108.4–108.5° E
+    tile48 = write_hgt(tmp_path, 107, 15, z=lambda lon, lat: plane(lon + 1.0, lat))
+    area48 = gpd.GeoDataFrame(geometry=[box(107.4, 15.4, 107.5, 15.5)], crs="EPSG:4326")
+    grid = read_terrain(tile48, area=area48)
+    assert grid.crs.to_string() == "EPSG:32648"
+    assert grid.data.shape[0] > 0 and np.isfinite(grid.data).all()
+    tile49 = write_hgt(tmp_path, 108, 15)
+    lonlat = gpd.GeoDataFrame(geometry=[box(108.4, 15.4, 108.5, 15.5)], crs="EPSG:4326")
+    got = read_terrain(tile49, area=lonlat)
+    want = read_terrain(tile49, area=lonlat.to_crs(UTM49))
+    assert got.crs.to_string() == UTM49
+    assert got.transform == want.transform
+    np.testing.assert_array_equal(got.data, want.data)
+
+
+def test_an_area_without_crs_is_refused_by_name(tmp_path: Path) -> None:
+    tile = write_hgt(tmp_path, 108, 15)
+    naive = gpd.GeoDataFrame(geometry=[box(108.4, 15.4, 108.5, 15.5)])
+    with pytest.raises(InputError, match=r"<area>: has no CRS"):
+        read_terrain(tile, area=naive)

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import require_module
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
@@ -163,13 +164,13 @@ def test_opencellid_cells_group_into_sites_and_named_operators(tmp_path: Path, a
         ["freq_mhz", "height_m", "eirp_dbm", "beamwidth_deg", "tilt_deg"], 6
     )
     assert t.loc[3, "freq_mhz"] == TECH_DEFAULTS["5G"]["freq_mhz"]
-    # units of one site stand at the mean of the site's four cells
+    # units of one site stand at the median (per axis) of the site's four cells
     site1 = [(108.72000, 14.76000), (108.72018, 14.76008), (108.72036, 14.76000),
              (108.72000, 14.76013)]  # fmt: skip
     xy = np.array([utm(lon, lat) for lon, lat in site1])
-    mean = xy.mean(axis=0)
+    median = np.median(xy, axis=0)
     for g in t.geometry.iloc[:2]:
-        assert (g.x, g.y) == pytest.approx(tuple(mean), abs=1e-3)  # PROJ round trip: mm
+        assert (g.x, g.y) == pytest.approx(tuple(median), abs=1e-3)  # PROJ round trip: mm
     assert t.attrs["cells"] == 8
     assert t.attrs["outside_area"] == 1  # Hà Nội: dropped, not a reject (country-wide export)
     assert t.attrs["rejects"] == [
@@ -184,14 +185,15 @@ def test_opencellid_without_header_gzipped_and_a_smaller_site_distance(tmp_path,
         f.write(OPENCELLID_ROWS)
     t = read_towers(path, area=area, max_radius_km=10)
     assert len(t) == 6 and t["site_id"].nunique() == 3
-    # cells ~20 m apart stay apart at 10 m: site 1 splits into its 4 cells (GSM 14 m off)
+    # at 10 m, site 1 splits in two: its LTE cells ~20 m apart stay one site (one eNodeB, id
+    # 1001 >> 8 = 3), the GSM cell ~24 m from their median is another
     t10 = read_towers(path, area=area, max_radius_km=10, site_distance_m=10.0)
-    assert t10["site_id"].nunique() == 4 + 2  # 4 at site 1; sites 2 and 3 (≤ 3 m apart)
-    assert len(t10) == 4 + 2 + 2
+    assert t10["site_id"].nunique() == 2 + 2  # 2 at site 1; sites 2 and 3 (≤ 3 m apart)
+    assert len(t10) == 2 + 2 + 2
 
 
 def test_xlsx_with_a_column_mapping_and_a_sheet(tmp_path: Path, area) -> None:
-    pytest.importorskip("openpyxl")
+    require_module("openpyxl")
     path = tmp_path / "tram_bts.xlsx"
     table = pd.DataFrame({
         "Mã trạm": ["QNI001", "QNI002"], "Kinh độ": [108.72, 108.75], "Vĩ độ": [14.76, 14.70],
@@ -240,3 +242,108 @@ def test_operator_codes() -> None:
     assert operator_name(452, 7) == "Gmobile"
     assert operator_name(452, 8) == "452-8"
     assert operator_name(None, 4) == ""
+
+
+# --- OpenCelliD: cells grouped by the network's own structure, then by distance -------------
+MAST = utm(108.73, 14.755)  # inside the area
+
+
+def ocid_row(radio: str, net: int, area: int, cell: int, dx: float, dy: float) -> str:
+    """An OpenCelliD row for a cell estimated (dx, dy) metres from ``MAST``."""
+    lon, lat = TO_UTM.transform(MAST[0] + dx, MAST[1] + dy, direction="INVERSE")
+    return f"{radio},452,{net},{area},{cell},0,{lon:.7f},{lat:.7f},1000,5,1,1500000000,1600000000,0"
+
+
+def around(r_m: tuple[float, float, float], shift_m: float = 0.0) -> list[tuple[float, float]]:
+    """Three sector cells' estimates at 0°, 120°, 240° from a mast ``shift_m`` east of MAST,
+    ``r_m`` from it: 390–480 m from each other for r = 250, 300, 200 m."""
+    return [(shift_m + r * np.sin(np.radians(a)), r * np.cos(np.radians(a)))
+            for r, a in zip(r_m, (0.0, 120.0, 240.0), strict=True)]  # fmt: skip
+
+
+def read_ocid(tmp_path: Path, rows: list[str], area) -> gpd.GeoDataFrame:
+    path = write(tmp_path / "cells.csv", OPENCELLID_HEADER + "\n" + "\n".join(rows) + "\n")
+    return read_towers(path, area=area, max_radius_km=10)
+
+
+def test_lte_cells_of_one_enodeb_hundreds_of_metres_apart_are_one_site(tmp_path, area) -> None:
+    cells = around((250.0, 300.0, 200.0))
+    xy = np.array(cells)
+    d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))[np.triu_indices(3, 1)]
+    assert (d > 300).all() and (d < 600).all()  # scattered far beyond the 50 m site distance
+    rows = [ocid_row("LTE", 4, 10001, 256 * 1234 + k, dx, dy)
+            for k, (dx, dy) in enumerate(cells, start=1)]  # fmt: skip
+    t = read_ocid(tmp_path, rows, area)
+    assert t["tower_id"].tolist() == ["S001-45204-4G"]
+    assert t["cells"].tolist() == [3]
+    # the site stands at the median (per axis) of its cells as written in the file
+    written = np.array([utm(float(r.split(",")[6]), float(r.split(",")[7])) for r in rows])
+    med = np.median(written, axis=0)
+    assert (t.geometry.iloc[0].x, t.geometry.iloc[0].y) == pytest.approx(tuple(med), abs=1e-3)
+    assert (t.attrs["cells"], t.attrs["sites"]) == (3, 1)
+
+
+def test_two_enodebs_100_m_apart_stay_two_sites(tmp_path, area) -> None:
+    rows = [ocid_row("LTE", 4, 10001, 256 * enb + k, dx, dy)
+            for enb, shift in ((1234, 0.0), (1235, 100.0))
+            for k, (dx, dy) in enumerate(around((250.0, 300.0, 200.0), shift), 1)]  # fmt: skip
+    t = read_ocid(tmp_path, rows, area)
+    assert t["site_id"].tolist() == ["S001", "S002"]
+    assert t["cells"].tolist() == [3, 3]
+    assert t.geometry.iloc[0].distance(t.geometry.iloc[1]) == pytest.approx(100.0, abs=0.01)
+    assert (t.attrs["cells"], t.attrs["sites"]) == (6, 2)
+
+
+def test_enodeb_cells_farther_apart_than_the_spread_stay_apart(tmp_path, area) -> None:
+    from lomsong.defaults import OPENCELLID_SITE_SPREAD_M
+
+    far = OPENCELLID_SITE_SPREAD_M + 500.0  # a bad estimate (or a reused id) beyond the spread
+    rows = [ocid_row("LTE", 4, 10001, 256 * 1234 + 1, 0.0, 0.0),
+            ocid_row("LTE", 4, 10001, 256 * 1234 + 2, 300.0, 0.0),
+            ocid_row("LTE", 4, 10001, 256 * 1234 + 3, 300.0 + far, 0.0)]  # fmt: skip
+    t = read_ocid(tmp_path, rows, area)
+    assert t["cells"].tolist() == [2, 1] and t.attrs["sites"] == 2
+
+
+def test_umts_cells_of_one_nodeb_group_and_gsm_cells_by_distance(tmp_path, area) -> None:
+    rnc = 321
+    cells = around((250.0, 300.0, 200.0))
+    # one NodeB: UC-Id = RNC << 16 | C-Id, sectors 1231–1233 (one C-Id decade); another NodeB
+    # of the same RNC 1.5 km east (1241–1243) is its own site; GSM cells 400 m apart have no
+    # structure to tell they share a mast: two sites
+    rows = [ocid_row("UMTS", 1, 30001, (rnc << 16) + 1230 + k, dx, dy)
+            for k, (dx, dy) in enumerate(cells, start=1)]  # fmt: skip
+    rows += [ocid_row("UMTS", 1, 30001, (rnc << 16) + 1240 + k, dx, dy)
+             for k, (dx, dy) in enumerate(around((250.0, 300.0, 200.0), 1500.0), 1)]  # fmt: skip
+    rows += [ocid_row("GSM", 2, 20001, 3001, 0.0, -2000.0),
+             ocid_row("GSM", 2, 20001, 3002, 400.0, -2000.0)]  # fmt: skip
+    t = read_ocid(tmp_path, rows, area)
+    assert t["tech"].tolist() == ["3G", "3G", "2G", "2G"]
+    assert t["cells"].tolist() == [3, 3, 1, 1]
+    assert t["site_id"].nunique() == 4
+    assert (t.attrs["cells"], t.attrs["sites"]) == (8, 4)
+
+
+def test_nb_iot_rows_are_rejected_with_the_reason_and_the_format_is_still_detected(
+    tmp_path, area
+) -> None:
+    # a per-country export without header whose first row is an NB-IoT carrier
+    rows = [ocid_row("NBIOT", 4, 10001, 256 * 777 + 1, 0.0, 0.0),
+            ocid_row("LTE", 4, 10001, 256 * 1234 + 1, 0.0, 0.0),
+            ocid_row("NBIOT", 4, 10001, 256 * 777 + 2, 50.0, 0.0)]  # fmt: skip
+    path = write(tmp_path / "452.csv", "\n".join(rows) + "\n")
+    t = read_towers(path, area=area, max_radius_km=10)
+    assert t["tower_id"].tolist() == ["S001-45204-4G"]
+    assert [(r["row"], r["reason"]) for r in t.attrs["rejects"]] == [
+        (1, "NB-IoT (not a handset service)"), (3, "NB-IoT (not a handset service)"),
+    ]  # fmt: skip
+    assert (t.attrs["cells"], t.attrs["sites"]) == (1, 1)
+
+
+def test_an_area_in_lon_lat_gives_towers_in_its_utm_zone(tmp_path: Path, area) -> None:
+    path = write(tmp_path / "bts.csv", GENERIC)
+    want = read_towers(path, area=area, max_radius_km=10)
+    got = read_towers(path, area=area.to_crs(4326), max_radius_km=10)
+    assert got.crs.to_string() == UTM49
+    assert got["tower_id"].tolist() == want["tower_id"].tolist()
+    assert got.geometry.geom_equals_exact(want.geometry, tolerance=1e-3).all()

@@ -9,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import require, require_module
 from shapely.geometry import LineString, Point, Polygon, box
 
 from lomsong.errors import InputError, InputWarning
@@ -88,7 +89,7 @@ def test_shapefile_without_prj_needs_a_crs(tmp_path: Path) -> None:
 
 
 def test_geoparquet(tmp_path: Path) -> None:
-    pytest.importorskip("pyarrow")
+    require_module("pyarrow")
     path = tmp_path / "thon.parquet"
     hamlets().to_parquet(path)
     v = read_villages(path, columns=MAPPING)
@@ -162,8 +163,7 @@ def test_metres_in_a_lon_lat_file_are_caught() -> None:
 
 def test_quang_ngai_communes_2009() -> None:
     path = SHARED_DATA / "quang_ngai" / "communes_2009.geojson"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
+    require(path.exists(), f"shared data not found at {path}")
     v = read_villages(
         path,
         columns={

@@ -8,10 +8,12 @@ composite is rebuilt from the per-tower entries.
 An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB (rounded
 to 0.005 dB; NaN and skipped cells, −inf, as two reserved codes), stored compressed as
 ``<key>.npz`` where the key is the SHA-256 of everything the prediction depends on: the tower's
-radio parameters and position, the terrain's checksum, the model and its parameters, and the
-engine version. Entries are written to a temporary file and renamed into place (atomic), and
-carry a checksum of their array that is verified on read: a corrupt or truncated entry is
-deleted and recomputed, never trusted.
+radio parameters and position (and its id under a calibration, whose offsets are per tower), the
+terrain's checksum, the model and its parameters, and a digest of the engine's source code
+(:data:`ENGINE_SOURCES`, so a changed engine never reads entries of the old one, while a change
+of, say, the report code keeps them). Entries are written to a temporary file and renamed into
+place (atomic), and carry a checksum of their array that is verified on read: a corrupt or
+truncated entry is deleted and recomputed, never trusted.
 
 Compression: the centi-dB rows are delta-coded (neighbouring cells differ little), split into
 low and high byte planes and compressed with Zstandard at level 1. For a 30 km / 30 m ITM window
@@ -28,7 +30,7 @@ import json
 import logging
 import math
 import os
-import tempfile
+import secrets
 import threading
 import zipfile
 import zlib
@@ -40,22 +42,36 @@ import numba as nb
 import numpy as np
 import zstandard
 
+from lomsong._version import code_digest
 from lomsong.coverage.types import TowerPrediction
 from lomsong.grid import Grid
 
-__all__ = ["TowerCache", "ENGINE_VERSION"]
+__all__ = ["TowerCache", "ENGINE_SOURCES", "engine_digest"]
 
 logger = logging.getLogger(__name__)
 
-#: Bump whenever the engine's numbers change, so old entries stop matching.
-ENGINE_VERSION = "rays-4"
+#: The source a tower's prediction depends on (relative to the package folder): the engine,
+#: pruning, this module's codec and every module they import (the physics, the grid, the
+#: defaults and constants, the calibration's formula in types). tests/test_pipeline.py checks
+#: that every module the engine imports is here.
+ENGINE_SOURCES = ("propagation", "coverage/engine.py", "coverage/pruning.py", "coverage/cache.py",
+                  "coverage/types.py", "grid.py", "defaults.py", "constants.py",
+                  "errors.py", "_version.py")  # fmt: skip
 #: Bump whenever the entry format changes (part of the key too).
 _FORMAT = "zstd-planes-2"
 COMPOSITE = "composite.npz"
 _NAN_Q = np.int16(-32768)
 #: A cell the prediction skipped (−inf: certainly below the composite, see predict_tower).
 _SKIP_Q = np.int16(-32767)
+#: Every field of a tower row the engine reads (:func:`~lomsong.coverage.engine.predict_tower`,
+#: its sector gain and :func:`~lomsong.coverage.pruning.tower_params`), but the position (``xy``)
+#: and the id (read only under a calibration, see :meth:`TowerCache.key`).
 _TOWER_FIELDS = ("freq_mhz", "height_m", "eirp_dbm", "azimuth_deg", "beamwidth_deg", "tilt_deg")
+
+
+def engine_digest() -> str:
+    """SHA-256 of the engine's source (:data:`ENGINE_SOURCES`; read once per process)."""
+    return code_digest(ENGINE_SOURCES)
 
 
 class TowerCache:
@@ -87,20 +103,34 @@ class TowerCache:
 
     @staticmethod
     def key(tower: Mapping, *, terrain_digest: str, settings: Mapping) -> str:
-        """Content key of one tower's prediction."""
+        """Content key of one tower's prediction.
+
+        Parameters
+        ----------
+        tower
+            A towers-layer row: the radio fields, ``geometry`` and ``tower_id``.
+        terrain_digest
+            From :meth:`terrain_digest`.
+        settings
+            The model and its parameters; ``"calibration"`` when one is in force (its offsets
+            are per ``tower_id``, so co-sited units with the same radio settings then differ).
+        """
         radio = {}
         for f in _TOWER_FIELDS:
             v = float(tower.get(f, math.nan))
             radio[f] = None if math.isnan(v) else round(v, 6)
         geom = tower["geometry"]
         payload = {
-            "engine": ENGINE_VERSION,
+            "engine": engine_digest(),
             "format": _FORMAT,
             "terrain": terrain_digest,
             "settings": {k: settings[k] for k in sorted(settings)},
             "radio": radio,
             "xy": [round(geom.x, 3), round(geom.y, 3)],
         }
+        if settings.get("calibration") is not None:
+            # the engine reads the tower's own offset and slope (its id's, or the mean's)
+            payload["tower_id"] = str(tower.get("tower_id", ""))
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -218,7 +248,7 @@ class TowerCache:
         self, path: Path, arrays: dict[str, np.ndarray], *, compress: bool = False
     ) -> None:
         """Write to a temporary file in the same folder, fsync, rename: never half-written."""
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=self.folder)
+        fd, tmp = _new_file(self.folder)
         try:
             with os.fdopen(fd, "wb") as f:
                 (np.savez_compressed if compress else np.savez)(f, **arrays)
@@ -239,6 +269,18 @@ class TowerCache:
         for p in self.folder.glob(".tmp-*"):
             p.unlink(missing_ok=True)
         return n
+
+
+def _new_file(folder: Path) -> tuple[int, Path]:
+    """A new file ``.tmp-*.npz`` in ``folder``, open for writing, with the umask's mode (0o666
+    minus it): ``tempfile.mkstemp``'s 0o600 would survive the rename, and the cache could be
+    read only by whoever ran lomsong."""
+    while True:
+        path = folder / f".tmp-{secrets.token_hex(8)}.npz"
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), path
+        except FileExistsError:
+            continue
 
 
 def _crc32(arrays: Mapping[str, np.ndarray]) -> int:

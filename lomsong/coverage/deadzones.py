@@ -14,10 +14,12 @@ import shapely
 from scipy import ndimage
 
 from lomsong.coverage.rule import CoverageRule
-from lomsong.coverage.types import Coverage
+from lomsong.coverage.types import CalibrationResult, Coverage
 from lomsong.defaults import DEAD_SHARE, THRESHOLD_DBM
 from lomsong.errors import LomsongError
 from lomsong.grid import Grid
+from lomsong.layers.crs import match_crs
+from lomsong.layers.households import match_to_census
 
 __all__ = ["DeadZones", "dead_zones"]
 
@@ -33,6 +35,8 @@ class DeadZones:
     villages
         The villages with ``households, households_covered, households_uncovered,
         share_uncovered, dead`` (project CRS), sorted by households_uncovered descending.
+        Each figure is the (rounded) sum of the village's household points' weights, so the
+        villages add up to the totals of ``households``.
     zones
         Dead-zone polygons: ``zone_id, households, area_km2, villages, nearest_tower_km``.
     households
@@ -42,6 +46,9 @@ class DeadZones:
         The coverage rule the households were judged by.
     params
         The prediction's model and parameters, so candidate sites are predicted alike.
+    calibration
+        The calibration the towers were predicted with (candidates and explanations apply it
+        too).
     """
 
     villages: gpd.GeoDataFrame
@@ -49,6 +56,7 @@ class DeadZones:
     households: gpd.GeoDataFrame
     rule: CoverageRule
     params: dict = field(default_factory=dict)
+    calibration: CalibrationResult | None = None
 
     @property
     def threshold_dbm(self) -> float:
@@ -94,7 +102,9 @@ def dead_zones(
         Output of :func:`predict` (with ``groups=True`` when the rule has per-technology
         thresholds or ``by_operator`` is used).
     villages, households
-        From :func:`read_villages` and :func:`read_households` (signal's CRS).
+        From :func:`read_villages` and :func:`read_households`; reprojected to the signal's
+        CRS when in another (the results are in the signal's CRS). The village figures count
+        the points' weights: :func:`read_households` weights them to the census counts.
     rule
         The coverage rule. Without it, one is built from ``threshold_dbm``, ``thresholds``,
         ``indoor_margin_db`` and ``dead_share`` (a shortcut for notebooks; the pipeline passes
@@ -116,8 +126,18 @@ def dead_zones(
             "per-technology thresholds or by_operator need predict(..., groups=True)"
         )
     grid = signal.power
+    # layers in another CRS (lon/lat, another UTM zone) are sampled on the signal's grid there
+    villages = match_crs(villages, grid.crs, "<villages>")
+    households = match_crs(households, grid.crs, "<households>")
     covered_grid = rule.covered_grid(grid.data, signal.groups)
     hh = households.copy()
+    # one unit for the whole run: the points of a village with a census count sum to it (the
+    # points say where, the census how many) — read_households(villages=...) does it already;
+    # points given otherwise are matched here by the same rule
+    census = villages.set_index("village_id")["households"].astype(float)
+    sums = hh.groupby("village_id")["households"].sum().reindex(census.index).fillna(0.0)
+    if ((census > 0) & ((sums - census).abs() > 1e-6)).any():
+        hh = match_to_census(hh, villages)
     x, y = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
     hh["power_dbm"] = grid.sample(x, y).astype(np.float32)
     hh["covered"] = _sample_mask(grid, covered_grid, x, y)
@@ -133,36 +153,25 @@ def dead_zones(
         sums[f"op:{op}"] = weight * _sample_mask(grid, mask, x, y)
     by_village = pd.DataFrame({"village_id": hh["village_id"], **sums}).groupby("village_id").sum()
     v = villages.copy()
+    # Every village figure is a sum of its points' weights, as every total and ranking gain
+    # is (the points of a village with a census count sum to it, see above).
     total = v["village_id"].map(by_village["w"]).fillna(0.0).to_numpy()
     covered = v["village_id"].map(by_village["wc"]).fillna(0.0).to_numpy()
-    # The points say *where* households live; the village's own count says *how many*: the
-    # share found on the points is applied to the village's households (identical when the
-    # points were spread from that count). A village with households but no point is judged
-    # at its representative point.
-    census = v["households"].to_numpy(dtype=float)
-    no_points = (total <= 0) & (census > 0)
-    at_centre = np.zeros(len(v), dtype=bool)
-    if no_points.any():
-        rp = v.geometry[no_points].representative_point()
-        at_centre[no_points] = _sample_mask(grid, covered_grid, rp.x.to_numpy(), rp.y.to_numpy())
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, (total - covered) / total, np.where(at_centre, 0.0, 1.0))
-    share = np.where((total > 0) | no_points, share, 0.0)
-    base = np.where(census > 0, census, total)
-    v["households_uncovered"] = np.round(base * share).astype(np.int64)
-    v["households_covered"] = np.round(base).astype(np.int64) - v["households_uncovered"]
+        share = np.where(total > 0, (total - covered) / total, 0.0)
+    v["households"] = np.round(total).astype(np.int64)
+    v["households_uncovered"] = np.round(total - covered).astype(np.int64)
+    v["households_covered"] = v["households"] - v["households_uncovered"]
     v["share_uncovered"] = share
-    v["dead"] = (base > 0) & (share >= rule.dead_share)
+    v["dead"] = (total > 0) & (share >= rule.dead_share)
     for op in operators:
         op_cov = v["village_id"].map(by_village[f"op:{op}"]).fillna(0.0).to_numpy()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            op_share = np.where(total > 0, op_cov / total, 0.0)
-        v[f"households_covered_{op}"] = np.round(base * op_share).astype(np.int64)
+        v[f"households_covered_{op}"] = np.round(op_cov).astype(np.int64)
     v = v.sort_values(["households_uncovered", "village_id"], ascending=[False, True])
 
     zones = _zone_polygons(signal, v, hh, covered_grid, min_zone_cells)
     params = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params}
-    return DeadZones(v.reset_index(drop=True), zones, hh, rule, params)
+    return DeadZones(v.reset_index(drop=True), zones, hh, rule, params, signal.calibration)
 
 
 def _sample_mask(grid: Grid, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

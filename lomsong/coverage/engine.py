@@ -11,26 +11,37 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from lomsong.coverage.pruning import pruning_mask, tower_params
 from lomsong.coverage.types import CalibrationResult, TowerPrediction
 from lomsong.defaults import ENVIRONMENT, ITM_DEFAULTS, MAX_RADIUS_KM, RX_HEIGHT_M
-from lomsong.errors import LomsongError
+from lomsong.errors import LomsongError, ModelValidityWarning, log_warning
 from lomsong.grid import Grid
 from lomsong.propagation import antennas, itm_raster, models, paths
 from lomsong.propagation.paths import half_width
 
-__all__ = ["RASTER_MODELS", "predict_tower", "path_loss_points"]
+__all__ = [
+    "RASTER_MODELS",
+    "predict_tower",
+    "path_loss_points",
+    "received_power_points",
+    "validity_notes",
+    "warn_model_validity",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Models the raster engine evaluates. "hata" switches to COST-231 Hata above 1500 MHz (the
 #: Hata family's usual split: Okumura-Hata is published for 150–1500 MHz only); "itm" is the
 #: NTIA Longley-Rice point-to-point model evaluated incrementally along rays (:mod:`.itm_raster`).
+#: Every model takes every environment of :data:`lomsong.defaults.ENVIRONMENTS`: "hata" and
+#: "cost231" use it (COST-231's suburban and open areas take Hata's corrections, see
+#: :func:`lomsong.propagation.models.cost231_loss`); "fspl" and "itm" ignore it.
 RASTER_MODELS = ("fspl", "hata", "cost231", "itm")
-_HATA_MAX_MHZ = 1500.0
+_HATA_MAX_MHZ = models.HATA_VALIDITY["f_mhz"][1]
 
 
 def _distance_loss_fn(
@@ -49,6 +60,120 @@ def _distance_loss_fn(
         return np.maximum(m, models.free_space_loss(d_km, f_mhz))
 
     return loss
+
+
+#: How many tower ids (or values) a validity note lists before "… and N more".
+_LISTED = 5
+
+
+def _listed(items: list[str]) -> str:
+    more = f", … and {len(items) - _LISTED} more" if len(items) > _LISTED else ""
+    return ", ".join(items[:_LISTED]) + more
+
+
+def _towers(ids: np.ndarray, values: np.ndarray | None = None, unit: str = "") -> str:
+    """``"2 towers at 2100, 3500 MHz (T1, T2) are"``: who, for a validity note."""
+    n = len(ids)
+    at = ""
+    if values is not None:
+        distinct = sorted(set(np.round(values, 1).tolist()))
+        at = f" at {_listed([f'{v:g}' for v in distinct])} {unit}"
+    noun, verb = ("tower", "is") if n == 1 else ("towers", "are")
+    return f"{n} {noun}{at} ({_listed(list(ids))}) {verb}"
+
+
+def validity_notes(
+    towers: Any, model: str, *, rx_height_m: float, max_radius_km: float
+) -> list[str]:
+    """Where the towers' predictions leave the model's published ranges: one sentence a reason.
+
+    The engine evaluates Okumura-Hata and COST-231 Hata over the whole radius with
+    ``validate=False`` (one warning per raster call would say the same thing thousands of
+    times); these notes say it once for a set of towers, naming them. One note per reason,
+    each only when some tower is concerned:
+
+    - frequency: ``"hata"`` is Okumura-Hata, published for 150–1500 MHz; above 1500 MHz the
+      engine uses COST-231 Hata, published up to 2000 MHz (3G at 2100 MHz and 5G at 3500 MHz
+      are beyond it); ``"cost231"`` is published for 1500–2000 MHz (2G at 900 MHz is below);
+    - base-station height above ground (30–200 m);
+    - mobile height ``rx_height_m`` (1–10 m);
+    - distance: published to 20 km; a ``max_radius_km`` beyond takes every tower past it.
+
+    Distances under 1 km are not reported: every tower has them, and the engine bounds the
+    loss there by free space. "fspl" and "itm" give no notes.
+
+    Parameters
+    ----------
+    towers
+        Towers frame with ``tower_id``, ``freq_mhz`` (MHz) and ``height_m`` (m above ground).
+    model
+        The raster model name.
+    rx_height_m
+        Receiver height above ground (m).
+    max_radius_km
+        Prediction radius around each tower (km).
+
+    Returns
+    -------
+    list of str
+        The notes, frequency first; empty when every prediction is within range.
+    """
+    if model not in ("hata", "cost231") or len(towers) == 0:
+        return []
+    if "tower_id" in towers:
+        ids = towers["tower_id"].astype(str).to_numpy()
+    else:
+        ids = np.array([str(i) for i in towers.index])
+    f = towers["freq_mhz"].to_numpy(dtype=float)
+    h = towers["height_m"].to_numpy(dtype=float)
+    hata_lo, hata_hi = models.HATA_VALIDITY["f_mhz"]
+    cost_lo, cost_hi = models.COST231_VALIDITY["f_mhz"]
+    notes = []
+    if model == "hata":
+        parts = []
+        if (sel := f > hata_hi).any():
+            switch = f"COST-231 Hata is used above {hata_hi:g} MHz"
+            parts.append(f"{_towers(ids[sel])} above it: {switch}")
+        if (sel := f > cost_hi).any():
+            beyond = f"beyond COST-231's {cost_hi:g} MHz: extrapolated"
+            parts.append(f"{_towers(ids[sel], f[sel], 'MHz')} {beyond}")
+        if (sel := f < hata_lo).any():
+            parts.append(f"{_towers(ids[sel], f[sel], 'MHz')} below it: extrapolated")
+        if parts:
+            published = f"Okumura-Hata is published for {hata_lo:g}–{hata_hi:g} MHz"
+            notes.append(f"{published}; {'; '.join(parts)}")
+        name = "Okumura-Hata and COST-231 Hata are"
+    else:
+        if (sel := (f < cost_lo) | (f > cost_hi)).any():
+            published = f"COST-231 Hata is published for {cost_lo:g}–{cost_hi:g} MHz"
+            notes.append(f"{published}; {_towers(ids[sel], f[sel], 'MHz')} outside: extrapolated")
+        name = "COST-231 Hata is"
+    # the height and distance ranges are the same for both models
+    h_lo, h_hi = models.HATA_VALIDITY["h_tx_m"]
+    if (sel := (h < h_lo) | (h > h_hi)).any():
+        published = f"{name} published for base-station heights {h_lo:g}–{h_hi:g} m"
+        notes.append(f"{published}; {_towers(ids[sel], h[sel], 'm')} outside: extrapolated")
+    m_lo, m_hi = models.HATA_VALIDITY["h_rx_m"]
+    if not m_lo <= rx_height_m <= m_hi:
+        published = f"{name} published for mobile heights {m_lo:g}–{m_hi:g} m"
+        notes.append(f"{published}; rx_height_m = {rx_height_m:g} m is outside: extrapolated")
+    d_hi = models.HATA_VALIDITY["d_km"][1]
+    if max_radius_km > d_hi:
+        published = f"{name} published up to {d_hi:g} km"
+        reach = f"{_towers(ids)} predicted beyond it (max_radius_km = {max_radius_km:g})"
+        notes.append(f"{published}; {reach}: extrapolated there")
+    return notes
+
+
+def warn_model_validity(
+    towers: Any, model: str, *, rx_height_m: float, max_radius_km: float
+) -> list[str]:
+    """Say once, as a :class:`~lomsong.errors.ModelValidityWarning` log line each, every
+    :func:`validity_notes` of these towers; returns the notes."""
+    notes = validity_notes(towers, model, rx_height_m=rx_height_m, max_radius_km=max_radius_km)
+    for note in notes:
+        log_warning(logger, ModelValidityWarning, note)
+    return notes
 
 
 def _loss_table(
@@ -228,3 +353,68 @@ def path_loss_points(
     far = np.hypot(points_x - tx_xy[0], points_y - tx_xy[1]) > max_m
     loss[far] = np.nan
     return loss
+
+
+def _antenna_gain(
+    tower: Mapping, terrain: Grid, xs: np.ndarray, ys: np.ndarray, h_tx_m: float, rx_h: float
+) -> np.ndarray:
+    """Pattern gain (dB ≤ 0) toward the points, with the elevation rule of ``_sector_gain``."""
+    az = float(tower.get("azimuth_deg", np.nan))
+    if math.isnan(az):
+        return np.zeros(len(xs))
+    tx, ty = tower["geometry"].x, tower["geometry"].y
+    dx, dy = xs - tx, ys - ty
+    dist = np.maximum(np.hypot(dx, dy), terrain.res / 2)
+    z = terrain.sample(xs, ys)
+    z_tx = float(terrain.sample(np.array([tx]), np.array([ty]))[0])
+    z_tx = 0.0 if not math.isfinite(z_tx) else z_tx
+    dz = z + rx_h - (z_tx + h_tx_m)
+    return np.asarray(
+        antennas.antenna_gain_db(
+            antennas.bearing_deg(dx, dy),
+            antennas.elevation_deg(dz, dist),
+            azimuth_deg=az,
+            beamwidth_deg=float(tower["beamwidth_deg"]),
+            tilt_deg=float(tower["tilt_deg"]),
+        ),  # fmt: skip
+        dtype=float,
+    ).reshape(len(xs))
+
+
+def received_power_points(
+    tower: Mapping,
+    terrain: Grid,
+    xs: Any,
+    ys: Any,
+    *,
+    h_tx_m: float | None = None,
+    model: str = "hata",
+    environment: str = "suburban",
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+    calibration: CalibrationResult | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Received power (dBm) of one tower at points, and its antenna gain toward them (dB).
+
+    ``P = eirp_dbm + antenna gain − path_loss_points(...)``: the raster engine's model on the
+    straight profile to each point, as :func:`predict_tower` computes it on the grid. With a
+    ``calibration`` the tower's fitted offset (its own, else the mean) replaces its EIRP and
+    the fitted distance correction is added to the loss — existing towers, candidates and
+    explanations alike. ``h_tx_m`` overrides the tower's ``height_m`` (mast search). NaN beyond
+    ``max_radius_km`` or where the profile leaves the grid.
+    """
+    xs = np.atleast_1d(np.asarray(xs, dtype=float))
+    ys = np.atleast_1d(np.asarray(ys, dtype=float))
+    h = float(tower["height_m"]) if h_tx_m is None else float(h_tx_m)
+    g = tower["geometry"]
+    loss = path_loss_points(
+        terrain, (g.x, g.y), xs, ys, f_mhz=float(tower["freq_mhz"]), h_tx_m=h, model=model,
+        environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
+    )  # fmt: skip
+    gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
+    if calibration is None:
+        return float(tower["eirp_dbm"]) + gain - loss, gain
+    # as _calibrated_window: received = offset − loss − c(d), d from the cell distance rule
+    d_km = np.maximum(np.hypot(xs - g.x, ys - g.y), terrain.res / 2) / 1000.0
+    tx_id = str(tower.get("tower_id", tower.get("site_id", "")))
+    return calibration.received_dbm(loss, d_km, tx_id=tx_id) + gain, gain

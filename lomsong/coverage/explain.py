@@ -4,13 +4,12 @@ For each village with uncovered households, :func:`explain_villages` takes one *
 (the uncovered household nearest to the household-weighted centre of the village's uncovered
 households: a point the raster calls dark, in the middle of the dark part) and predicts every
 existing tower within ``max_radius_km`` there with the raster engine's own loss on the straight
-profile (:func:`lomsong.coverage.engine.path_loss_points`)::
+profile (:func:`lomsong.coverage.engine.received_power_points`)::
 
-    P = EIRP + G_antenna(bearing, elevation) − L_distance(d) − L_edge
+    P = EIRP + G_antenna(bearing, elevation) − L_model(profile)
 
-where ``L_edge = J(v) − J(0)`` is the knife-edge loss of the dominant obstacle beyond grazing
-(:mod:`.profiles`). The strongest tower is the village's *best tower*; the shortfall is
-``S = threshold − P`` (dB; the margin is ``−S``).
+The tower with the best margin over the rule is the village's *best tower*; the shortfall is
+``S = threshold(tech) − P`` (dB; the margin is ``−S``).
 
 Reason categories
 -----------------
@@ -21,8 +20,8 @@ Checked in this order:
     No tower within ``max_radius_km`` gives a prediction. The nearest tower (at any distance)
     is still reported as ``best_tower``/``distance_km`` with no power or margin.
 ``sea``
-    The straight path to the best (or, without one, the nearest) tower runs over water — ground
-    elevation ≤ 0 m on at least :data:`SEA_SHARE` (half) of its samples — and neither terrain nor
+    The straight path to the best (or, without one, the nearest) tower runs over the sea — the
+    run's sea mask on at least :data:`SEA_SHARE` (half) of its samples — and neither terrain nor
     the antenna pattern is the dominant cause (below). An island 30 km offshore with no tower of
     its own is ``sea`` whether the mainland tower is inside the radius (too weak) or outside it.
 ``terrain``
@@ -59,9 +58,19 @@ What it would take
     the village's uncovered households (:func:`lomsong.siting.matrix.covered_by_site`, on the
     ranking's coverage matrix). Filled by the siting step, after ranking.
 
-Validity: the single knife-edge engine (see :mod:`.profiles`), so the reason and the mast
-height inherit its limits (a second ridge behind the first is ignored; deep valleys are
-optimistic by up to ~10 dB).
+The model of the run
+--------------------
+Power, margin and mast height are always the run's own model at the probe point
+(:func:`lomsong.coverage.engine.received_power_points`: ITM point to point under ITM, the
+closed-form model plus one knife edge otherwise), judged by the run's coverage rule
+(:class:`lomsong.coverage.rule.CoverageRule`, per technology, indoor margin included) with
+the run's calibration. The *relief* loss follows the model too: under ITM it is ITM's own
+reference attenuation on the real profile minus that on a smooth profile between the same
+terminals, the obstacle is ITM's transmitter horizon and ``propagation_mode`` is ITM's mode
+(1 line of sight, 2 diffraction, 3 troposcatter); under the closed-form models it is the
+knife edge of the dominant obstacle (:mod:`lomsong.propagation.paths`), whose limits it
+inherits (a second ridge behind the first is ignored). "Sea" is the run's sea mask
+(:func:`lomsong.layers.water.sea_mask`).
 """
 
 from __future__ import annotations
@@ -78,11 +87,13 @@ import pandas as pd
 from pyproj import Transformer
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.engine import received_power_points
+from lomsong.coverage.rule import CoverageRule
 from lomsong.coverage.types import Coverage
-from lomsong.defaults import MAX_RADIUS_KM, RX_HEIGHT_M, THRESHOLD_DBM
+from lomsong.defaults import ENVIRONMENT, ITM_DEFAULTS, MAX_RADIUS_KM, RX_HEIGHT_M
 from lomsong.grid import Grid
-from lomsong.propagation import antennas
+from lomsong.layers.water import sea_mask
+from lomsong.propagation import antennas, itm
 from lomsong.propagation.paths import Profile, terrain_profile
 from lomsong.text import PLOT, SENTENCES, compass, for_lang, format_int, format_km
 
@@ -97,7 +108,6 @@ __all__ = [
     "EXPLAIN_COLUMNS",
     "Profile",
     "terrain_profile",
-    "tower_power",
     "explain_villages",
     "dark_sentence",
     "village_profile",
@@ -132,66 +142,9 @@ CONTRACT_COLUMNS = [
 HELPER_COLUMNS = [
     "obstruction_distance_km", "obstruction_bearing_deg", "obstruction_above_los_m",
     "fresnel_radius_m", "terrain_loss_db", "sector_loss_db", "off_axis_deg", "water_share",
-    "mast_reachable", "centre_x", "centre_y",
+    "mast_reachable", "centre_x", "centre_y", "propagation_mode",
 ]  # fmt: skip
 EXPLAIN_COLUMNS = CONTRACT_COLUMNS + HELPER_COLUMNS
-
-
-# -- tower power at points ----------------------------------------------------------------------
-def _antenna_gain(
-    tower: Mapping, terrain: Grid, xs: np.ndarray, ys: np.ndarray, h_tx_m: float, rx_h: float
-) -> np.ndarray:
-    """Pattern gain (dB ≤ 0) toward the points, with the elevation rule of ``_sector_gain``."""
-    az = float(tower.get("azimuth_deg", np.nan))
-    if math.isnan(az):
-        return np.zeros(len(xs))
-    tx, ty = tower["geometry"].x, tower["geometry"].y
-    dx, dy = xs - tx, ys - ty
-    dist = np.maximum(np.hypot(dx, dy), terrain.res / 2)
-    z = terrain.sample(xs, ys)
-    z_tx = float(terrain.sample(np.array([tx]), np.array([ty]))[0])
-    z_tx = 0.0 if not math.isfinite(z_tx) else z_tx
-    dz = z + rx_h - (z_tx + h_tx_m)
-    return np.asarray(
-        antennas.antenna_gain_db(
-            antennas.bearing_deg(dx, dy),
-            antennas.elevation_deg(dz, dist),
-            azimuth_deg=az,
-            beamwidth_deg=float(tower["beamwidth_deg"]),
-            tilt_deg=float(tower["tilt_deg"]),
-        ),  # fmt: skip
-        dtype=float,
-    ).reshape(len(xs))
-
-
-def tower_power(
-    tower: Mapping,
-    terrain: Grid,
-    xs: Any,
-    ys: Any,
-    *,
-    h_tx_m: float | None = None,
-    model: str = "hata",
-    environment: str = "suburban",
-    rx_height_m: float = RX_HEIGHT_M,
-    max_radius_km: float = MAX_RADIUS_KM,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Received power (dBm) of one tower at points, and its antenna gain toward them (dB).
-
-    ``P = eirp_dbm + antenna gain − path_loss_points(...)``: the raster engine's model on the
-    straight profile to each point. ``h_tx_m`` overrides the tower's ``height_m`` (mast
-    search). NaN beyond ``max_radius_km`` or where the profile leaves the grid.
-    """
-    xs = np.atleast_1d(np.asarray(xs, dtype=float))
-    ys = np.atleast_1d(np.asarray(ys, dtype=float))
-    h = float(tower["height_m"]) if h_tx_m is None else float(h_tx_m)
-    g = tower["geometry"]
-    loss = path_loss_points(
-        terrain, (g.x, g.y), xs, ys, f_mhz=float(tower["freq_mhz"]), h_tx_m=h, model=model,
-        environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
-    )  # fmt: skip
-    gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
-    return float(tower["eirp_dbm"]) + gain - loss, gain
 
 
 # -- explain ------------------------------------------------------------------------------------
@@ -220,6 +173,16 @@ def _probe_points(gaps: DeadZones, village_ids: Sequence[str]) -> dict[str, tupl
         k = idx[int(np.argmin(np.hypot(x[idx] - cx, y[idx] - cy)))]
         out[v] = (float(x[k]), float(y[k]))
     return out
+
+
+def _representative_points(
+    villages: gpd.GeoDataFrame, village_ids: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """Per village: its representative point — where :func:`dead_zones` judges a village that
+    has households but no household point."""
+    sel = villages[villages["village_id"].astype(str).isin(set(village_ids))]
+    rp = sel.geometry.representative_point()
+    return {str(v): (float(p.x), float(p.y)) for v, p in zip(sel["village_id"], rp, strict=True)}
 
 
 def _off_axis(tower: Mapping, bearing: float) -> float:
@@ -263,7 +226,7 @@ def _mast_needed(
     """
 
     def reaches(h: float) -> bool:
-        p, _ = tower_power(tower, terrain, [x], [y], h_tx_m=h, **opts)
+        p, _ = received_power_points(tower, terrain, [x], [y], h_tx_m=h, **opts)
         return bool(np.isfinite(p[0]) and p[0] >= threshold)
 
     h0 = float(tower["height_m"])
@@ -299,53 +262,63 @@ def explain_villages(
     terrain: Grid,
     *,
     max_mast_m: float = MAX_MAST_M,
+    sea: Grid | None = None,
 ) -> gpd.GeoDataFrame:
     """Why each village with uncovered households is dark, and what would light it.
 
     Parameters
     ----------
     signal
-        The :class:`~lomsong.coverage.predict.Coverage` the dead zones came from (its towers,
-        in serving-index order).
+        The :class:`~lomsong.coverage.types.Coverage` the dead zones came from (its towers, in
+        serving-index order, and its calibration).
     gaps
-        The :class:`~lomsong.coverage.deadzones.DeadZones`; its ``params`` (model,
-        environment, rx_height_m, max_radius_km) and ``threshold_dbm`` are used, so the
-        explanation is predicted exactly like the coverage.
+        The :class:`~lomsong.coverage.deadzones.DeadZones`: its ``params`` (model,
+        environment, rx_height_m, max_radius_km), its calibration and its coverage ``rule``
+        are used, so the explanation is predicted and judged exactly like the coverage.
     terrain
         Elevation Grid (m) of the prediction.
     max_mast_m
         Tallest mast searched (m above ground).
+    sea
+        Bool grid of the sea (default :func:`lomsong.layers.water.sea_mask` of the terrain).
 
     Returns
     -------
     GeoDataFrame
         A copy of ``gaps.villages`` (same rows and order) with :data:`EXPLAIN_COLUMNS` added;
-        villages without uncovered households have empty values (NA / NaN).
-        ``covered_by_site`` is left empty: the siting step fills it (:func:`covered_by_site`).
+        villages without uncovered households have empty values (NA / NaN). Every dead
+        village has a reason: one without household points is probed at its representative
+        point, as :func:`dead_zones` judged it. ``covered_by_site`` is left empty: the siting
+        step fills it (:func:`lomsong.siting.matrix.covered_by_site`).
 
     Notes
     -----
     Cost: one straight profile per (tower, village) pair within the radius, plus about a dozen
-    per village for the mast search (a 10 m scan, then bisection): 2 s for the demo's 44
-    villages and 40 towers on two cores.
+    per village for the mast search (a 10 m scan, then bisection), plus with ITM two
+    point-to-point evaluations of the best tower's profile: 2 s for the demo's 44 villages and
+    40 towers on two cores.
     """
     # the dead zones' own parameters, so the explanation is predicted like the coverage
     p = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params,
          **gaps.params}  # fmt: skip
     opts = {
         "model": p["model"],
-        "environment": p.get("environment", "suburban"),
+        "environment": p.get("environment", ENVIRONMENT),
         "rx_height_m": float(p["rx_height_m"]),
         "max_radius_km": float(p.get("max_radius_km", MAX_RADIUS_KM)),
+        "calibration": gaps.calibration if gaps.calibration is not None else signal.calibration,
     }
-    threshold = float(getattr(gaps, "threshold_dbm", THRESHOLD_DBM))
+    rule = gaps.rule
+    sea = sea_mask(terrain) if sea is None else sea
     radius_m = opts["max_radius_km"] * 1000.0
     villages = gaps.villages.copy()
     n = len(villages)
     cols = _empty_columns(n)
     vids = villages["village_id"].astype(str).to_numpy()
-    dark = villages["households_uncovered"].to_numpy() > 0
+    dark = (villages["households_uncovered"].to_numpy() > 0) | villages["dead"].to_numpy(bool)
     probes = _probe_points(gaps, list(vids[dark]))
+    unprobed = [v for v in vids[dark] if v not in probes]
+    probes.update(_representative_points(villages, unprobed))
     rows = [i for i in range(n) if vids[i] in probes]
     towers = signal.towers.reset_index(drop=True)
     records = towers.to_dict("records")
@@ -356,14 +329,17 @@ def explain_villages(
         ty = towers.geometry.y.to_numpy() if len(towers) else np.zeros(0)
         dist = np.hypot(px[None, :] - tx[:, None], py[None, :] - ty[:, None])  # towers × villages
         power = np.full(dist.shape, np.nan)
+        margin = np.full(dist.shape, np.nan)
         for k, tower in enumerate(records):
             near = np.flatnonzero(dist[k] <= radius_m)
             if len(near):
-                power[k, near], _ = tower_power(tower, terrain, px[near], py[near], **opts)
+                pk, _ = received_power_points(tower, terrain, px[near], py[near], **opts)
+                power[k, near] = pk
+                margin[k, near] = rule.margin_db(pk, str(tower.get("tech", "")))
         to_ll = Transformer.from_crs(terrain.crs, "EPSG:4326", always_xy=True)
         for j, i in enumerate(rows):
-            _explain_one(cols, i, px[j], py[j], dist[:, j], power[:, j], records, terrain,
-                         threshold, opts, max_mast_m, to_ll)  # fmt: skip
+            _explain_one(cols, i, px[j], py[j], dist[:, j], power[:, j], margin[:, j], records,
+                         terrain, sea, rule, opts, max_mast_m, to_ll)  # fmt: skip
     for name in EXPLAIN_COLUMNS:
         villages[name] = cols[name]
     logger.info(
@@ -373,18 +349,53 @@ def explain_villages(
     return villages
 
 
+def _itm_relief(prof: Profile, tower: Mapping, rx_height_m: float) -> tuple[float, int, int]:
+    """(relief loss dB, obstacle sample, ITM mode) of a profile under ITM itself.
+
+    The relief loss is ITM's reference attenuation (``A_ref``: diffraction, the two-ray line
+    of sight and troposcatter over the real profile, relative to free space) minus the same on
+    a smooth profile, straight between the two terminals' ground — what the terrain's
+    irregularity adds beyond distance and the earth's curvature. The obstacle is the sample at
+    ITM's transmitter horizon (−1 when the horizon is the receiver itself). The mode is ITM's
+    (1 line of sight, 2 diffraction, 3 troposcatter). Returns NaN relief when ITM refuses the path.
+    """
+    z = np.nan_to_num(np.asarray(prof.z_m, dtype=float), nan=0.0)
+    steps = len(z) - 1
+    spacing = prof.length_m / max(steps, 1)
+    params = {k: ITM_DEFAULTS[k] for k in ("climate", "n0", "pol", "epsilon", "sigma", "mdvar",
+                                            "time", "location", "situation")}  # fmt: skip
+    h_tx, f = float(tower["height_m"]), float(tower["freq_mhz"])
+    # the reference: the same path over smooth ground, straight between the terminals' ground
+    smooth = np.linspace(z[0], z[-1], len(z))
+    try:
+        real = itm.p2p_tls(np.r_[steps, spacing, z], h_tx_m=h_tx, h_rx_m=rx_height_m,
+                           f_mhz=f, **params)  # fmt: skip
+        flat = itm.p2p_tls(np.r_[steps, spacing, smooth], h_tx_m=h_tx, h_rx_m=rx_height_m,
+                           f_mhz=f, **params)  # fmt: skip
+    except (itm.ITMError, ValueError):
+        return math.nan, -1, 0
+    relief = max(real.intermediate.A_ref_db - flat.intermediate.A_ref_db, 0.0)
+    # ITM's transmitter horizon: an interior sample is the obstacle (its mode may still say
+    # "line of sight" when both horizons fall on one ridge: the ridge's loss is in A_ref)
+    obstacle = int(round(real.intermediate.d_hzn_m[0] / spacing)) if steps >= 2 else -1
+    if not 0 < obstacle < steps:
+        obstacle = -1
+    return float(relief), obstacle, int(real.mode)
+
+
 def _explain_one(
     cols: dict, i: int, x: float, y: float, dist: np.ndarray, power: np.ndarray,
-    records: list[dict], terrain: Grid, threshold: float, opts: dict, max_mast_m: float,
-    to_ll: Transformer,
+    margin: np.ndarray, records: list[dict], terrain: Grid, sea: Grid, rule: CoverageRule,
+    opts: dict, max_mast_m: float, to_ll: Transformer,
 ) -> None:  # fmt: skip
     cols["centre_x"][i], cols["centre_y"][i] = x, y
     if not records:
         cols["dark_reason"][i] = "no_tower"
         cols["mast_reachable"][i] = False
         return
-    reach = np.isfinite(power)
-    k = int(np.nanargmax(power)) if reach.any() else int(np.argmin(dist))
+    reach = np.isfinite(margin)
+    # the best tower is the one closest to the rule (its own technology's threshold)
+    k = int(np.nanargmax(margin)) if reach.any() else int(np.argmin(dist))
     tower = records[k]
     g = tower["geometry"]
     bearing = float(antennas.bearing_deg(x - g.x, y - g.y))
@@ -398,38 +409,49 @@ def _explain_one(
         h_tx_m=float(tower["height_m"]),
         f_mhz=float(tower["freq_mhz"]),
         rx_height_m=opts["rx_height_m"],
+        sea=sea,
     )
     cols["water_share"][i] = prof.water_share
     if not reach.any():
         # nothing predicts here; an over-water path to the nearest tower is still "sea"
-        sea = math.isfinite(prof.water_share) and prof.water_share >= SEA_SHARE
-        cols["dark_reason"][i] = "sea" if sea else "no_tower"
+        over_sea = math.isfinite(prof.water_share) and prof.water_share >= SEA_SHARE
+        cols["dark_reason"][i] = "sea" if over_sea else "no_tower"
         cols["mast_reachable"][i] = False
         return
     p = float(power[k])
-    _, gain = tower_power(tower, terrain, [x], [y], **opts)
+    threshold = rule.threshold(str(tower.get("tech", "")))
+    _, gain = received_power_points(tower, terrain, [x], [y], **opts)
     sector_db = 0.0 - float(gain[0])  # 0.0, not -0.0, for omnis
     off = _off_axis(tower, bearing)
+    # the relief loss and the obstacle of the model the run used
+    relief_db, obstacle = prof.relief_db, prof.obstacle
+    if opts["model"] == "itm":
+        itm_relief, itm_obstacle, mode = _itm_relief(prof, tower, opts["rx_height_m"])
+        cols["propagation_mode"][i] = mode
+        if math.isfinite(itm_relief):
+            relief_db, obstacle = itm_relief, itm_obstacle
     cols["power_dbm"][i] = p
-    cols["margin_db"][i] = p - threshold
-    cols["terrain_loss_db"][i] = prof.relief_db
+    cols["margin_db"][i] = float(margin[k])
+    cols["terrain_loss_db"][i] = relief_db
     cols["sector_loss_db"][i] = sector_db
     cols["off_axis_deg"][i] = off
     cols["dark_reason"][i] = _classify(
-        shortfall=threshold - p, relief_db=prof.relief_db, sector_db=sector_db, off_axis=off,
+        shortfall=threshold - p, relief_db=relief_db, sector_db=sector_db, off_axis=off,
         beamwidth=float(tower.get("beamwidth_deg", antennas.DEFAULT_BEAMWIDTH_DEG)),
         water=prof.water_share,
     )  # fmt: skip
-    if prof.obstacle > 0 and prof.above_los_m > 0 and prof.relief_db > 0:
-        # the relief itself rises into the line of sight (the earth bulge alone is "distance")
-        ox, oy = float(prof.x[prof.obstacle]), float(prof.y[prof.obstacle])
-        lon, lat = to_ll.transform(ox, oy)
-        cols["obstruction_lon"][i], cols["obstruction_lat"][i] = lon, lat
-        cols["obstruction_height_m"][i] = float(prof.z_m[prof.obstacle])
-        cols["obstruction_distance_km"][i] = math.hypot(ox - x, oy - y) / 1000.0
-        cols["obstruction_bearing_deg"][i] = float(antennas.bearing_deg(ox - x, oy - y))
-        cols["obstruction_above_los_m"][i] = prof.above_los_m
-        cols["fresnel_radius_m"][i] = prof.fresnel_radius_m
+    if obstacle > 0 and relief_db > 0:
+        above = prof.above_los(obstacle)
+        if above > 0:
+            # the relief itself rises into the line of sight (the earth bulge alone is "distance")
+            ox, oy = float(prof.x[obstacle]), float(prof.y[obstacle])
+            lon, lat = to_ll.transform(ox, oy)
+            cols["obstruction_lon"][i], cols["obstruction_lat"][i] = lon, lat
+            cols["obstruction_height_m"][i] = float(prof.z_m[obstacle])
+            cols["obstruction_distance_km"][i] = math.hypot(ox - x, oy - y) / 1000.0
+            cols["obstruction_bearing_deg"][i] = float(antennas.bearing_deg(ox - x, oy - y))
+            cols["obstruction_above_los_m"][i] = above
+            cols["fresnel_radius_m"][i] = float(prof.fresnel_m[obstacle])
     mast = _mast_needed(tower, terrain, x, y, threshold, opts, max_mast_m)
     cols["mast_height_needed_m"][i] = mast
     cols["mast_reachable"][i] = bool(math.isfinite(mast))

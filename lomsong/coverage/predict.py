@@ -13,13 +13,13 @@ import geopandas as gpd
 import numba as nb
 import numpy as np
 
-from lomsong.coverage.engine import predict_tower
+from lomsong.coverage.engine import predict_tower, warn_model_validity
 from lomsong.coverage.parallel import tower_predictions
 from lomsong.coverage.pruning import PrunedCells, fill_skipped, spread_order
 from lomsong.coverage.types import CalibrationResult, Coverage, TowerPrediction
 from lomsong.defaults import ENVIRONMENT, MAX_RADIUS_KM, RX_HEIGHT_M
-from lomsong.errors import InputError
 from lomsong.grid import Grid
+from lomsong.layers.crs import match_crs
 
 if TYPE_CHECKING:
     from lomsong.coverage.cache import TowerCache
@@ -49,12 +49,15 @@ def predict(
     Parameters
     ----------
     towers
-        Towers from :func:`lomsong.read_towers`, in the terrain's CRS.
+        Towers from :func:`lomsong.read_towers`; reprojected to the terrain's CRS when in
+        another (``Coverage.towers`` is in the terrain's CRS). Refused without any CRS.
     terrain
         Elevation Grid (m). Without real terrain, pass a flat grid (ones) over the area.
     model
         "itm" (NTIA Longley-Rice, :data:`ITM_DEFAULTS`), or "fspl", "hata" (Okumura-Hata
         ≤ 1500 MHz, COST-231 Hata above), "cost231", each plus single knife-edge diffraction.
+        Towers outside the Hata family's published ranges are named once, in a
+        ModelValidityWarning log line per reason (:func:`~.engine.validity_notes`).
     environment
         Hata environment: "urban_large", "urban", "suburban", "open".
     rx_height_m
@@ -98,12 +101,10 @@ def predict(
     cells as skipped; when a tower is removed or changed, the cached towers whose skipped
     cells could now serve are evaluated on exactly those cells (:class:`_PrunedCells`).
     """
-    if towers.crs is None or terrain.crs != towers.crs:
-        raise InputError(
-            "<towers>",
-            f"towers CRS {towers.crs and towers.crs.to_string()} differs from terrain CRS "
-            f"{terrain.crs.to_string()}",
-        )
+    # towers in another CRS (another UTM zone, lon/lat) are points: reprojected exactly
+    towers = match_crs(towers, terrain.crs, "<towers>")
+    # once per call, naming the towers: the engine's per-window calls do not validate
+    warn_model_validity(towers, model, rx_height_m=rx_height_m, max_radius_km=max_radius_km)
     h, w = terrain.shape
     best = np.full((h, w), -np.inf, dtype=np.float32)
     serving = np.full((h, w), -1, dtype=np.int32)
@@ -258,6 +259,7 @@ def predict(
         params=params,
         groups=by_group,
         stats=stats,
+        calibration=calibration,
     )
 
 

@@ -18,22 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from lomsong.defaults import DEAD_SHARE, INDOOR_MARGIN_DB, TECH_DEFAULTS, THRESHOLD_DBM
+from lomsong.defaults import (
+    DEAD_SHARE,
+    INDOOR_MARGIN_DB,
+    TECH_ALIASES,
+    TECH_DEFAULTS,
+    THRESHOLD_DBM,
+    canonical_tech,
+)
+from lomsong.text import RULE, for_lang, format_dbm, format_float, format_pct
 
 __all__ = ["CoverageRule", "TECH_ALIASES", "canonical_tech"]
 
-#: Common names of the technologies, mapped to lomsong's (``[coverage] thresholds`` keys).
-TECH_ALIASES: dict[str, str] = {
-    "2G": "2G", "GSM": "2G", "GPRS": "2G", "EDGE": "2G",
-    "3G": "3G", "UMTS": "3G", "WCDMA": "3G", "HSPA": "3G",
-    "4G": "4G", "LTE": "4G",
-    "5G": "5G", "NR": "5G",
-}  # fmt: skip
-
-
-def canonical_tech(name: str) -> str | None:
-    """lomsong's name of a technology ("LTE" → "4G", "nr" → "5G"); None when unknown."""
-    return TECH_ALIASES.get(str(name).strip().upper())
+# TECH_ALIASES / canonical_tech live in lomsong.defaults (the project file is checked against
+# them without importing coverage); re-exported here, where the rule applies them.
 
 
 @dataclass(frozen=True)
@@ -111,6 +109,24 @@ class CoverageRule:
         for (_, tech), grid in groups.items():
             out |= self.covers(grid, tech)
         return out
+
+    def describe(self, lang: str) -> str:
+        """The rule in one sentence of ``lang`` ("vi" | "en"), for the map and the report."""
+        words = for_lang(RULE, lang)
+
+        def dbm(v: float) -> str:
+            return f"{format_dbm(v, lang)} dBm"
+
+        if self.thresholds:
+            parts = [f"{t} {dbm(v)}" for t, v in sorted(self.thresholds.items())]
+            parts.append(f"{words['other']} {dbm(self.threshold_dbm)}")
+            thr = ", ".join(parts)
+        else:
+            thr = dbm(self.threshold_dbm)
+        indoor = (words["indoor"].format(m=format_float(self.indoor_margin_db, lang))
+                  if self.indoor_margin_db else "")  # fmt: skip
+        return words["rule"].format(thr=thr, indoor=indoor,
+                                    share=format_pct(self.dead_share, lang, digits=0))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """The rule in full, for ``summary.json`` (``rule``), the legend and the report."""

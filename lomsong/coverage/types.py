@@ -53,6 +53,9 @@ class Coverage:
         Best power (float32 dBm, −inf where none) per (operator, technology), when asked.
     stats
         How many towers were predicted and how many read from the cache.
+    calibration
+        The fitted calibration applied to the towers (None: none), so that candidates and
+        explanations are predicted alike.
     """
 
     power: Grid
@@ -63,6 +66,7 @@ class Coverage:
     params: dict = field(default_factory=dict)
     groups: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+    calibration: CalibrationResult | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ Vietnam, EPSG:32649 for the centre and Quảng Ngãi).
 
 from __future__ import annotations
 
+import logging
+
 import geopandas as gpd
 import numpy as np
 from pyproj import CRS
@@ -15,7 +17,11 @@ from pyproj.database import query_utm_crs_info
 
 from lomsong.errors import InputError
 
-__all__ = ["WGS84", "utm_crs", "to_metric", "check_metric", "require_crs"]
+__all__ = [
+    "WGS84", "utm_crs", "to_metric", "check_metric", "require_crs", "match_crs", "metric_area",
+]  # fmt: skip
+
+logger = logging.getLogger(__name__)
 
 WGS84 = CRS.from_epsg(4326)
 
@@ -100,3 +106,60 @@ def check_metric(crs: CRS) -> None:
     """Raise when ``crs`` is not projected in metres: lomsong never measures in degrees."""
     if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
         raise ValueError(f"{crs.name} is not a projected CRS in metres")
+
+
+def match_crs(gdf: gpd.GeoDataFrame, crs: CRS | str | None, label: str) -> gpd.GeoDataFrame:
+    """``gdf`` in ``crs``, reprojected when it is in another CRS (logged once per layer).
+
+    Every stage that combines layers (towers with the terrain, villages and households with
+    the signal, candidates with the terrain) brings them into the CRS of the grid it works on,
+    as geopandas users expect, instead of refusing two CRSs that are both known: points and
+    polygon vertices reproject exactly (each vertex is transformed; edges are not densified,
+    which over a village is far below a cell).
+
+    Parameters
+    ----------
+    gdf
+        The layer (points or polygons).
+    crs
+        The CRS to bring it into (the terrain's or the signal's).
+    label
+        The layer, for messages (``"<towers>"``).
+
+    Raises
+    ------
+    InputError
+        ``gdf`` has no CRS, or ``crs`` is None: where the features are is then unknown.
+    """
+    if crs is None:
+        raise InputError(label, "cannot be placed on a grid that has no CRS")
+    if gdf.crs is None:
+        raise InputError(
+            label,
+            "has no CRS: lomsong cannot tell where its features are; set it with "
+            "gdf.set_crs(...) (e.g. EPSG:4326 for longitude/latitude)",
+        )
+    target = CRS.from_user_input(crs)
+    if gdf.crs == target:
+        return gdf
+    logger.info("%s: reprojected from %s to %s", label, gdf.crs.to_string(), target.to_string())
+    return gdf.to_crs(target)
+
+
+def metric_area(area: gpd.GeoDataFrame, label: str = "<area>") -> gpd.GeoDataFrame:
+    """The area in a metric CRS: its own when projected in metres, else its centre's UTM zone
+    (as :func:`lomsong.read_villages` chooses; e.g. an area given in EPSG:4326).
+
+    Raises
+    ------
+    InputError
+        The area has no CRS.
+    """
+    if area.crs is None:
+        raise InputError(label, "has no CRS: set it with gdf.set_crs(...) (e.g. EPSG:4326)")
+    crs = CRS.from_user_input(area.crs)
+    if crs.is_projected and crs.axis_info[0].unit_name in ("metre", "meter"):
+        return area
+    out = to_metric(area)
+    logger.info("%s: in %s, not metres: using %s", label, crs.to_string(), out.crs.to_string())
+    return out

@@ -1,5 +1,10 @@
 """Where households live: points with a ``households`` weight, each tied to a village.
 
+One unit for the whole run: where a village has a census count (``households`` > 0), the
+weights of its points are scaled to sum to it — the points say *where*, the census says *how
+many* — so every total, village figure and ranking gain counts the same households. Villages
+without a count keep their points' weights; points outside every village are not counted.
+
 Four sources, in order of preference for planning:
 
 - **points** (buildings, hamlet centres, household surveys) with an optional weight;
@@ -40,7 +45,7 @@ from lomsong.layers._io import (
 )
 from lomsong.layers.crs import require_crs
 
-__all__ = ["read_households", "spread_households", "RASTER_SUFFIXES"]
+__all__ = ["read_households", "spread_households", "match_to_census", "RASTER_SUFFIXES"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ def read_households(
     population: str | None = None,
     household_size: float = HOUSEHOLD_SIZE,
     source_crs: CRS | str | None = None,
-    match_villages: bool = False,
+    match_villages: bool = True,
 ) -> gpd.GeoDataFrame:
     """Household points in the villages' CRS, each with ``households`` and ``village_id``.
 
@@ -86,15 +91,18 @@ def read_households(
     source_crs
         CRS assumed when a vector file declares none.
     match_villages
-        Scale the weights of each village so they sum to the village's ``households``
-        (census counts distributed like the points or raster); villages with households but
-        no point get one at a representative point.
+        Scale the weights of each village with a census count (``households`` > 0) so they
+        sum to it (the count distributed like the points or the raster); a village with a
+        count but no weighted point gets one point at its representative point carrying the
+        count. Villages without a count (0) keep their points' weights. True is the rule of
+        ``lomsong run``; False gives the source's own weights (to inspect them).
 
     Returns
     -------
     GeoDataFrame
-        ``households`` (float weight ≥ 0), ``village_id`` (str; "" outside every village),
-        Point geometry, in ``villages.crs``.
+        ``households`` (float weight ≥ 0; households, fractional where a count is shared),
+        ``village_id`` (str), Point geometry, in ``villages.crs``. Points outside every
+        village are dropped (with a warning): no village, so no total, counts them.
 
     Raises
     ------
@@ -112,8 +120,13 @@ def read_households(
     else:
         pts = _from_vector(source, villages, columns, layer, population, household_size,
                            source_crs)  # fmt: skip
+        outside = (pts["village_id"] == "").to_numpy()
+        if outside.any():
+            logger.warning("%s: %d household point(s) outside every village: not counted",
+                           source_label(source), int(outside.sum()))  # fmt: skip
+            pts = gpd.GeoDataFrame(pts[~outside].reset_index(drop=True), crs=villages.crs)
     if match_villages:
-        pts = _match_villages(pts, villages)
+        pts = match_to_census(pts, villages)
     return pts
 
 
@@ -184,9 +197,6 @@ def _from_vector(
         pts["village_id"] = spatial
     else:  # the file's village wins; points without one are placed by position
         pts["village_id"] = np.where(village_ids != "", village_ids, spatial)
-    outside = int((pts["village_id"] == "").sum())
-    if outside:
-        logger.warning("%s: %d household point(s) outside every village", label, outside)
     return pts
 
 
@@ -344,21 +354,24 @@ def spread_households(villages: gpd.GeoDataFrame, *, spacing_m: float = 150.0) -
     return gpd.GeoDataFrame(pts[["households", "village_id", "geometry"]], crs=villages.crs)
 
 
-def _match_villages(pts: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Scale each village's point weights to its ``households``; add points where none."""
-    target = villages.set_index("village_id")["households"].astype(float)
+def match_to_census(pts: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Scale the point weights of each village with a census count so they sum to it.
+
+    A village with a count whose points weigh nothing (or that has none) gets one point at its
+    representative point carrying the count, so it is never lost; villages without a count
+    (``households`` 0) keep their points' weights.
+    """
+    census = villages.set_index("village_id")["households"].astype(float)
+    counted = census[census > 0]
     sums = pts.groupby("village_id")["households"].sum()
-    inside = pts["village_id"].isin(target.index)
-    factor = (pts["village_id"].map(target) / pts["village_id"].map(sums)).where(inside, 1.0)
-    # a village whose points weigh 0 cannot be scaled: its points stay, an extra point holds it
-    factor = factor.replace([np.inf, -np.inf], np.nan).fillna(0.0).where(inside, 1.0)
+    target = pts["village_id"].map(counted).to_numpy(dtype=float)
+    have = pts["village_id"].map(sums).to_numpy(dtype=float)
+    scale = np.isfinite(target) & (have > 0)
     out = pts.copy()
-    out["households"] = out["households"] * factor
-    got = out.groupby("village_id")["households"].sum()
-    lacking = villages[
-        (villages["households"] > 0)
-        & ~(villages["village_id"].map(got).fillna(0.0) > 0)
-    ]  # fmt: skip
+    weights = out["households"].to_numpy(dtype=float)
+    out["households"] = np.where(scale, weights * target / np.where(scale, have, 1.0), weights)
+    weighed = set(sums.index[sums > 0])
+    lacking = villages[(villages["households"] > 0) & ~villages["village_id"].isin(weighed)]
     if len(lacking):
         spread = spread_households(lacking, spacing_m=1e9)  # one point per village
         out = pd.concat([out, spread], ignore_index=True)

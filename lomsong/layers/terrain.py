@@ -33,7 +33,7 @@ from rasterio.warp import reproject
 
 from lomsong.errors import InputError, Problem
 from lomsong.grid import Grid
-from lomsong.layers.crs import WGS84, check_metric, utm_crs
+from lomsong.layers.crs import WGS84, check_metric, metric_area, utm_crs
 
 __all__ = ["read_terrain", "TerrainInfo", "srtm_tile_name", "SRTM_VOID", "FILL_SEARCH_CELLS"]
 
@@ -141,7 +141,8 @@ def read_terrain(
     max_radius_km
         Margin around the area (the prediction radius, km); clipped to what the sources hold.
     crs
-        Target metric CRS (default ``area.crs``, else the UTM zone of the terrain's centre).
+        Target metric CRS (default ``area.crs`` when it is metric, the UTM zone of the area's
+        centre when it is not — e.g. EPSG:4326 —, else the UTM zone of the terrain's centre).
     resolution_m
         Cell size (m); default the finest source's native resolution (≈30 m for SRTM 1″,
         ≈90 m for 3″).
@@ -158,8 +159,9 @@ def read_terrain(
     Raises
     ------
     InputError
-        Missing or unreadable files (all listed at once), a raster without CRS, terrain not
-        covering the area (with the missing SRTM tile names), or no valid elevation at all.
+        Missing or unreadable files (all listed at once), a raster or an area without CRS,
+        terrain not covering the area (with the missing SRTM tile names), or no valid elevation
+        at all.
 
     Notes
     -----
@@ -169,6 +171,8 @@ def read_terrain(
     paths = [sources] if isinstance(sources, (str, PathLike)) else list(sources)
     if not paths:
         raise InputError(None, "no terrain file given")
+    if area is not None:
+        area = metric_area(area)  # e.g. in EPSG:4326: its UTM zone, as read_villages chooses
     names = _expand(paths)
     label = ", ".join(str(p) for p in paths)
     datasets: list = []

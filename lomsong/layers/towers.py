@@ -5,10 +5,20 @@ Three kinds of file:
 - **OpenCelliD** exports (``radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,
   created,updated,averageSignal``; recognised by that header, or by its shape when the header
   is missing as in the per-country files). OpenCelliD lists *cells* at positions estimated
-  from phones' measurements and has no antenna data, so cells within ``site_distance_m`` of
-  each other are grouped into one site, and each site gets one omnidirectional radiating
-  unit per (operator, technology): ``tower_id = "<site_id>-<mcc><net>-<tech>"``. Its position
-  is the mean of the site's cells; ``cells``, ``samples`` and ``range_m`` summarise them.
+  from phones' measurements — scattered by hundreds of metres around their mast — and has no
+  antenna data. Cells are grouped into sites by what names a site in the ids: an LTE cell's
+  28-bit ECI is its eNodeB id (20 bits, ``cell >> 8``) and cell (8 bits); a UMTS cell's 28-bit
+  UTRAN id is its RNC id (12 bits, ``cell >> 16``) and C-Id (16 bits), whose last decimal
+  digit operators use for the sector (:data:`~lomsong.defaults.UMTS_NODEB_CID_BLOCK`). Cells
+  of one operator (MCC-MNC), area (LAC/TAC) and eNodeB/NodeB within
+  :data:`~lomsong.defaults.OPENCELLID_SITE_SPREAD_M` of each other (chained) are one site;
+  GSM, CDMA and NR cells, whose ids name no site, are grouped by ``site_distance_m`` only, and
+  sites whose centres lie within ``site_distance_m`` share a mast. A site stands at the
+  median of its cells (per axis: robust to one bad estimate). Each site gets one
+  omnidirectional radiating unit per (operator, technology): ``tower_id =
+  "<site_id>-<mcc><net>-<tech>"``; ``cells``, ``samples`` and ``range_m`` summarise them.
+  NB-IoT carriers are skipped (listed in the rejects): they run in an LTE band but serve
+  meters and sensors, not phones.
 - **Tables** (CSV, XLSX) of WGS84 ``lon``/``lat`` with any of the standard columns, under a
   column mapping when the names differ.
 - **Point layers** (GeoJSON, GeoPackage, …) in any CRS.
@@ -31,7 +41,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from lomsong.defaults import DEFAULT_TECH, TECH_DEFAULTS
+from lomsong.defaults import (
+    DEFAULT_TECH,
+    OPENCELLID_SITE_SPREAD_M,
+    SITE_DISTANCE_M,
+    TECH_DEFAULTS,
+    UMTS_NODEB_CID_BLOCK,
+)
 from lomsong.errors import InputError, InputWarning, Problem
 from lomsong.layers._io import (
     SPREADSHEET_SUFFIXES,
@@ -46,7 +62,7 @@ from lomsong.layers._io import (
     source_label,
     to_number,
 )
-from lomsong.layers.crs import WGS84, require_crs, to_metric, utm_crs
+from lomsong.layers.crs import WGS84, metric_area, require_crs, to_metric, utm_crs
 
 __all__ = [
     "read_towers",
@@ -81,11 +97,11 @@ OPERATORS: dict[tuple[int, int], str] = {
     (452, 5): "Vietnamobile",
     (452, 7): "Gmobile",
 }
-#: Cells (or tower rows without ``site_id``) closer than this (m) are one site: OpenCelliD
-#: positions of one mast's cells scatter by tens of metres, while two masts of one operator
-#: are rarely closer than a few hundred metres in rural Vietnam.
-SITE_DISTANCE_M = 50.0
 _TECH_ALIASES = {"GSM": "2G", "UMTS": "3G", "CDMA": "3G", "LTE": "4G", "NR": "5G"}
+#: Narrowband IoT carriers (OpenCelliD's radio ``NBIOT``): in an LTE band, but for meters and
+#: sensors, not handsets — a dead zone is about phones, so these rows are skipped, by name.
+_NOT_HANDSET = {"NBIOT": "NB-IoT (not a handset service)",
+                "NB-IOT": "NB-IoT (not a handset service)"}  # fmt: skip
 # physically plausible ranges; outside them the row is rejected, not clamped
 _RANGES = {
     "freq_mhz": (30.0, 100_000.0),
@@ -131,6 +147,7 @@ def read_towers(
     crs: CRS | str | None = None,
     site_distance_m: float = SITE_DISTANCE_M,
     source_crs: CRS | str | None = None,
+    allow_empty: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read towers: OpenCelliD CSV, a CSV/XLSX table, or a point layer.
 
@@ -148,18 +165,22 @@ def read_towers(
     layer
         Layer of a multi-layer vector file, or sheet of a spreadsheet (default: the first).
     area
-        Villages (metric CRS): towers farther than ``max_radius_km`` from them are rejected,
-        and a row whose lat/lon are swapped (only the swapped point is near) is corrected with
-        an :class:`InputWarning`.
+        Villages: towers farther than ``max_radius_km`` from them are rejected, and a row whose
+        lat/lon are swapped (only the swapped point is near) is corrected with an
+        :class:`InputWarning`. In a CRS not in metres (EPSG:4326), its UTM zone is used.
     max_radius_km
         Prediction radius (km); a tower beyond it from the area cannot serve anyone.
     crs
-        Target metric CRS (default ``area.crs``, else the UTM zone of the towers).
+        Target metric CRS (default the area's metric CRS, else the UTM zone of the towers).
     site_distance_m
-        Rows without ``site_id`` (and OpenCelliD cells) within this distance (m) of each
-        other — chained, single linkage — are one site. Default :data:`SITE_DISTANCE_M`.
+        Rows without ``site_id`` (and OpenCelliD cells whose ids name no site, and OpenCelliD
+        sites by their centres) within this distance (m) of each other — chained, single
+        linkage — are one site. Default :data:`~lomsong.defaults.SITE_DISTANCE_M`.
     source_crs
         CRS assumed for a point layer that declares none.
+    allow_empty
+        A file with a header and no row gives an empty table instead of an error (a list of
+        candidate sites may hold none; a tower list may not).
 
     Returns
     -------
@@ -168,19 +189,24 @@ def read_towers(
         Missing radio parameters take :data:`lomsong.defaults.TECH_DEFAULTS` per technology;
         ``attrs["defaults_used"]`` counts them per parameter (output rows). ``attrs["rejects"]``
         lists skipped rows as dicts (``source``, ``row`` = 1-based data row or feature,
-        ``reason``, ``geometry``). For OpenCelliD also ``attrs["cells"]`` (cells used) and
-        ``attrs["outside_area"]`` (cells beyond the radius, dropped without a reject entry:
-        exports cover whole countries).
+        ``reason``, ``geometry``). For OpenCelliD also ``attrs["cells"]`` (cells used),
+        ``attrs["sites"]`` (the sites they were grouped into) and ``attrs["outside_area"]``
+        (cells beyond the radius, dropped without a reject entry: exports cover whole
+        countries).
 
     Raises
     ------
     InputError
         When no row is usable (naming every row's problem), or the file / columns are
-        unusable (unreadable, no CRS, no position columns).
+        unusable (unreadable, no CRS, no position columns). A file whose every tower is
+        beyond ``max_radius_km`` of ``area`` is no error: an empty table (with the rejects)
+        says that nothing serves the area.
     """
     if not site_distance_m >= 0:
         raise ValueError(f"site_distance_m must be ≥ 0, got {site_distance_m}")
     label = source_label(source)
+    if area is not None:
+        area = metric_area(area)  # distances to it in metres, even for an area in lon/lat
     frame = _read_table(source, layer=layer, label=label)
     opencellid = _is_opencellid(frame)
     if opencellid:
@@ -191,7 +217,10 @@ def read_towers(
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         frame = require_crs(frame, label, source_crs=source_crs)
     if len(frame) == 0:
-        raise InputError(label, "has no rows")
+        if not allow_empty:
+            raise InputError(label, "has no rows")
+        none = np.zeros(0)
+        return _no_towers(frame, _target_crs(crs, area, none, none, none.astype(bool)))
     frame = frame.reset_index(drop=True)
     if opencellid:
         frame = _opencellid_columns(frame)
@@ -236,12 +265,23 @@ def read_towers(
         keep &= ~swappable
 
     out = _standardise(frame, keep, rejects, row_no)
+    given_ids = [c for c in ("tower_id", "site_id") if c in frame.columns]
     keep &= out.pop("_ok").to_numpy()
     target = _target_crs(crs, area, lon, lat, keep)
     x, y = _project(lon, lat, target)
     keep &= ~_duplicates(out, x, y, keep, rejects, row_no, opencellid)
 
     if not keep.any():
+        if area is not None and len(outside) and outside.all():
+            # every row is a tower beyond the radius of every village: the area has no service
+            # at all — the dead area a plan is for, not a bad file
+            logger.warning("%s: no tower within %g km of the villages: no household has signal",
+                           label, max_radius_km)  # fmt: skip
+            empty = _no_towers(pd.DataFrame() if opencellid else frame, target)
+            empty.attrs["rejects"] = rejects.rows
+            if opencellid:
+                empty.attrs.update(cells=0, outside_area=int(outside.sum()))
+            return empty
         if opencellid and outside.any() and not len(rejects):
             raise InputError(label, f"none of the {n_cells} cells is within "
                                     f"{max_radius_km:g} km of the area")  # fmt: skip
@@ -262,11 +302,13 @@ def read_towers(
     gdf = to_metric(gdf, target)
     gdf.attrs["defaults_used"] = used
     gdf.attrs["rejects"] = rejects.rows
+    gdf.attrs["given_ids"] = given_ids  # the id columns the file had (the others are made up)
     if opencellid:
         gdf.attrs["cells"] = int(keep.sum())
+        gdf.attrs["sites"] = int(gdf["site_id"].nunique())
         gdf.attrs["outside_area"] = int(outside.sum())
         logger.info("%s: %d cells → %d sites, %d radiating units; %d cells outside the area",
-                    label, int(keep.sum()), gdf["site_id"].nunique(), len(gdf),
+                    label, gdf.attrs["cells"], gdf.attrs["sites"], len(gdf),
                     int(outside.sum()))  # fmt: skip
     if rejects.rows:
         logger.warning("%s: %d row(s) rejected", label, len(rejects.rows))
@@ -313,7 +355,32 @@ def _opencellid_columns(frame: pd.DataFrame) -> pd.DataFrame:
     out["mcc"], out["net"] = to_number(frame["mcc"]), to_number(frame["net"])
     key = [clean_ids(frame[c]).fillna("?") for c in ("radio", "mcc", "net", "area", "cell")]
     out["_cell_key"] = key[0].str.cat(key[1:], sep="-")
+    out["_site_key"] = _site_keys(frame)
     return out
+
+
+def _site_keys(frame: pd.DataFrame) -> np.ndarray:
+    """What names each OpenCelliD cell's site in its ids, ``""`` where nothing does.
+
+    LTE: operator, TAC and eNodeB id (the 28-bit ECI's upper 20 bits, ``cell >> 8``, 3GPP TS
+    36.413). UMTS: operator, LAC, RNC id (the 28-bit UTRAN cell id's upper 12 bits, ``cell >>
+    16``, TS 25.401) and the C-Id's NodeB block (``C-Id // UMTS_NODEB_CID_BLOCK``); a bare
+    16-bit C-Id (no RNC) names no site. GSM (LAC + CI), CDMA and NR carry no such structure.
+    """
+    radio = frame["radio"].astype("string").str.strip().str.upper().fillna("").to_numpy(str)
+    codes = {c: to_number(frame[c]) for c in ("mcc", "net", "area", "cell")}
+    ok = np.logical_and.reduce([np.isfinite(v) & (v >= 0) & (v == np.floor(v)) & (v < 2**32)
+                                for v in codes.values()])  # fmt: skip
+    mcc, net, area, cell = (np.where(ok, v, 0).astype(np.int64) for v in codes.values())
+    ok &= cell < 2**28
+    enb = cell >> 8
+    rnc, cid = cell >> 16, cell & 0xFFFF
+    lte = ok & (radio == "LTE") & (enb > 0)
+    umts = ok & (radio == "UMTS") & (rnc > 0)
+    site = np.where(lte, enb, np.where(umts, rnc * 100_000 + cid // UMTS_NODEB_CID_BLOCK, 0))
+    parts = [radio, mcc.astype(str), net.astype(str), area.astype(str), site.astype(str)]
+    keys = np.array(["-".join(p) for p in zip(*parts, strict=True)], dtype=object)
+    return np.where(lte | umts, keys, "")
 
 
 def _cell(frame: pd.DataFrame, col: str, i: int) -> str:
@@ -415,12 +482,15 @@ def _standardise(
     tech = raw_tech.astype("string").str.strip().str.upper().fillna(DEFAULT_TECH)
     tech = tech.where(tech != "", DEFAULT_TECH).replace(_TECH_ALIASES).astype(str)
     ok = np.ones(n, dtype=bool)
-    unknown = ~tech.isin(list(TECH_DEFAULTS)).to_numpy()
+    not_handset = tech.isin(list(_NOT_HANDSET)).to_numpy()
+    for i in np.flatnonzero(keep & not_handset):
+        rejects.add(row_no[i], _NOT_HANDSET[tech.iloc[i]])
+    unknown = ~tech.isin(list(TECH_DEFAULTS)).to_numpy() & ~not_handset
     for i in np.flatnonzero(keep & unknown):
         rejects.add(row_no[i], f"tech {raw_tech.iloc[i]!r} is not one of {', '.join(TECH_DEFAULTS)}"
                                " (or GSM, UMTS, CDMA, LTE, NR)")  # fmt: skip
-    ok &= ~unknown
-    tech = tech.where(~unknown, DEFAULT_TECH)
+    ok &= ~(unknown | not_handset)
+    tech = tech.where(~(unknown | not_handset), DEFAULT_TECH)
     out["tech"] = tech
     used = {}
     for col in [*RADIO_COLUMNS, "azimuth_deg"]:
@@ -445,6 +515,19 @@ def _standardise(
         out[col] = frame[col].to_numpy()
     out["_ok"] = ok
     out.attrs["defaults_used"] = used
+    return out
+
+
+def _no_towers(frame: pd.DataFrame, crs: CRS) -> gpd.GeoDataFrame:
+    """The empty table of a file with a header and no row (``allow_empty``), or whose every
+    tower is beyond the radius of the area."""
+    skip = {*TOWER_COLUMNS, "lon", "lat"}
+    if isinstance(frame, gpd.GeoDataFrame):
+        skip.add(frame.geometry.name)
+    extra = [c for c in frame.columns if c not in skip]
+    out = gpd.GeoDataFrame(pd.DataFrame(columns=TOWER_COLUMNS + extra), geometry=[], crs=crs)
+    out.attrs["defaults_used"] = dict.fromkeys(RADIO_COLUMNS, 0)
+    out.attrs["rejects"] = []
     return out
 
 
@@ -514,17 +597,47 @@ def _duplicates(
 
 def _sites(x: np.ndarray, y: np.ndarray, distance_m: float) -> np.ndarray:
     """Site ids ``S001``… for points chained within ``distance_m`` (single linkage)."""
+    return _site_ids(_chained(np.column_stack([x, y]), distance_m))
+
+
+def _chained(points: np.ndarray, distance_m: float) -> np.ndarray:
+    """Component label of each point, points chained within ``distance_m`` (single linkage)."""
+    n = len(points)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    pairs = cKDTree(points).query_pairs(distance_m, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _site_ids(labels: np.ndarray) -> np.ndarray:
+    """``S001``… per label, numbered in order of each label's first row (ids follow the file)."""
+    if len(labels) == 0:
+        return np.array([], dtype=object)
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first))[inverse.ravel()]
+    width = max(3, len(str(len(first))))
+    return np.array([f"S{r + 1:0{width}d}" for r in rank], dtype=object)
+
+
+def _cell_sites(key: np.ndarray, x: np.ndarray, y: np.ndarray, distance_m: float) -> np.ndarray:
+    """Site ids of OpenCelliD cells: by the site their ids name, then by distance.
+
+    Cells of one key (operator, area, eNodeB/NodeB) chained within
+    :data:`~lomsong.defaults.OPENCELLID_SITE_SPREAD_M` form one group, each cell without a key
+    its own; groups whose medians lie within ``distance_m`` (chained) are one site.
+    """
     n = len(x)
     if n == 0:
         return np.array([], dtype=object)
-    pairs = cKDTree(np.column_stack([x, y])).query_pairs(distance_m, output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    # number sites in order of their first row, so ids follow the file
-    _, first = np.unique(labels, return_index=True)
-    rank = np.argsort(np.argsort(first))[labels]
-    width = max(3, len(str(len(first))))
-    return np.array([f"S{r + 1:0{width}d}" for r in rank], dtype=object)
+    # one k-d tree for all keys: each key on its own plane of a third axis, planes farther apart
+    # than the spread, so only cells of one key pair up (a cell without key: a plane alone)
+    _, plane = np.unique(np.where(key == "", np.arange(n).astype(str), key), return_inverse=True)
+    gap = 10.0 * OPENCELLID_SITE_SPREAD_M
+    group = _chained(np.column_stack([x, y, plane.ravel() * gap]), OPENCELLID_SITE_SPREAD_M)
+    centre = pd.DataFrame({"g": group, "x": x, "y": y}).groupby("g")[["x", "y"]].median()
+    site = _chained(centre[["x", "y"]].to_numpy(), distance_m)
+    return _site_ids(site[centre.index.get_indexer(group)])
 
 
 def _group_cells(
@@ -532,9 +645,10 @@ def _group_cells(
 ) -> gpd.GeoDataFrame:
     """OpenCelliD cells → sites → one omni unit per (site, operator, tech)."""
     cells = cells.reset_index(drop=True).copy()
-    cells["site_id"] = _sites(x, y, distance_m)
+    cells["site_id"] = _cell_sites(cells["_site_key"].to_numpy(str), x, y, distance_m)
     cells["_x"], cells["_y"] = x, y
-    site_xy = cells.groupby("site_id")[["_x", "_y"]].mean()
+    # the median of the cells, per axis: one far-off estimate does not drag the mast
+    site_xy = cells.groupby("site_id")[["_x", "_y"]].median()
     cells["_code"] = [
         f"{int(m)}{int(n):02d}" if np.isfinite(m) and np.isfinite(n) else "unknown"
         for m, n in zip(cells["mcc"], cells["net"], strict=True)

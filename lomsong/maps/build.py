@@ -99,6 +99,7 @@ _MAP_CSS = """
 .legend.leaflet-control {background: rgba(255,255,255,0.92); padding: 2px 8px 0;
   border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35);}
 .legend.leaflet-control:empty {display: none;}
+.ls-rule {margin-top: 4px; font-size: 11px; color: #444;}
 .ls-summary table td {padding: 0 4px;} .ls-summary td.n {text-align: right; font-weight: bold;}
 .ls-swatch {display: inline-block; width: 16px; height: 12px; vertical-align: middle;
   margin-right: 4px; border: 1px solid #c00000;
@@ -683,7 +684,9 @@ def _summary_values(
     return out
 
 
-def _summary_html(values: dict[str, Any], lab: dict[str, str], lang: str) -> str:
+def _summary_html(
+    values: dict[str, Any], lab: dict[str, str], lang: str, rule: str | None = None
+) -> str:
     rows = []
     if "households" in values:
         rows.append((lab["sum_households"], format_int(values["households"], lang)))
@@ -703,8 +706,10 @@ def _summary_html(values: dict[str, Any], lab: dict[str, str], lang: str) -> str
         f'<div><span class="ls-swatch"></span>{lab["legend_dead_zone"]}</div>'
         f'<div><span class="ls-rank ls-rank-key">1</span>{lab["legend_rank"]}</div>'
     )
+    said = f'<div class="ls-rule">{escape_text(rule)}</div>' if rule else ""
     return (
-        f'<div class="ls-box ls-summary"><b>{lab["summary"]}</b><table>{table}</table>{keys}</div>'
+        f'<div class="ls-box ls-summary"><b>{lab["summary"]}</b><table>{table}</table>{keys}'
+        f"{said}</div>"
     )
 
 
@@ -847,7 +852,8 @@ def build_map(
     root_html.add_child(folium.Element(f'<div class="ls-box ls-title">{heading}</div>'))
     values = _summary_values(villages, gaps, ranking, summary)
     if values:
-        root_html.add_child(folium.Element(_summary_html(values, lab, lang)))
+        rule = gaps.rule.describe(lang) if gaps is not None else None
+        root_html.add_child(folium.Element(_summary_html(values, lab, lang, rule)))
 
     plugins.Fullscreen().add_to(m)
     plugins.MeasureControl(

@@ -110,6 +110,9 @@ MODE_TROPOSCATTER = 3
 SUCCESS = 0
 SUCCESS_WITH_WARNINGS = 1
 
+#: Frequencies the reference computes (MHz); outside them it returns ERROR__FREQUENCY (1009).
+FREQ_RANGE_MHZ = (20.0, 20_000.0)
+
 #: Error return code → (reference name, meaning).
 ERROR_CODES: dict[int, tuple[str, str]] = {
     1000: ("ERROR__TX_TERMINAL_HEIGHT", "TX terminal height is out of range (0.5 m - 3000 m)"),

@@ -79,7 +79,8 @@ MIN_DISTANCE_KM: float = 0.01
 
 # Environment names of the Hata-family models (:data:`lomsong.defaults.ENVIRONMENTS`):
 # "urban_large" large city (COST-231: metropolitan centre), "urban" small/medium city,
-# "suburban", "open" (open rural area; Hata only).
+# "suburban", "open" (open rural area). COST-231 takes "suburban" and "open" from Hata's own
+# corrections (see cost231_loss), so every model accepts every environment.
 
 HATA_VALIDITY: dict[str, tuple[float, float]] = {
     "f_mhz": (150.0, 1500.0),
@@ -197,6 +198,17 @@ def _a_hm_large(f_mhz: FloatArray, h_rx_m: FloatArray) -> FloatArray:
     high = 3.2 * np.log10(11.75 * h_rx_m) ** 2 - 4.97
     low = 8.29 * np.log10(1.54 * h_rx_m) ** 2 - 1.1
     return np.where(f_mhz >= _LARGE_CITY_SWITCH_MHZ, high, low)
+
+
+def _suburban_correction(f_mhz: FloatArray) -> FloatArray:
+    """Hata's (1980) suburban correction (dB), subtracted from the medium-city loss."""
+    return 2.0 * np.log10(f_mhz / 28.0) ** 2 + 5.4
+
+
+def _open_correction(f_mhz: FloatArray, coef: float = _OPEN_COEF_TEXTBOOK) -> FloatArray:
+    """Hata's (1980) open-area correction (dB), subtracted from the urban loss."""
+    lf = np.log10(f_mhz)
+    return coef * lf**2 - 18.33 * lf + 40.94
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,10 +370,10 @@ def _hata(
     a_hm = _a_hm_large(f, hm) if large else _a_hm_medium(f, hm)
     loss = 69.55 + 26.16 * lf - 13.82 * lhb - a_hm + (44.9 - 6.55 * lhb) * np.log10(d)
     if environment == "suburban":
-        loss = loss - 2.0 * np.log10(f / 28.0) ** 2 - 5.4
+        loss = loss - _suburban_correction(f)
     elif environment == "open":
         coef = _OPEN_COEF_NS3_LEGACY if open_variant == "ns3_legacy" else _OPEN_COEF_TEXTBOOK
-        loss = loss - coef * lf**2 + 18.33 * lf - 40.94
+        loss = loss - _open_correction(f, coef)
     return _out(np.asarray(loss, dtype=np.float64))
 
 
@@ -382,19 +394,32 @@ def cost231_loss(
         L = 46.3 + 33.9 log10 f - 13.82 log10 hb - a(hm) + (44.9 - 6.55 log10 hb) log10 d + C
 
     with the small/medium-city ``a(hm) = (1.1 log10 f - 0.7) hm - (1.56 log10 f - 0.8)`` for
-    every environment (as in the COST 231 report), and the environment mapped to ``C``:
+    every environment (as in the COST 231 report), and the environment giving ``C`` and a
+    correction ``K`` subtracted from ``L``:
 
-    ========================  ======  =============================================
-    environment               C (dB)  COST 231 wording
-    ========================  ======  =============================================
-    ``"urban"``               0       medium-sized city
-    ``"suburban"``            0       suburban centre with moderate tree density
-    ``"urban_large"``         3       metropolitan centre
-    ========================  ======  =============================================
+    =================  ======  ===============================================  ==============
+    environment        C (dB)  K (dB)                                           source
+    =================  ======  ===============================================  ==============
+    ``"urban_large"``  3       0                                                COST 231
+    ``"urban"``        0       0                                                COST 231
+    ``"suburban"``     0       ``2 (log10(f/28))^2 + 5.4``                      Hata 1980
+    ``"open"``         0       ``4.78 (log10 f)^2 - 18.33 log10 f + 40.94``     Hata 1980
+    =================  ======  ===============================================  ==============
 
-    COST-231 Hata has no open-area form; ``environment="open"`` raises. ns-3 differs for
-    large cities (it uses ``3.2 (log10 11.75 hm)^2`` without the -4.97 term plus C = 3), so
-    its large-city COST-231 value (148.55 dB in its test suite) is not reproduced here.
+    COST 231 defines only C = 3 dB (metropolitan centres) and C = 0 ("medium sized city and
+    suburban centres with moderate tree density"); it has no open-area form. The usual
+    practice, followed here, is to take COST-231's medium-city loss (C = 0) and apply
+    Okumura-Hata's own suburban and open-area corrections on top (Hata 1980, the suburban
+    and open-area formulas), which is what a planner expects of a rural or suburban area at
+    1800-2100 MHz: the same environment correction Okumura-Hata applies below 1500 MHz, so
+    the step where :mod:`lomsong.coverage.engine` switches from Hata to COST-231 at 1500 MHz
+    is the same ~1.3 dB for "urban", "suburban" and "open" (without the correction, a
+    suburban cell would lose about 12 dB more just above 1500 MHz than just below). The
+    corrections are Hata's formulas, published for 150-1500 MHz, extrapolated into
+    COST-231's band.
+    ns-3 differs for large cities (it uses ``3.2 (log10 11.75 hm)^2`` without the -4.97 term
+    plus C = 3), so its large-city COST-231 value (148.55 dB in its test suite) is not
+    reproduced here.
 
     Parameters
     ----------
@@ -407,9 +432,11 @@ def cost231_loss(
     h_rx_m
         Mobile antenna height above ground (m), > 0. Valid 1-10 m.
     environment
-        ``"urban_large"``, ``"urban"`` or ``"suburban"`` (sets C as tabled above).
+        ``"urban_large"``, ``"urban"``, ``"suburban"`` or ``"open"`` (C and K as tabled
+        above).
     c_db
-        Set C (dB) explicitly, overriding the environment's value.
+        Set C (dB) explicitly, overriding the environment's value; the environment's
+        correction K still applies.
     validate
         Warn (:class:`~lomsong.errors.ModelValidityWarning`, once per call) when any input is
         outside the validity ranges above; ``False`` skips the check. The formula is
@@ -423,7 +450,7 @@ def cost231_loss(
     Raises
     ------
     ValueError
-        Unknown environment or ``"open"``; negative distance; non-positive frequency or height.
+        Unknown environment; negative distance; non-positive frequency or height.
     """
     return _cost231(
         d_km,
@@ -448,7 +475,7 @@ def _cost231(
     validate: bool,
     stacklevel: int,
 ) -> FloatArray:
-    _check_environment(environment, ("urban_large", "urban", "suburban"), "cost231_loss")
+    _check_environment(environment, ENVIRONMENTS, "cost231_loss")
     d, f, hb, hm = _hata_family_inputs(
         "COST-231 Hata", COST231_VALIDITY, d_km, f_mhz, h_tx_m, h_rx_m, validate, stacklevel + 1
     )
@@ -458,6 +485,11 @@ def _cost231(
     loss = (
         46.3 + 33.9 * lf - 13.82 * lhb - _a_hm_medium(f, hm) + (44.9 - 6.55 * lhb) * np.log10(d) + c
     )
+    # COST 231 has no suburban/open form: Hata's corrections on the medium-city loss (docstring)
+    if environment == "suburban":
+        loss = loss - _suburban_correction(f)
+    elif environment == "open":
+        loss = loss - _open_correction(f)
     return _out(np.asarray(loss, dtype=np.float64))
 
 

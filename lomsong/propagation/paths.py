@@ -413,7 +413,8 @@ class Profile:
     relief_db
         The same with the earth bulge removed: the loss the relief itself adds (dB, ≥ 0).
     water_share
-        Share of interior samples with ground elevation ≤ 0 m (sea), NaN without samples.
+        Share of interior samples over the sea (the ``sea`` grid given to
+        :func:`terrain_profile`, else ground ≤ 0 m), NaN without samples.
     """
 
     d_m: np.ndarray
@@ -441,6 +442,10 @@ class Profile:
         f = self.d_m / max(self.length_m, 1e-9)
         return self.h_tx_abs_m + (self.h_rx_abs_m - self.h_tx_abs_m) * f
 
+    def above_los(self, i: int) -> float:
+        """Height (m) of sample ``i``'s ground, earth bulge added, above the line of sight."""
+        return float(self.z_m[i] + self.bulge_m[i] - self.los_m[i])
+
     @property
     def fresnel_m(self) -> np.ndarray:
         """First Fresnel zone radius at each sample (m)."""
@@ -456,6 +461,7 @@ def terrain_profile(
     h_tx_m: float,
     f_mhz: float,
     rx_height_m: float = RX_HEIGHT_M,
+    sea: Grid | None = None,
 ) -> Profile:
     """The profile the engine walks from ``tx_xy`` to ``rx_xy``, with its dominant obstacle.
 
@@ -469,6 +475,9 @@ def terrain_profile(
         Antenna heights above ground (m).
     f_mhz
         Frequency (MHz), for the Fresnel zone and the knife-edge parameter.
+    sea
+        Bool grid of the sea (:func:`lomsong.layers.water.sea_mask`): the samples whose cell is
+        sea make ``water_share``. Without it, ground ≤ 0 m counts as water.
 
     Returns
     -------
@@ -498,7 +507,11 @@ def terrain_profile(
     h_rx_abs = z_rx + rx_height_m
     interior = z[1:-1]
     finite = interior[np.isfinite(interior)]
-    water = float(np.mean(finite <= 0.0)) if finite.size else math.nan
+    if sea is not None:
+        wet = sea.sample(tx + dx * f[1:-1], ty + dy * f[1:-1], fill=0.0)[np.isfinite(interior)]
+        water = float(np.mean(wet > 0)) if finite.size else math.nan
+    else:
+        water = float(np.mean(finite <= 0.0)) if finite.size else math.nan
     ob, above, r1, edge, relief = -1, math.nan, math.nan, 0.0, 0.0
     if steps >= 2 and np.isfinite(interior).all():
         # the engine's obstacle: greatest elevation angle seen from the transmitter

@@ -29,7 +29,7 @@ VILLAGE_CSV_COLUMNS = [
 ]  # fmt: skip
 RANKING_CSV_COLUMNS = [
     "rank", "site_id", "lon", "lat", "new_households", "cumulative_households",
-    "cumulative_share", "villages_reached", "backhaul_hops", "backhaul_ok",
+    "cumulative_share", "villages_reached", "backhaul_hops", "backhaul_ok", "backhaul_via",
 ]  # fmt: skip
 
 

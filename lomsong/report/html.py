@@ -74,6 +74,7 @@ figcaption {color: #555; font-size: 12px;}
 footer {margin-top: 32px; color: #777; font-size: 12px;}
 @media print {body {margin: 0;} h2 {page-break-after: avoid;}
   figure, tr {page-break-inside: avoid;}}
+p.rule {color: #444; font-size: 0.95em;}
 """
 
 
@@ -393,10 +394,9 @@ def report_html(
     """The report page as an HTML string (see :func:`write_report_html`)."""
     lab = for_lang(REPORT, lang)
     totals = summary.get("totals", summary)
-    thresholds = summary.get("thresholds") or {}
-    threshold = float(thresholds.get("threshold_dbm", gaps.threshold_dbm))
-    dead_share = thresholds.get("dead_share")
-    shown = format_dbm(threshold, lang)
+    # the run's coverage rule, in full (the same object the dead zones were judged by)
+    threshold = gaps.threshold_dbm
+    dead_share = gaps.rule.dead_share
     version = _esc(summary.get("lomsong_version", ""))
 
     parts = [
@@ -405,7 +405,8 @@ def report_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{lab['title']}</title><style>{_CSS}</style></head><body>",
         f"<h1>{lab['title']}</h1>",
-        f'<p class="sub">{lab["subtitle"]} — {lab["threshold"]} {shown} dBm</p>',
+        f'<p class="sub">{lab["subtitle"]}</p>',
+        f'<p class="rule">{_esc(gaps.rule.describe(lang))}</p>',
         f"<h2>{lab['key_figures']}</h2>",
         _key_figures(totals, summary, lab, lang),
         f"<h2>{lab['dead_table']}</h2>",

@@ -3,7 +3,9 @@ r"""Microwave backhaul: which candidate sites can link, by line of sight, to the
 A new tower is only useful if its traffic can reach the core network. Where no fibre runs, that
 is a point-to-point microwave hop to an existing tower (or fibre point), possibly through other
 new sites acting as relays. This module builds the line-of-sight graph between sites and counts
-hops.
+hops. A relay carries traffic only once it is built: :func:`candidate_backhaul` takes the sites of
+a plan (``built``) and chains through those alone, and :func:`relay_links` gives the planner the
+hops (to the network, between candidates) it chooses relays from.
 
 Model
 -----
@@ -41,7 +43,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,11 +51,12 @@ import networkx as nx
 import numba as nb
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
 from lomsong.constants import EARTH_RADIUS_M, K_FACTOR
-from lomsong.defaults import MAST_HEIGHT_M
+from lomsong.defaults import BACKHAUL_FREQ_GHZ, BACKHAUL_MAX_HOP_KM, MAST_HEIGHT_M
 from lomsong.errors import InputError
 from lomsong.grid import Grid, bilinear_rc, sample_bilinear
 from lomsong.propagation.paths import clearance_ratio, wavelength_m
@@ -66,6 +69,7 @@ __all__ = [
     "backhaul_graph",
     "backhaul_hops",
     "candidate_backhaul",
+    "relay_links",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,7 +93,7 @@ def path_clearance(
     h_a_m: Any,
     h_b_m: Any,
     *,
-    freq_ghz: float = 7.0,
+    freq_ghz: float = BACKHAUL_FREQ_GHZ,
     k_factor: float = K_FACTOR,
 ) -> np.ndarray:
     """Fresnel clearance ratio along one (or many) terrain profiles.
@@ -253,8 +257,8 @@ def backhaul_graph(
     terrain: Grid,
     *,
     fibre: Any = None,
-    freq_ghz: float = 7.0,
-    max_hop_km: float = 20.0,
+    freq_ghz: float = BACKHAUL_FREQ_GHZ,
+    max_hop_km: float = BACKHAUL_MAX_HOP_KM,
     clearance: float = 0.6,
     k_factor: float = K_FACTOR,
     mast_height_m: float | None = None,
@@ -286,9 +290,10 @@ def backhaul_graph(
         Optional fibre points of presence, same forms; a mast of ``height_m`` (else
         ``mast_height_m``, else the default) is assumed there.
     freq_ghz
-        Link frequency (GHz); 7 GHz is a common long-haul rural band.
+        Link frequency (GHz); default :data:`lomsong.defaults.BACKHAUL_FREQ_GHZ` (7 GHz, a
+        common long-haul rural band).
     max_hop_km
-        Longest hop considered (km).
+        Longest hop considered (km); default :data:`lomsong.defaults.BACKHAUL_MAX_HOP_KM`.
     clearance
         Required minimum clearance as a fraction of the first Fresnel zone radius.
     k_factor
@@ -509,24 +514,32 @@ def _min_clearance_pairs(
     return min_ratio, unknown
 
 
-# -- hops -----------------------------------------------------------------------------------
-def _bfs_from_network(G: nx.Graph) -> tuple[dict[Hashable, int], dict[Hashable, Hashable]]:
-    """Multi-source BFS from every tower/fibre node: hop count and the network node reached."""
+# -- hops ---------------------------------------------------------------------------------------
+def _bfs_from_network(
+    G: nx.Graph, relays: Collection[Hashable] | None = None
+) -> tuple[dict[Hashable, int], dict[Hashable, Hashable | None]]:
+    """Multi-source BFS from every tower/fibre node: hop count and the next hop toward the network.
+
+    ``relays``: the candidate nodes that may pass traffic on (``None`` = every candidate); any
+    candidate may still be the *end* of a chain. Network nodes have no next hop (``None``).
+    """
     dist: dict[Hashable, int] = {}
-    root: dict[Hashable, Hashable] = {}
+    parent: dict[Hashable, Hashable | None] = {}
     queue: deque[Hashable] = deque()
     for n, kind in G.nodes(data="kind"):
         if kind in _NETWORK_KINDS:
-            dist[n], root[n] = 0, n
+            dist[n], parent[n] = 0, None
             queue.append(n)
     while queue:
         u = queue.popleft()
+        if dist[u] > 0 and relays is not None and u not in relays:
+            continue  # reached, but not built: it relays nothing
         # sorted neighbours: ties between equally short chains resolve the same way every run
         for v in sorted(G.adj[u]):
             if v not in dist:
-                dist[v], root[v] = dist[u] + 1, root[u]
+                dist[v], parent[v] = dist[u] + 1, u
                 queue.append(v)
-    return dist, root
+    return dist, parent
 
 
 def backhaul_hops(G: nx.Graph) -> dict[Hashable, int | None]:
@@ -540,8 +553,10 @@ def backhaul_hops(G: nx.Graph) -> dict[Hashable, int | None]:
     return {n: dist.get(n) for n in G.nodes}
 
 
-def candidate_backhaul(G: nx.Graph, *, max_hops: int | None = None) -> pd.DataFrame:
-    """Backhaul result per candidate, for the ranking table.
+def candidate_backhaul(
+    G: nx.Graph, *, max_hops: int | None = None, built: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Backhaul chain per candidate, for the ranking table.
 
     Parameters
     ----------
@@ -549,6 +564,10 @@ def candidate_backhaul(G: nx.Graph, *, max_hops: int | None = None) -> pd.DataFr
         Graph from :func:`backhaul_graph`.
     max_hops
         Longest acceptable relay chain; ``None`` = any length.
+    built
+        Ids of the candidates that will be built: only they relay (a chain through a candidate
+        that is never built carries nothing). ``None`` = every candidate may relay, i.e. what
+        each site *could* reach if its relays were built too.
 
     Returns
     -------
@@ -556,10 +575,12 @@ def candidate_backhaul(G: nx.Graph, *, max_hops: int | None = None) -> pd.DataFr
         Indexed by ``site_id`` (candidate ids, in graph order), columns ``backhaul_hops``
         (int64: ≥ 1 when the network is reachable, **−1 when it is not**, so the column stays
         integer in ``ranking.csv``), ``backhaul_ok`` (bool: reachable within ``max_hops``) and
-        ``backhaul_via`` (id of the tower/fibre point the shortest chain ends at; missing when
-        unreachable).
+        ``backhaul_via`` (the ids of the hops in order, ``" > "``-joined, ending at the
+        tower/fibre point: ``"C0012 > T0005"`` relays through site C0012; ``""`` when
+        unreachable). ``backhaul_hops`` is the number of ids in ``backhaul_via``.
     """
-    dist, root = _bfs_from_network(G)
+    relays = None if built is None else {("candidate", str(i)) for i in built}
+    dist, parent = _bfs_from_network(G, relays)
     rows = []
     for n, data in G.nodes(data=True):
         if data.get("kind") != "candidate":
@@ -567,9 +588,52 @@ def candidate_backhaul(G: nx.Graph, *, max_hops: int | None = None) -> pd.DataFr
         d = dist.get(n)
         hops = -1 if d is None else int(d)
         ok = d is not None and (max_hops is None or d <= max_hops)
-        via = None if d is None else G.nodes[root[n]]["id"]
-        rows.append((data["id"], hops, ok, via))
+        chain = []
+        hop = parent.get(n)
+        while hop is not None:
+            chain.append(G.nodes[hop]["id"])
+            hop = parent[hop]
+        rows.append((data["id"], hops, ok, " > ".join(chain)))
     df = pd.DataFrame(rows, columns=["site_id", "backhaul_hops", "backhaul_ok", "backhaul_via"])
     df["backhaul_hops"] = df["backhaul_hops"].astype(np.int64)
     df["backhaul_ok"] = df["backhaul_ok"].astype(bool)
+    df["backhaul_via"] = df["backhaul_via"].astype(object)
     return df.set_index("site_id")
+
+
+def relay_links(G: nx.Graph, site_ids: Iterable[str]) -> tuple[np.ndarray, sp.csr_array]:
+    """Which candidates hop straight to the network, and which to each other (for planning).
+
+    Parameters
+    ----------
+    G
+        Graph from :func:`backhaul_graph`.
+    site_ids
+        Candidate ids in the order of the rows wanted (e.g. the coverage matrix's); an id that
+        is not in ``G`` has no link.
+
+    Returns
+    -------
+    direct : numpy.ndarray
+        bool ``(n,)``: a line-of-sight hop to a tower or fibre point.
+    links : scipy.sparse.csr_array
+        bool ``(n, n)``, symmetric: a hop between two candidates (each may relay the other once
+        built).
+    """
+    ids = [str(i) for i in site_ids]
+    row = {("candidate", i): r for r, i in enumerate(ids)}
+    n = len(ids)
+    direct = np.zeros(n, dtype=bool)
+    a, b = [], []
+    for u, v in G.edges:
+        ru, rv = row.get(u), row.get(v)
+        if ru is not None and rv is not None:
+            a += [ru, rv]
+            b += [rv, ru]
+        elif ru is not None and v[0] in _NETWORK_KINDS:
+            direct[ru] = True
+        elif rv is not None and u[0] in _NETWORK_KINDS:
+            direct[rv] = True
+    links = sp.csr_array((np.ones(len(a), dtype=bool), (a, b)), shape=(n, n))
+    links.sum_duplicates()
+    return direct, links

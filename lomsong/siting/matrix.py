@@ -13,8 +13,9 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from lomsong.coverage.engine import path_loss_points
+from lomsong.coverage.engine import received_power_points
 from lomsong.grid import Grid
+from lomsong.layers.crs import match_crs
 
 __all__ = ["CoverageMatrix", "coverage_matrix", "covered_by_site", "COVER_SHARE"]
 
@@ -76,25 +77,26 @@ def coverage_matrix(
     rx_height_m = rx_height_m if rx_height_m is not None else p.get("rx_height_m", 1.5)
     max_radius_km = max_radius_km if max_radius_km is not None else p.get("max_radius_km", 30.0)
     rule = gaps.rule  # the dead zones' own rule: a candidate covers what a tower would
-    demand = gaps.uncovered.reset_index(drop=True)
+    # points in another CRS than the terrain's are reprojected exactly to it
+    demand = match_crs(gaps.uncovered, terrain.crs, "<households>").reset_index(drop=True)
     weights = demand["households"].to_numpy(dtype=float)
     n_c, n_d = len(candidates), len(demand)
     dx = demand.geometry.x.to_numpy()
     dy = demand.geometry.y.to_numpy()
     tree = cKDTree(np.column_stack([dx, dy])) if n_d else None
     rows, cols, vals = [], [], []
-    cand = candidates.reset_index(drop=True)
+    cand = match_crs(candidates, terrain.crs, "<candidates>").reset_index(drop=True)
     for i, site in enumerate(cand.to_dict("records")):
         if tree is not None:
             x, y = site["geometry"].x, site["geometry"].y
             near = np.asarray(tree.query_ball_point([x, y], max_radius_km * 1000.0), dtype=int)
             if len(near):
-                loss = path_loss_points(
-                    terrain, (x, y), dx[near], dy[near], f_mhz=float(site["freq_mhz"]),
-                    h_tx_m=float(site["height_m"]), model=model, environment=environment,
-                    rx_height_m=rx_height_m, max_radius_km=max_radius_km,
+                # an omni antenna at the site, predicted (and calibrated) like the towers
+                power, _ = received_power_points(
+                    {**site, "azimuth_deg": np.nan}, terrain, dx[near], dy[near], model=model,
+                    environment=environment, rx_height_m=rx_height_m,
+                    max_radius_km=max_radius_km, calibration=gaps.calibration,
                 )  # fmt: skip
-                power = float(site["eirp_dbm"]) - loss
                 hit = rule.covers(power, str(site.get("tech", "")))
                 rows.append(np.full(hit.sum(), i))
                 cols.append(near[hit])

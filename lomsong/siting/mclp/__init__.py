@@ -10,6 +10,8 @@ The models work on a sparse *coverage matrix* and need no geometry:
     float array ``(n_demand,)``, households at each demand point (finite, ≥ 0).
 
 :mod:`~lomsong.siting.mclp.greedy` (accelerated greedy MCLP, optionally with a budget),
+:mod:`~lomsong.siting.mclp.connected` (the greedy when every site needs backhaul: relay sites
+are chosen as part of the plan),
 :mod:`~lomsong.siting.mclp.milp` (:func:`exact`: the MCLP as a MILP with HiGHS),
 :mod:`~lomsong.siting.mclp.lagrangian` (an upper bound by Lagrangian relaxation),
 :mod:`~lomsong.siting.mclp.set_cover` (fewest sites reaching a target share) and
@@ -17,6 +19,7 @@ The models work on a sparse *coverage matrix* and need no geometry:
 :mod:`~lomsong.siting.mclp.results`.
 """
 
+from lomsong.siting.mclp.connected import connected_greedy
 from lomsong.siting.mclp.greedy import greedy
 from lomsong.siting.mclp.lagrangian import lagrangian_bound
 from lomsong.siting.mclp.milp import exact
@@ -28,6 +31,7 @@ __all__ = [
     "GreedyResult",
     "Solution",
     "greedy",
+    "connected_greedy",
     "exact",
     "lagrangian_bound",
     "set_cover",

@@ -36,6 +36,10 @@ class GreedyResult:
     rule
         ``"greedy"`` (largest gain), ``"ratio"`` (largest gain per cost) or ``"best_single"``
         (the single most valuable affordable site beat the ratio greedy; Khuller et al. 1999).
+    relay_for
+        :func:`~lomsong.siting.mclp.connected.connected_greedy` only: for each pick, the
+        candidate index of the site whose backhaul chain it was built for (it comes before that
+        site), −1 when picked for its own households; ``None`` from :func:`greedy`.
     """
 
     chosen: np.ndarray
@@ -44,6 +48,7 @@ class GreedyResult:
     total_weight: float
     costs: np.ndarray | None = None
     rule: str = "greedy"
+    relay_for: np.ndarray | None = None
 
     @property
     def objective(self) -> float:
