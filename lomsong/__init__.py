@@ -11,10 +11,12 @@ from lomsong._version import __version__
 from lomsong.config import ProjectConfig, load_config
 from lomsong.coverage.deadzones import DeadZones, dead_zones
 from lomsong.coverage.predict import predict
+from lomsong.coverage.rule import CoverageRule
 from lomsong.coverage.types import Coverage
 from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
 from lomsong.layers.households import read_households
+from lomsong.layers.landcover import read_landcover
 from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
@@ -25,6 +27,7 @@ __all__ = [
     "Grid",
     "Coverage",
     "DeadZones",
+    "CoverageRule",
     "ProjectConfig",
     "LomsongError",
     "InputError",
@@ -33,6 +36,7 @@ __all__ = [
     "read_towers",
     "read_terrain",
     "read_households",
+    "read_landcover",
     "read_candidates",
     "candidate_sites",
     "predict",

@@ -19,16 +19,21 @@ from typing import Any
 import lomsong.defaults as dflt
 from lomsong.defaults import (
     ENVIRONMENTS,
+    INDOOR_TYPES,
     LANGS,
     MODEL_NAMES,
+    SERVICE_THRESHOLDS_DBM,
     SITING_METHODS,
     TECH_DEFAULTS,
     canonical_tech,
 )
 from lomsong.errors import ConfigError, InputError, Problem
+from lomsong.layers.landcover import class_problems
+from lomsong.propagation.service import QUANTITY
 
 __all__ = [
     "LayerInput",
+    "LandcoverInput",
     "Inputs",
     "ModelConfig",
     "CoverageConfig",
@@ -68,6 +73,28 @@ class LayerInput:
 
 
 @dataclass(frozen=True)
+class LandcoverInput:
+    """A land-cover raster of integer class codes (terminal clutter loss, ITU-R P.2108).
+
+    Attributes
+    ----------
+    path
+        Absolute path of the raster (any GDAL raster, any CRS).
+    classes
+        ``{class code: clutter type}`` (``water_sea``, ``open_rural``, ``suburban``, ``urban``,
+        ``trees_forest``, ``dense_urban``); None: ESA WorldCover's codes. The project file's
+        keys are strings (``{ 10 = "trees_forest" }``), read as integers.
+    """
+
+    path: Path
+    classes: dict[int, str] | None = None
+
+
+#: Inputs a project file may give as a bare path (``key = "file"``) as well as a table.
+_FILE_INPUTS = (LayerInput, LandcoverInput)
+
+
+@dataclass(frozen=True)
 class Inputs:
     villages: LayerInput
     towers: LayerInput
@@ -75,6 +102,7 @@ class Inputs:
     households: LayerInput | None = None
     candidates: LayerInput | None = None  # None = "auto": generated from terrain and dead zones
     water: LayerInput | None = None  # water polygons; None: the DEM's sea (≤ 0 m, at the edge)
+    landcover: LandcoverInput | None = None  # class codes → clutter loss; None: no clutter loss
 
 
 @dataclass(frozen=True)
@@ -93,14 +121,23 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class CoverageConfig:
-    """``threshold_dbm``: received power at rx height that counts as covered; ``thresholds``:
-    per technology (``{ "4G" = -105 }``); ``indoor_margin_db``: added to every threshold;
-    ``dead_share``: a village is dead when at least this share of households is uncovered;
-    ``by_operator``: also report covered households per operator."""
+    """``thresholds``: per technology, in the technology's own quantity (2G RxLev, 3G RSCP,
+    4G RSRP, 5G SS-RSRP; ``{ "4G" = -110 }``, dBm), technologies not given take
+    :data:`~lomsong.defaults.SERVICE_THRESHOLDS_DBM`; ``location_probability``: p at which
+    coverage is "reliable" (0.5 ≤ p < 1, 0.5 = the median); ``indoor``: False (outdoor) or a
+    building type of :data:`~lomsong.defaults.INDOOR_TYPES` (ITU-R P.2109 entry loss);
+    ``indoor_margin_db``: a manual indoor margin added to every threshold (dB);
+    ``technologies``: the technologies that count, lomsong's names ("LTE" is read as "4G"),
+    empty = every technology present; ``dead_share``: a village is dead when at least this
+    share of households is uncovered; ``by_operator``: also report covered households per
+    operator. The old ``threshold_dbm`` (total power, every technology) is refused with what to
+    write instead (:data:`_REMOVED_KEYS`)."""
 
-    threshold_dbm: float = dflt.THRESHOLD_DBM
     thresholds: dict[str, float] = field(default_factory=dict)
+    location_probability: float = dflt.LOCATION_PROBABILITY
+    indoor: bool | str = dflt.INDOOR
     indoor_margin_db: float = dflt.INDOOR_MARGIN_DB
+    technologies: tuple[str, ...] = dflt.TECHNOLOGIES
     dead_share: float = dflt.DEAD_SHARE
     by_operator: bool = False
 
@@ -152,6 +189,22 @@ class ProjectConfig:
 # strict, type-checked conversion of TOML tables to the dataclasses above
 
 
+def _dbm_list(levels: dict[str, float]) -> str:
+    return ", ".join(f"{t} {v:g}".replace("-", "−") for t, v in levels.items())
+
+
+#: Keys that lomsong no longer reads, with what to write instead (instead of "unknown key").
+_REMOVED_KEYS: dict[str, str] = {
+    "coverage.threshold_dbm": (
+        "no longer read — thresholds are per technology in its own quantity ("
+        + ", ".join(f"{t} {q}" for t, q in QUANTITY.items())
+        + f'): write thresholds = {{ "4G" = {SERVICE_THRESHOLDS_DBM["4G"]:g} }} (defaults: '
+        + _dbm_list(SERVICE_THRESHOLDS_DBM)
+        + " dBm)"
+    ),
+}
+
+
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
@@ -200,14 +253,24 @@ def _convert(value: Any, tp: Any, key: str, base: Path, errs: _Collector) -> Any
         if not isinstance(value, dict):
             errs.add(key, f"expected a table, e.g. {{ key = value }}, got {value!r}")
             return None
-        _, value_tp = typing.get_args(tp)
-        return {k: _convert(v, value_tp, f"{key}.{k}", base, errs) for k, v in value.items()}
+        key_tp, value_tp = typing.get_args(tp)
+        out = {}
+        for k, v in value.items():
+            item = k
+            if key_tp is int:  # TOML keys are strings: "10" is the integer 10
+                try:
+                    item = int(k)
+                except ValueError:
+                    errs.add(f"{key}.{k}", f"expected an integer key, got {k!r}")
+                    continue
+            out[item] = _convert(v, value_tp, f"{key}.{k}", base, errs)
+        return out
     if origin is tuple:
         items = value if isinstance(value, list) else [value]
         (item_tp, _) = typing.get_args(tp)
         return tuple(_convert(v, item_tp, f"{key}[{i}]", base, errs) for i, v in enumerate(items))
     if dataclasses.is_dataclass(tp):
-        if tp is LayerInput and isinstance(value, str):
+        if tp in _FILE_INPUTS and isinstance(value, str):
             value = {"path": value}
         if not isinstance(value, dict):
             errs.add(key, f"expected a table, got {value!r}")
@@ -218,12 +281,13 @@ def _convert(value: Any, tp: Any, key: str, base: Path, errs: _Collector) -> Any
 
 def _build(cls: Any, table: dict, prefix: str, base: Path, errs: _Collector) -> Any:
     hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path" or cls is LayerInput}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "path" or cls in _FILE_INPUTS}
     kwargs = {}
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
         if k not in fields:
-            errs.add(key, f"unknown key; expected one of {', '.join(sorted(fields))}")
+            errs.add(key, _REMOVED_KEYS.get(key)
+                     or f"unknown key; expected one of {', '.join(sorted(fields))}")  # fmt: skip
             continue
         kwargs[k] = _convert(v, hints[k], key, base, errs)
     missing = [
@@ -238,6 +302,20 @@ def _build(cls: Any, table: dict, prefix: str, base: Path, errs: _Collector) -> 
     if errs.problems:
         return None
     return cls(**kwargs)
+
+
+def _check_techs(named: list[tuple[str, str]], errs: _Collector) -> None:
+    """Technology names (key, name): known (lomsong's or the common aliases), each once."""
+    first: dict[str, str] = {}
+    for key, name in named:
+        tech = canonical_tech(name)
+        if tech is None:
+            errs.add(key, f"unknown technology {name!r}; use {', '.join(TECH_DEFAULTS)} (or GSM, "
+                     "UMTS, LTE, NR)")  # fmt: skip
+        elif tech in first:
+            errs.add(key, f"the same technology ({tech}) as {first[tech]}")
+        else:
+            first[tech] = key
 
 
 def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
@@ -278,26 +356,33 @@ def _check_values(cfg: ProjectConfig, errs: _Collector) -> None:
     if not 0 < cfg.coverage.dead_share <= 1:
         errs.add("coverage.dead_share", f"must be in (0, 1], got {cfg.coverage.dead_share}")
     lo, hi = dflt.THRESHOLD_RANGE_DBM
-    if not lo < cfg.coverage.threshold_dbm < hi:
-        errs.add("coverage.threshold_dbm", f"{cfg.coverage.threshold_dbm} dBm is not plausible "
-                 f"(between {lo:g} and {hi:g} dBm)")  # fmt: skip
-    seen: dict[str, str] = {}
+    _check_techs([(f"coverage.thresholds.{n}", n) for n in cfg.coverage.thresholds], errs)
     for name, value in cfg.coverage.thresholds.items():
         key = f"coverage.thresholds.{name}"
-        tech = canonical_tech(name)
-        if tech is None:
-            errs.add(key, f"unknown technology; use {', '.join(TECH_DEFAULTS)} (or GSM, UMTS, "
-                     "LTE, NR)")  # fmt: skip
-        elif tech in seen:
-            errs.add(key, f"the same technology ({tech}) as coverage.thresholds.{seen[tech]}")
-        else:
-            seen[tech] = name
         if value is not None and not lo < value < hi:
             errs.add(key, f"{value} dBm is not plausible (between {lo:g} and {hi:g} dBm)")
     margin, top = cfg.coverage.indoor_margin_db, dflt.INDOOR_MARGIN_MAX_DB
     if not 0 <= margin <= top:
         errs.add("coverage.indoor_margin_db", f"{margin} dB is not plausible: an indoor margin "
                  f"is 0 (outdoor) to {top:g} dB")  # fmt: skip
+    p = cfg.coverage.location_probability
+    if not 0.5 <= p < 1:
+        errs.add("coverage.location_probability", f"must be in [0.5, 1) (0.5 = the median), "
+                 f"got {p}")  # fmt: skip
+    indoor = cfg.coverage.indoor
+    if indoor is True or (isinstance(indoor, str) and indoor not in INDOOR_TYPES):
+        shown = "true" if indoor is True else repr(indoor)
+        errs.add("coverage.indoor", f"{shown} is not one of false, {', '.join(INDOOR_TYPES)}")
+    techs = cfg.coverage.technologies
+    _check_techs([(f"coverage.technologies[{i}]", n) for i, n in enumerate(techs)], errs)
+
+
+def _check_landcover(landcover: LandcoverInput | None, errs: _Collector) -> None:
+    """A land-cover class table names P.2108 clutter types, under codes other than 0."""
+    if landcover is None or landcover.classes is None:
+        return
+    for code, reason in class_problems(landcover.classes):
+        errs.add("inputs.landcover.classes" + ("" if code is None else f".{code}"), reason)
 
 
 def key_error(exc: InputError, section: str, path: Path | None) -> InputError:
@@ -357,8 +442,12 @@ def config_from_dict(
             model = dataclasses.replace(cfg.model, name="itm" if cfg.inputs.terrain else "hata")
             cfg = dataclasses.replace(cfg, model=model)
         _check_values(cfg, errs)
+        _check_landcover(cfg.inputs.landcover, errs)
         if cfg.model.name == "itm" and not cfg.inputs.terrain:
             errs.add("model.name", "itm needs terrain (inputs.terrain); without it use hata")
     if errs.problems:
         raise ConfigError(path or "<project config>", problems=errs.problems)
-    return dataclasses.replace(cfg, path=path)
+    # technologies under lomsong's names ("LTE" → "4G"), as the coverage rule takes them
+    techs = tuple(canonical_tech(t) for t in cfg.coverage.technologies)
+    coverage = dataclasses.replace(cfg.coverage, technologies=techs)
+    return dataclasses.replace(cfg, coverage=coverage, path=path)

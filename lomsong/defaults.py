@@ -19,6 +19,8 @@ ENVIRONMENTS = ("urban_large", "urban", "suburban", "open")
 LANGS = ("vi", "en")
 #: Site-selection methods (``[siting] method``).
 SITING_METHODS = ("greedy", "exact", "set_cover")
+#: Building types of ``[coverage] indoor`` (ITU-R P.2109 Table 1); ``false`` = outdoor.
+INDOOR_TYPES = ("traditional", "thermally_efficient")
 
 # -- [model] ------------------------------------------------------------------------------------
 #: Hata-family environment when the project file gives none.
@@ -38,9 +40,40 @@ ITM_DEFAULTS = {"climate": 1, "n0": 350.0, "pol": 1, "epsilon": 15.0, "sigma": 0
                 "mdvar": 12, "time": 50.0, "location": 50.0, "situation": 50.0}  # fmt: skip
 
 # -- [coverage] ---------------------------------------------------------------------------------
-#: Coverage threshold, received power at RX_HEIGHT_M (dBm). −100 dBm is a common outdoor
-#: planning level for voice service on 2G/4G (≈ RSRP −110 dBm per resource element on LTE).
-THRESHOLD_DBM = -100.0
+#: Default coverage threshold of each technology, in the technology's OWN measured quantity at
+#: RX_HEIGHT_M (dBm; ``[coverage] thresholds`` overrides it per technology; the conversion from
+#: the total received power is :mod:`lomsong.propagation.service`):
+#:
+#: - 2G, RxLev −100 dBm: a standard plus a margin — the GSM MS reference sensitivity is
+#:   −102 dBm (3GPP TS 45.005 §6.2, normal MS), + 2 dB;
+#: - 3G, RSCP −105 dBm: common UMTS outdoor coverage planning practice, not a standard value;
+#: - 4G, RSRP −110 dBm: common LTE cell-edge planning practice (and issue 16's example), not a
+#:   standard value;
+#: - 5G, SS-RSRP −110 dBm: the same planning level as LTE RSRP, by practice (no standard value).
+#:
+#: The levels of the Vietnamese regulation on service-area maps (QCVN 81:2019/BTTTT, Annex B)
+#: could not be checked; where they differ, set them in ``[coverage] thresholds``.
+SERVICE_THRESHOLDS_DBM: dict[str, float] = {"2G": -100.0, "3G": -105.0, "4G": -110.0,
+                                            "5G": -110.0}  # fmt: skip
+
+#: Share of a UMTS cell's total power on its CPICH (3G RSCP = total + 10·log10(share)):
+#: operators set 5–10 %; 10 % is the common planning value.
+CPICH_SHARE = 0.1
+#: NR subcarrier spacing (kHz) for the 5G SS-RSRP resource blocks: 30 kHz, the usual numerology
+#: of n78 (3.5 GHz TDD) deployments (n78 allows 15, 30 and 60 kHz: 3GPP TS 38.101-1
+#: Table 5.3.5-1).
+NR_SCS_KHZ = 30
+
+#: Location probability at which coverage is judged "reliable" (0.5 ≤ p < 1; 0.5 = the model's
+#: median). 0.9: the cell-edge probability of the US FCC's Broadband Data Collection coverage
+#: maps (Second Report and Order FCC 20-94, 2020: 4G LTE maps at a 90 % cell-edge probability).
+LOCATION_PROBABILITY = 0.9
+#: Indoor coverage: False = outdoor, or a building type of INDOOR_TYPES (ITU-R P.2109 building
+#: entry loss at the run's probability and each tower's frequency).
+INDOOR: bool | str = False
+#: Technologies that count for coverage (``[coverage] technologies``); empty = every technology
+#: present in the tower list.
+TECHNOLOGIES: tuple[str, ...] = ()
 
 #: Margin added to every threshold for indoor users (dB); 0 = outdoor coverage.
 INDOOR_MARGIN_DB = 0.0
@@ -57,24 +90,76 @@ DEAD_SHARE = 0.5
 #: Persons per household (Vietnam 2009 census average).
 HOUSEHOLD_SIZE = 3.8
 
+# -- land cover ([inputs] landcover) ------------------------------------------------------------
+#: Clutter types of ITU-R P.2108-1 §3.1 Table 3: the values a land-cover class table may take
+#: (``[inputs] landcover`` ``classes``; lomsong.propagation.clutter models each of them).
+CLUTTER_TYPES = ("water_sea", "open_rural", "suburban", "urban", "trees_forest", "dense_urban")
+
+#: The default land-cover classification, ESA WorldCover 10 m (2020 v100 / 2021 v200, Product
+#: User Manual Table 1): class code → P.2108 clutter type. Trees and mangroves (closed canopies,
+#: typically 10-20 m) are "trees_forest"; built-up is "urban"; permanent water "water_sea"; every
+#: low-vegetation or bare class (shrubland, grassland, cropland, bare, snow, herbaceous wetland,
+#: moss/lichen) is "open_rural". Code 0 is WorldCover's "no data" (lomsong's "unknown").
+WORLDCOVER_CLUTTER: dict[int, str] = {
+    10: "trees_forest",  # tree cover
+    20: "open_rural",  # shrubland
+    30: "open_rural",  # grassland
+    40: "open_rural",  # cropland
+    50: "urban",  # built-up
+    60: "open_rural",  # bare / sparse vegetation
+    70: "open_rural",  # snow and ice
+    80: "water_sea",  # permanent water bodies
+    90: "open_rural",  # herbaceous wetland
+    95: "trees_forest",  # mangroves
+    100: "open_rural",  # moss and lichen
+}
+
+#: The clutter type a land-cover clutter loss is counted from: the empirical models (Hata) and
+#: ITM's median already hold the average ground clutter of the open, rural areas they were
+#: measured or fitted in, so a receiver in open land loses nothing more, one under forest the
+#: difference (None would count P.2108's absolute loss, ~17.7 dB even in open land at 900 MHz).
+CLUTTER_REFERENCE = "open_rural"
+
 # -- towers -------------------------------------------------------------------------------------
 #: Mast height above ground (m) of a tower, a candidate or a fibre point whose file gives none: a
 #: common self-supporting mast for rural sites in Vietnam is 30–45 m; 30 m is the cautious end.
 MAST_HEIGHT_M = 30.0
 
-#: Per-technology radio defaults: carrier (MHz), antenna height above ground (m), EIRP per
-#: sector/antenna (dBm), horizontal beamwidth (deg) and electrical downtilt (deg). Values are
-#: typical of Vietnamese rural macro sites: 2G on 900 MHz, 3G on 2100 MHz, 4G on 1800 MHz,
-#: 5G on 3500 MHz (n78); EIRP = ~43–46 dBm PA + ~15–17 dBi antenna − feeder loss.
+#: Per-technology radio defaults: carrier (MHz), channel bandwidth (MHz), antenna height above
+#: ground (m), EIRP per sector/antenna (dBm, the cell's total), horizontal beamwidth (deg) and
+#: electrical downtilt (deg). Values are typical of Vietnamese rural macro sites: 2G on 900 MHz,
+#: 3G on 2100 MHz, 4G on 1800 MHz, 5G on 3500 MHz (n78); EIRP = ~43–46 dBm PA + ~15–17 dBi
+#: antenna − feeder loss. Bandwidths: GSM carrier 0.2 MHz (3GPP TS 45.005 §2), UMTS 5 MHz
+#: (TS 25.104 §5.4.1), LTE 10 MHz (a common 1800 MHz carrier; TS 36.101 Table 5.6-1 allows
+#: 1.4–20), NR 100 MHz (n78's widest channel, TS 38.101-1 Table 5.3.5-1); only the LTE and NR
+#: ones change a prediction (RSRP/SS-RSRP per resource element, :mod:`lomsong.propagation.service`).
 TECH_DEFAULTS: dict[str, dict[str, float]] = {
-    "2G": {"freq_mhz": 900.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 58.0, "beamwidth_deg": 65.0,
-           "tilt_deg": 3.0},
-    "3G": {"freq_mhz": 2100.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 58.0, "beamwidth_deg": 65.0,
-           "tilt_deg": 3.0},
-    "4G": {"freq_mhz": 1800.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 60.0, "beamwidth_deg": 65.0,
-           "tilt_deg": 3.0},
-    "5G": {"freq_mhz": 3500.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 63.0, "beamwidth_deg": 65.0,
-           "tilt_deg": 4.0},
+    "2G": {"freq_mhz": 900.0, "bandwidth_mhz": 0.2, "height_m": MAST_HEIGHT_M, "eirp_dbm": 58.0,
+           "beamwidth_deg": 65.0, "tilt_deg": 3.0},
+    "3G": {"freq_mhz": 2100.0, "bandwidth_mhz": 5.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 58.0,
+           "beamwidth_deg": 65.0, "tilt_deg": 3.0},
+    "4G": {"freq_mhz": 1800.0, "bandwidth_mhz": 10.0, "height_m": MAST_HEIGHT_M, "eirp_dbm": 60.0,
+           "beamwidth_deg": 65.0, "tilt_deg": 3.0},
+    "5G": {"freq_mhz": 3500.0, "bandwidth_mhz": 100.0, "height_m": MAST_HEIGHT_M,
+           "eirp_dbm": 63.0, "beamwidth_deg": 65.0, "tilt_deg": 4.0},
+}  # fmt: skip
+
+#: LTE channel bandwidth (MHz) → N_RB, 3GPP TS 36.101 Table 5.6-1: the channel bandwidths a 4G
+#: tower may declare. A standard's table, not a default: it lives here (beside TECH_ALIASES) so
+#: that the towers reader checks ``bandwidth_mhz`` row by row without importing the physics;
+#: :mod:`lomsong.propagation.service` converts with it.
+LTE_N_RB: dict[float, int] = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
+
+#: NR FR1 subcarrier spacing (kHz) → {channel bandwidth (MHz) → N_RB}, 3GPP TS 38.101-1 (Rel-17)
+#: Table 5.3.2-1; channel bandwidths the table marks N/A for a spacing are absent. A 5G tower
+#: may declare the bandwidths of NR_SCS_KHZ (see LTE_N_RB for why the table lives here).
+NR_N_RB: dict[int, dict[float, int]] = {
+    15: {3.0: 15, 5.0: 25, 10.0: 52, 15.0: 79, 20.0: 106, 25.0: 133, 30.0: 160, 35.0: 188,
+         40.0: 216, 45.0: 242, 50.0: 270},
+    30: {5.0: 11, 10.0: 24, 15.0: 38, 20.0: 51, 25.0: 65, 30.0: 78, 35.0: 92, 40.0: 106,
+         45.0: 119, 50.0: 133, 60.0: 162, 70.0: 189, 80.0: 217, 90.0: 245, 100.0: 273},
+    60: {10.0: 11, 15.0: 18, 20.0: 24, 25.0: 31, 30.0: 38, 35.0: 44, 40.0: 51, 45.0: 58,
+         50.0: 65, 60.0: 79, 70.0: 93, 80.0: 107, 90.0: 121, 100.0: 135},
 }  # fmt: skip
 
 #: Technology assumed when a tower's file says nothing about it.

@@ -29,8 +29,9 @@ import pandas as pd
 from affine import Affine
 
 from lomsong._version import __version__, code_digest
-from lomsong.config import LayerInput, ProjectConfig, key_error
+from lomsong.config import ProjectConfig, key_error
 from lomsong.coverage.cache import TowerCache
+from lomsong.coverage.clutter import clutter_loss_grid
 from lomsong.coverage.deadzones import DeadZones, dead_zones
 from lomsong.coverage.explain import (
     HELPER_COLUMNS,
@@ -47,6 +48,7 @@ from lomsong.errors import InputError, LomsongError, Problem, WarningLog, captur
 from lomsong.grid import Grid
 from lomsong.layers._io import Rejects
 from lomsong.layers.households import read_households
+from lomsong.layers.landcover import read_landcover
 from lomsong.layers.terrain import read_terrain
 from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
@@ -166,6 +168,29 @@ def run(
                         caught)  # fmt: skip
 
 
+def _coverage_rule(
+    config: ProjectConfig, towers: gpd.GeoDataFrame, terrain: Grid, landcover: Grid | None
+) -> CoverageRule:
+    """The project's coverage rule for this network: σ and building loss at each technology's
+    carrier, and the land cover's clutter loss per technology (P.2108, at that carrier)."""
+    cc, mc = config.coverage, config.model
+    probe = CoverageRule.for_network(towers=towers, environment=mc.environment)
+    clutter = {}
+    if landcover is not None:
+        classes = config.inputs.landcover.classes
+        for tech, f_mhz in probe.frequencies_mhz.items():
+            loss = clutter_loss_grid(landcover, f_mhz=f_mhz, rx_height_m=mc.rx_height_m,
+                                     classes=classes)  # fmt: skip
+            clutter[tech] = terrain.with_data(loss)
+    return CoverageRule.for_network(
+        towers=towers, environment=mc.environment, thresholds=cc.thresholds,
+        location_probability=cc.location_probability, indoor=cc.indoor,
+        indoor_margin_db=cc.indoor_margin_db, technologies=cc.technologies,
+        dead_share=cc.dead_share, clutter=clutter,
+        landcover=None if config.inputs.landcover is None else config.inputs.landcover.path.name,
+    )  # fmt: skip
+
+
 def _refuse_inputs_inside(
     config: ProjectConfig, target: Path, towers: str | os.PathLike[str] | None
 ) -> None:
@@ -236,14 +261,19 @@ def _run(
         if inp.water is not None:
             water = read_water(inp.water.path, crs=terrain.crs, layer=inp.water.layer)
         sea = sea_mask(terrain, water=water)
+        landcover = None
+        if inp.landcover is not None:
+            landcover = read_landcover(inp.landcover.path, terrain=terrain,
+                                       classes=inp.landcover.classes)  # fmt: skip
     cc = config.coverage
-    rule = CoverageRule.from_config(cc)  # the one coverage rule of the run: every stage reads it
+    # the one coverage rule of the run, for this network: every stage reads it
+    rule = _coverage_rule(config, tw, terrain, landcover)
     calibration = _load_calibration(config)
     cache = TowerCache(_cache_folder(target)) if write and use_cache else None
     with timer("predict"):
         signal = predict(
             tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
-            max_radius_km=mc.max_radius_km, groups=rule.per_technology or cc.by_operator,
+            max_radius_km=mc.max_radius_km, groups=True if cc.by_operator else "tech",
             progress=progress("Predicting towers", len(tw)), cache=cache, **parallel,
             calibration=calibration,
         )  # fmt: skip
@@ -469,8 +499,9 @@ def with_towers(config: ProjectConfig, towers: str | os.PathLike[str]) -> Projec
 def input_paths(config: ProjectConfig) -> list[Path]:
     """Every input file of a project (those that exist)."""
     paths = [config.inputs.villages.path, config.inputs.towers.path, *config.inputs.terrain]
-    for extra in (config.inputs.households, config.inputs.candidates, config.inputs.water):
-        if isinstance(extra, LayerInput):
+    for extra in (config.inputs.households, config.inputs.candidates, config.inputs.water,
+                  config.inputs.landcover):  # fmt: skip
+        if extra is not None and hasattr(extra, "path"):
             paths.append(extra.path)
     if config.model.calibration is not None:
         paths.append(config.model.calibration)
@@ -531,10 +562,6 @@ def summarise(result: Result) -> dict:
             "rx_height_m": cfg.model.rx_height_m,
             "max_radius_km": cfg.model.max_radius_km,
         },  # fmt: skip
-        "thresholds": {
-            "threshold_dbm": result.gaps.threshold_dbm,
-            "dead_share": result.gaps.rule.dead_share,
-        },  # fmt: skip
         "rule": result.gaps.rule.to_dict(),
         "totals": {
             "villages": len(v),
@@ -542,6 +569,9 @@ def summarise(result: Result) -> dict:
             "households": households,
             "households_covered": households - uncovered,
             "households_uncovered": uncovered,
+            "households_no_signal": int(v["households_no_signal"].sum()),
+            "households_weak": int(v["households_weak"].sum()),
+            "villages_weak": int((v["status"] == "weak").sum()),
             "share_uncovered": round(unc / hh_total, 4) if hh_total else 0.0,
             "dead_zones": len(result.gaps.zones),
             "towers": len(result.towers),
@@ -713,8 +743,23 @@ def _write_files(result: Result, d: Path) -> None:
 
 def _write_data(result: Result, d: Path) -> None:
     """The rasters, the CSV tables and the GeoPackage."""
+    # the best server's level in its technology's own quantity (RxLev/RSCP/RSRP/SS-RSRP, dBm)
     result.signal.power.to_file(d / "coverage.tif")
     result.signal.serving.to_file(d / "serving.tif")
+    if result.gaps.margin is not None:  # best margin over the rule at the location probability
+        m = result.gaps.margin.data
+        result.gaps.margin.with_data(
+            np.where(np.isfinite(m), m, np.nan).astype(np.float32)
+        ).to_file(d / "margin.tif")
+    techs = sorted({t for _, t in result.signal.groups})
+    if len(techs) > 1:  # each technology's best level apart: "no 4G" as well as "no signal"
+        for tech in techs:
+            best = np.full(result.signal.power.shape, -np.inf, dtype=np.float32)
+            for (_, t), grid in result.signal.groups.items():
+                if t == tech:
+                    np.maximum(best, grid, out=best)
+            level = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
+            result.signal.power.with_data(level).to_file(d / f"coverage_{tech}.tif")
     # the explanation's working columns stay in memory (map, report); files get the contract
     villages = result.gaps.villages.drop(columns=[*HELPER_COLUMNS, "profile_png"], errors="ignore")
     report.write_villages_csv(villages, d / "villages.csv")
@@ -737,7 +782,6 @@ def _write_map(result: Result, d: Path) -> None:
     m = build_map(
         villages=result.gaps.villages, towers=result.towers, signal=result.signal,
         gaps=result.gaps, ranking=result.ranking, candidates=result.candidates,
-        lang=cfg.output.lang, threshold_dbm=result.gaps.threshold_dbm,
-        summary=result.summary["totals"],
+        lang=cfg.output.lang, summary=result.summary["totals"],
     )  # fmt: skip
     m.save(str(d / "map.html"))

@@ -38,6 +38,7 @@ __all__ = [
     "TERMS",
     "MAP",
     "LABELS",
+    "CLASS_LABELS",
     "REPORT",
     "SENTENCES",
     "PLOT",
@@ -83,11 +84,21 @@ TERMS: dict[str, dict[str, str]] = {
         "villages": "Thôn/bản",
         "households": "Số hộ",
         "total_households": "Tổng số hộ",
+        "no_signal": "Lõm sóng",
+        "weak_signal": "Sóng yếu",
+        "reliable_signal": "Có sóng",
+        "status": "Tình trạng sóng",
+        "coverage_probability": "Xác suất phủ sóng",
+        "location_probability": "Xác suất vị trí",
+        "households_no_signal": "Hộ lõm sóng",
+        "households_weak": "Hộ sóng yếu",
         "households_covered": "Hộ có sóng",
         "households_uncovered": "Hộ chưa có sóng",
         "share_uncovered": "Tỷ lệ hộ chưa có sóng",
         "dead_village": "Thôn/bản lõm sóng",
         "dead_villages": "Thôn/bản lõm sóng",
+        "villages_weak": "Thôn/bản sóng yếu",
+        "villages_reliable": "Thôn/bản có sóng",
         "dead_zone": "Vùng lõm sóng",
         "dead_zones": "Vùng lõm sóng",
         "tower": "Trạm",
@@ -105,8 +116,7 @@ TERMS: dict[str, dict[str, str]] = {
         "backhaul_ok": "khả thi",
         "backhaul_no": "không khả thi",
         "hops": "bước nhảy",
-        "signal_strength": "Cường độ tín hiệu",
-        "received_power": "Tín hiệu thu",
+        "signal_level": "Mức thu",
         "threshold": "Ngưỡng phủ sóng",
     },
     "en": {
@@ -116,11 +126,21 @@ TERMS: dict[str, dict[str, str]] = {
         "villages": "Villages",
         "households": "Households",
         "total_households": "Households",
-        "households_covered": "Households with signal",
-        "households_uncovered": "Households without signal",
-        "share_uncovered": "Share of households without signal",
+        "no_signal": "No signal",
+        "weak_signal": "Weak signal",
+        "reliable_signal": "Reliable signal",
+        "status": "Coverage status",
+        "coverage_probability": "Coverage probability",
+        "location_probability": "Location probability",
+        "households_no_signal": "Households with no signal",
+        "households_weak": "Households with weak signal",
+        "households_covered": "Households with reliable signal",
+        "households_uncovered": "Households without reliable signal",
+        "share_uncovered": "Share of households without reliable signal",
         "dead_village": "Dead village",
         "dead_villages": "Dead villages",
+        "villages_weak": "Villages with weak signal",
+        "villages_reliable": "Villages with reliable signal",
         "dead_zone": "Dead zone",
         "dead_zones": "Dead zones",
         "tower": "Tower",
@@ -138,8 +158,7 @@ TERMS: dict[str, dict[str, str]] = {
         "backhaul_ok": "feasible",
         "backhaul_no": "not feasible",
         "hops": "hops",
-        "signal_strength": "Signal strength",
-        "received_power": "Received power",
+        "signal_level": "Signal level",
         "threshold": "Coverage threshold",
     },
 }
@@ -152,16 +171,24 @@ def _terms(lang: str, *keys: str) -> dict[str, str]:
     return {k: TERMS[lang][k] for k in keys}
 
 
+#: The label key (in :data:`TERMS`, :data:`MAP` and :data:`REPORT`) of each of the three classes
+#: of a household and a village (:data:`lomsong.coverage.rule.CLASSES`): lõm sóng / sóng yếu /
+#: có sóng.
+CLASS_LABELS: dict[str, str] = {"no_signal": "no_signal", "weak": "weak_signal",
+                                "reliable": "reliable_signal"}  # fmt: skip
+#: The classes' words and the figures about them, shown by the map and the report as they are.
+_CLASS_TERMS = ("no_signal", "weak_signal", "reliable_signal", "status", "coverage_probability",
+                "households_no_signal", "households_weak", "households_covered")  # fmt: skip
 #: Keys under which the map and the report show a shared term as it is.
 _MAP_TERMS = ("commune", "district", "villages", "households", "households_uncovered",
-              "dead_village", "nearest_tower", "site", "tower", "rank", "new_households",
+              "nearest_tower", "site", "tower", "rank", "new_households",
               "cumulative_households", "cumulative_share", "villages_reached", "backhaul",
-              "backhaul_ok", "backhaul_no", "hops")  # fmt: skip
+              "backhaul_ok", "backhaul_no", "hops", *_CLASS_TERMS)  # fmt: skip
 _REPORT_TERMS = ("commune", "district", "village", "households", "total_households",
-                 "households_covered", "households_uncovered", "dead_villages", "rank", "site",
-                 "new_households", "cumulative_households", "cumulative_share",
-                 "villages_reached", "backhaul", "backhaul_ok", "backhaul_no", "hops",
-                 "threshold")  # fmt: skip
+                 "households_uncovered", "share_uncovered", "dead_villages", "villages_weak",
+                 "villages_reliable", "rank", "site", "new_households", "cumulative_households",
+                 "cumulative_share", "villages_reached", "backhaul", "backhaul_ok",
+                 "backhaul_no", "hops", "threshold", *_CLASS_TERMS)  # fmt: skip
 
 # -- map ----------------------------------------------------------------------------------------
 #: Labels of the interactive map.
@@ -172,15 +199,17 @@ MAP: dict[str, dict[str, str]] = {
         "basemap_osm": "OpenStreetMap",
         "basemap_light": "Nền sáng (CartoDB Positron)",
         "basemap_none": "Không có nền (ngoại tuyến)",
-        "layer_signal": _VI["signal_strength"],
+        "layer_signal": _VI["signal_level"],
         "layer_zones": _VI["dead_zones"],
-        "layer_villages": f"{_VI['villages']} — {_lower(_VI['share_uncovered'])}",
+        "layer_villages": f"{_VI['villages']} — {_lower(_VI['status'])}",
         "layer_towers": _VI["existing_towers"],
         "layer_ranking": _VI["proposed_sites"],
         "layer_candidates": "Tất cả vị trí ứng viên",
-        "legend_signal": f"{_VI['received_power']} (dBm) — {_lower(_VI['threshold'])} "
-        "{threshold} dBm",
-        "legend_share": f"{_VI['share_uncovered']} (%)",
+        "legend_signal": f"{_VI['signal_level']} ({{quantities}}, dBm)",
+        "legend_from_weak": f"{_VI['weak_signal']} từ",
+        "legend_from_reliable": f"{_VI['reliable_signal']} từ",
+        "legend_marks": "Vạch trên thang: {tech}",
+        "legend_status": f"{_VI['status']} của {_lower(_VI['villages'])}",
         "name": "Tên",
         "zone": _VI["dead_zone"],
         "area": "Diện tích",
@@ -194,11 +223,13 @@ MAP: dict[str, dict[str, str]] = {
         "summary": "Tổng quan",
         "sum_households": _VI["total_households"],
         "sum_uncovered": _VI["households_uncovered"],
+        "sum_no_signal": _VI["households_no_signal"],
+        "sum_weak": _VI["households_weak"],
         "sum_dead_villages": _VI["dead_villages"],
+        "sum_weak_villages": _VI["villages_weak"],
         "sum_reached": f"Hộ được phủ bởi {{sites}} {_lower(_VI['proposed_sites'])}",
-        "legend_dead_zone": f"{_VI['dead_zone']} (không có hộ nào đạt ngưỡng)",
+        "legend_dead_zone": f"{_VI['dead_zone']} (không có sóng hoặc {_lower(_VI['weak_signal'])})",
         "legend_rank": f"{_VI['proposed_site']} (số = {_lower(_VI['rank'])})",
-        "yes": "có",
     },
     "en": {
         **_terms("en", *_MAP_TERMS),
@@ -206,15 +237,17 @@ MAP: dict[str, dict[str, str]] = {
         "basemap_osm": "OpenStreetMap",
         "basemap_light": "Light (CartoDB Positron)",
         "basemap_none": "No basemap (offline)",
-        "layer_signal": _EN["signal_strength"],
+        "layer_signal": _EN["signal_level"],
         "layer_zones": _EN["dead_zones"],
-        "layer_villages": f"{_EN['villages']} — {_lower(_EN['share_uncovered'])}",
+        "layer_villages": f"{_EN['villages']} — {_lower(_EN['status'])}",
         "layer_towers": _EN["existing_towers"],
         "layer_ranking": _EN["proposed_sites"],
         "layer_candidates": "All candidate sites",
-        "legend_signal": f"{_EN['received_power']} (dBm) — {_lower(_EN['threshold'])} "
-        "{threshold} dBm",
-        "legend_share": f"{_EN['share_uncovered']} (%)",
+        "legend_signal": f"{_EN['signal_level']} ({{quantities}}, dBm)",
+        "legend_from_weak": f"{_EN['weak_signal']} from",
+        "legend_from_reliable": f"{_EN['reliable_signal']} from",
+        "legend_marks": "Marked on the scale: {tech}",
+        "legend_status": f"{_EN['status']} of {_lower(_EN['villages'])}",
         "name": "Name",
         "zone": _EN["dead_zone"],
         "area": "Area",
@@ -228,11 +261,13 @@ MAP: dict[str, dict[str, str]] = {
         "summary": "Summary",
         "sum_households": _EN["total_households"],
         "sum_uncovered": _EN["households_uncovered"],
+        "sum_no_signal": _EN["households_no_signal"],
+        "sum_weak": _EN["households_weak"],
         "sum_dead_villages": _EN["dead_villages"],
+        "sum_weak_villages": _EN["villages_weak"],
         "sum_reached": f"Households reached by {{sites}} {_lower(_EN['proposed_sites'])}",
-        "legend_dead_zone": f"{_EN['dead_zone']} (no household reaches the threshold)",
+        "legend_dead_zone": f"{_EN['dead_zone']} (no or weak signal)",
         "legend_rank": f"{_EN['proposed_site']} (number = {_lower(_EN['rank'])})",
-        "yes": "yes",
     },
 }
 
@@ -253,11 +288,18 @@ REPORT: dict[str, dict[str, str]] = {
         "sites_proposed": _VI["proposed_sites"],
         "reached": f"Hộ được phủ bởi các {_lower(_VI['proposed_sites'])}",
         "model": "Mô hình truyền sóng",
-        "dead_table": _VI["dead_villages"],
-        "dead_note": "Thôn/bản có tỷ lệ hộ chưa có sóng từ {share} trở lên, nhiều hộ chưa có "
-        "sóng nhất trước.",
+        "mean_probability": f"{_VI['coverage_probability']} trung bình của các hộ",
+        "probability_note": f"“{_VI['reliable_signal']}” được đánh giá ở "
+        f"{_lower(_VI['location_probability'])} {{p}}: mức thu phải đạt ngưỡng tại {{p}} số vị "
+        "trí quanh hộ (mức thu thực tế dao động quanh giá trị trung vị dự đoán do địa hình, cây "
+        f"cối và nhà cửa). {_VI['coverage_probability']} của một hộ là tỷ lệ vị trí quanh hộ có "
+        "mức thu đạt ngưỡng.",
+        "dead_table": f"{_VI['dead_villages']} và {_lower(_VI['villages_weak'])}",
+        "dead_note": f"{_VI['dead_villages']}: từ {{share}} số hộ trở lên lõm sóng; "
+        f"{_lower(_VI['villages_weak'])}: từ {{share}} số hộ trở lên chưa có sóng (lõm sóng "
+        "hoặc sóng yếu). Thôn/bản lõm sóng trước, rồi nhiều hộ chưa có sóng nhất trước.",
         "none_dead": "Không có thôn/bản nào lõm sóng.",
-        "share": "Tỷ lệ",
+        "none_weak": "Không có thôn/bản nào sóng yếu.",
         "sites_table": _VI["proposed_sites"],
         "no_sites": "Không có vị trí nào được đề xuất.",
         "lonlat": "Kinh độ, vĩ độ",
@@ -270,19 +312,19 @@ REPORT: dict[str, dict[str, str]] = {
         "curve_now": "Hiện nay",
         "curve_note": "Đường cong phủ sóng: mỗi điểm là số hộ có sóng sau khi xây thêm các trạm "
         "có thứ hạng đến điểm đó.",
-        "hist_title": "Phân bố cường độ tín hiệu tại các hộ",
-        "hist_x": f"{_VI['received_power']} (dBm)",
+        "hist_title": f"Phân bố {_lower(_VI['signal_level'])} tại các hộ",
+        "hist_x": f"{_VI['signal_level']} ({{quantities}}, dBm)",
         "hist_y": "Số hộ",
-        "hist_threshold": "Ngưỡng {threshold} dBm",
-        "hist_below": "Dưới ngưỡng (chưa có sóng)",
-        "hist_above": "Đạt ngưỡng (có sóng)",
-        "hist_note": "Theo số hộ. Giá trị ngoài {lo}…{hi} dBm được gộp vào cột đầu/cuối.",
+        "hist_threshold": "Ngưỡng {q} {threshold} dBm",
+        "hist_note": f"Theo số hộ; màu theo {_lower(_VI['status'])} của hộ (đã tính suy hao "
+        "trong nhà và suy hao lớp phủ mặt đất nếu quy tắc có). Giá trị ngoài {lo}…{hi} dBm được "
+        "gộp vào cột đầu/cuối.",
         "hist_nan": "{n} hộ nằm ngoài bán kính dự đoán (không có sóng), không vẽ trên biểu đồ.",
-        "map_title": f"Bản đồ {_lower(_VI['received_power'])}, {_lower(_VI['dead_zones'])} và "
+        "map_title": f"Bản đồ {_lower(_VI['signal_level'])}, {_lower(_VI['dead_zones'])} và "
         f"{_lower(_VI['proposed_sites'])}",
         "map_x": "Đông (km)",
         "map_y": "Bắc (km)",
-        "map_cbar": f"{_VI['received_power']} (dBm)",
+        "map_cbar": f"{_VI['signal_level']} ({{quantities}}, dBm)",
         "map_note": f"Viền đỏ: {_lower(_VI['dead_zones'])}; viền trắng: "
         f"{_lower(_VI['villages'])}; tam giác đen: {_lower(_VI['existing_towers'])}; số: "
         f"{_lower(_VI['rank'])} {_lower(_VI['proposed_sites'])}. Hệ toạ độ {{crs}}.",
@@ -291,7 +333,7 @@ REPORT: dict[str, dict[str, str]] = {
     "en": {
         **_terms("en", *_REPORT_TERMS),
         "title": "Mobile dead-zone report",
-        "subtitle": f"{_EN['dead_zones']}, villages without signal and "
+        "subtitle": f"{_EN['dead_zones']}, villages with no or weak signal and "
         f"{_lower(_EN['proposed_sites'])}",
         "key_figures": "Key figures",
         "village_count": "Villages",
@@ -299,38 +341,46 @@ REPORT: dict[str, dict[str, str]] = {
         "sites_proposed": _EN["proposed_sites"],
         "reached": f"Households reached by the {_lower(_EN['proposed_sites'])}",
         "model": "Propagation model",
-        "dead_table": _EN["dead_villages"],
-        "dead_note": "Villages where at least {share} of households have no signal, most "
-        "households without signal first.",
+        "mean_probability": f"Mean {_lower(_EN['coverage_probability'])} of the households",
+        "probability_note": f"“{_EN['reliable_signal']}” is judged at a "
+        f"{_lower(_EN['location_probability'])} of {{p}}: the level must reach the threshold at "
+        "{p} of the locations around a household (the actual level varies around the "
+        f"predicted median with terrain, trees and buildings). A household's "
+        f"{_lower(_EN['coverage_probability'])} is the share of locations around it where the "
+        "level reaches the threshold.",
+        "dead_table": f"{_EN['dead_villages']} and {_lower(_EN['villages_weak'])}",
+        "dead_note": f"{_EN['dead_villages']}: {{share}} or more of the households have no "
+        f"signal; {_lower(_EN['villages_weak'])}: {{share}} or more have no reliable signal "
+        "(no or weak signal). Dead villages first, then most households without reliable "
+        "signal first.",
         "none_dead": "No dead villages.",
-        "share": "Share",
+        "none_weak": "No village has weak signal.",
         "sites_table": _EN["proposed_sites"],
         "no_sites": "No site is proposed.",
         "lonlat": "Lon, lat",
         "village_names": "Names of villages reached",
         "plots": "Plots",
-        "curve_title": "Households with signal vs number of new sites (built in rank order)",
+        "curve_title": f"{_EN['households_covered']} vs number of new sites (built in rank order)",
         "curve_x": "New sites",
-        "curve_y": "Households with signal",
+        "curve_y": _EN["households_covered"],
         "curve_total": "All households",
         "curve_now": "Today",
-        "curve_note": "Coverage curve: each point is the number of households with signal once "
-        "the sites up to that rank are built.",
-        "hist_title": "Signal strength at the households",
-        "hist_x": f"{_EN['received_power']} (dBm)",
+        "curve_note": "Coverage curve: each point is the number of households with reliable "
+        "signal once the sites up to that rank are built.",
+        "hist_title": f"{_EN['signal_level']} at the households",
+        "hist_x": f"{_EN['signal_level']} ({{quantities}}, dBm)",
         "hist_y": "Households",
-        "hist_threshold": "Threshold {threshold} dBm",
-        "hist_below": "Below threshold (no signal)",
-        "hist_above": "At or above threshold (signal)",
-        "hist_note": "Weighted by households. Values outside {lo}…{hi} dBm are counted in the "
-        "end bins.",
+        "hist_threshold": "Threshold {q} {threshold} dBm",
+        "hist_note": f"Weighted by households and coloured by each household's "
+        f"{_lower(_EN['status'])} (indoor and land-cover clutter losses included where the rule "
+        "has them). Values outside {lo}…{hi} dBm are counted in the end bins.",
         "hist_nan": "{n} households lie beyond the prediction radius (no signal) and are not "
         "plotted.",
-        "map_title": f"{_EN['received_power']}, {_lower(_EN['dead_zones'])} and "
+        "map_title": f"{_EN['signal_level']}, {_lower(_EN['dead_zones'])} and "
         f"{_lower(_EN['proposed_sites'])}",
         "map_x": "East (km)",
         "map_y": "North (km)",
-        "map_cbar": f"{_EN['received_power']} (dBm)",
+        "map_cbar": f"{_EN['signal_level']} ({{quantities}}, dBm)",
         "map_note": f"Red outlines: {_lower(_EN['dead_zones'])}; white: "
         f"{_lower(_EN['villages'])}; black triangles: {_lower(_EN['existing_towers'])}; "
         f"numbers: {_lower(_EN['rank'])} of the {_lower(_EN['proposed_sites'])}. CRS {{crs}}.",
@@ -340,19 +390,29 @@ REPORT: dict[str, dict[str, str]] = {
 
 # -- the coverage rule -------------------------------------------------------------------------
 #: The coverage rule in one sentence (:meth:`lomsong.coverage.rule.CoverageRule.describe`).
-#: ``thr`` the threshold(s), ``indoor`` the ``indoor`` fragment or "", ``share`` the dead share.
+#: ``thr`` the thresholds, ``indoor`` the indoor/clutter fragments or "", ``p`` the location
+#: probability, ``share`` the dead share.
 RULE: dict[str, dict[str, str]] = {
     "vi": {
-        "rule": "Có sóng khi tín hiệu thu (tổng công suất, trung vị) đạt {thr}{indoor}; "
-                "thôn/bản lõm sóng khi từ {share} số hộ trở lên chưa có sóng.",
+        "rule": "Có sóng khi mức thu của một cell đạt {thr}{indoor} tại {p} số vị trí; sóng "
+                "yếu khi chỉ đạt ở mức trung vị (50 % số vị trí); lõm sóng khi không cell nào "
+                "đạt ở mức trung vị. Thôn/bản lõm sóng khi từ {share} số hộ trở lên lõm sóng.",
         "indoor": ", cộng {m} dB suy hao vào nhà",
-        "other": "công nghệ khác",
+        "indoor_p2109": ", trong nhà ({building}, suy hao vào nhà ITU-R P.2109)",
+        "traditional": "nhà truyền thống",
+        "thermally_efficient": "nhà cách nhiệt",
+        "clutter": ", trừ suy hao lớp phủ mặt đất (ITU-R P.2108)",
     },
     "en": {
-        "rule": "Covered where the received power (total, median) reaches {thr}{indoor}; a "
-                "village is dead when {share} or more of its households have no signal.",
+        "rule": "Reliable signal where a cell's level reaches {thr}{indoor} at {p} of "
+                "locations; weak signal where it reaches it at the median only (50% of "
+                "locations); no signal where no cell reaches it at the median. A village is dead "
+                "when {share} or more of its households have no signal.",
         "indoor": ", plus a {m} dB indoor margin",
-        "other": "other technologies",
+        "indoor_p2109": ", indoors ({building}, ITU-R P.2109 building entry loss)",
+        "traditional": "traditional buildings",
+        "thermally_efficient": "thermally efficient buildings",
+        "clutter": ", less the land-cover clutter loss (ITU-R P.2108)",
     },
 }  # fmt: skip
 

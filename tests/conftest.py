@@ -99,10 +99,12 @@ def write_project(
     sites: int = 3,
     method: str = "greedy",
     max_radius_km: float = 10.0,
+    location_probability: float | None = None,
 ) -> Path:
     """A tiny terrain-free project (Hata suburban) from hand-built layers; returns its TOML.
 
     ``candidates`` with zero rows is written as a header-only CSV; None means ``"auto"``.
+    ``location_probability`` 0.5 judges at the median (one coverage radius, no weak class).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,6 +122,8 @@ def write_project(
         "[siting]", f"sites = {sites}", f'method = "{method}"',
         "[output]", 'lang = "en"',
     ]  # fmt: skip
+    if location_probability is not None:
+        lines += ["[coverage]", f"location_probability = {location_probability}"]
     (folder / "project.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder / "project.toml"
 

@@ -41,8 +41,9 @@ from PIL import Image
 
 from lomsong.config import load_config
 from lomsong.demo import write_demo
-from lomsong.maps.build import DEAD_ZONE_COLOR
+from lomsong.maps.build import DEAD_ZONE_COLOR, STATUS_COLORS, TECH_ORDER
 from lomsong.pipeline import run
+from lomsong.propagation.service import QUANTITY
 from lomsong.text import LABELS, format_int, format_pct
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,6 +362,42 @@ def _dead_zone_box(page: Any) -> dict[str, float] | None:
     )
 
 
+def _rgb(color: str) -> str:
+    return "rgb({}, {}, {})".format(*(int(color[i : i + 2], 16) for i in (1, 3, 5)))
+
+
+def test_legend_shows_the_three_classes(session: _Session, run_dir: Path) -> None:
+    """The legend, as drawn, lists no signal / weak / reliable in Vietnamese with the colours
+    the villages are filled with; the villages carry those fills, by their status."""
+    page = session.page
+    keys = page.locator(".ls-legend .ls-legend-status > div:not(.ls-legend-title)")
+    assert keys.count() == 3
+    words = {"no_signal": "Lõm sóng", "weak": "Sóng yếu", "reliable": "Có sóng"}
+    assert [LAB[k] for k in ("no_signal", "weak_signal", "reliable_signal")] == [*words.values()]
+    for i, (status, word) in enumerate(words.items()):
+        key = keys.nth(i)
+        assert key.is_visible()
+        assert key.inner_text().strip() == word
+        colour = key.locator(".ls-class").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour == _rgb(STATUS_COLORS[status])
+    # the villages on the map: each filled with its status's colour, as villages.csv says
+    fills = page.evaluate(
+        """name => {
+            const out = {};
+            window[name].eachLayer(l => {
+                const p = l.feature && l._path ? l.feature.properties : null;
+                if (p && 'status' in p) out[p.status] = (out[p.status] || new Set()).add(
+                    l._path.getAttribute('fill'));
+            });
+            return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, [...v]]));
+        }""",
+        _map_name(page),
+    )
+    villages = pd.read_csv(run_dir / "villages.csv")
+    assert set(fills) == set(villages["status"])
+    assert fills == {k: [STATUS_COLORS[k]] for k in fills}
+
+
 def test_screenshot(session: _Session, run_dir: Path) -> None:
     """The picture shows the dead zones in their colour where they are, the legends and the
     summary box with the run's figures."""
@@ -390,12 +427,13 @@ def test_screenshot(session: _Session, run_dir: Path) -> None:
     inside = ((xs >= box["left"] - 2) & (xs <= box["right"] + 2) & (ys >= box["top"] - 2)
               & (ys <= box["bottom"] + 2))  # fmt: skip
     assert inside.mean() > 0.9
-    # the legends: the signal scale naming the threshold, the share of households
+    # the legend: the signal scale naming its quantities, the villages' classes
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    threshold = f"{summary['thresholds']['threshold_dbm']:g}".replace("-", "−")
-    legends = " ".join(page.locator(".legend").all_text_contents())
-    assert LAB["legend_signal"].format(threshold=threshold) in legends
-    assert LAB["legend_share"] in legends
+    techs = set(gpd.read_file(run_dir / "planning.gpkg", layer="towers")["tech"])
+    quantities = "/".join(QUANTITY[t] for t in TECH_ORDER if t in techs)
+    legend = page.locator(".ls-legend").inner_text()
+    assert LAB["legend_signal"].format(quantities=quantities) in legend
+    assert LAB["legend_status"] in legend
     # the summary box holds the run's figures, as text a reader sees
     box_text = page.locator(".ls-summary").inner_text()
     t = summary["totals"]

@@ -177,12 +177,11 @@ def test_an_unchanged_rerun_is_up_to_date(demo_run, tmp_path, capsys):
     assert "up to date" in capsys.readouterr().err
     assert (out / "summary.json").stat().st_mtime_ns == stamp  # nothing rewritten
     # a changed setting is not up to date
-    text = (inputs / "project.toml").read_text().replace("threshold_dbm = -100",
-                                                         "threshold_dbm = -95")  # fmt: skip
+    text = (inputs / "project.toml").read_text() + '\n[coverage]\nthresholds = { "4G" = -95 }\n'
     (inputs / "project.toml").write_text(text)
     assert main(["run", str(inputs / "project.toml"), "--out", str(out), "--quiet"]) == 0
     assert (out / "summary.json").stat().st_mtime_ns != stamp
-    assert json.loads((out / "summary.json").read_text())["thresholds"]["threshold_dbm"] == -95
+    assert json.loads((out / "summary.json").read_text())["rule"]["threshold_dbm"]["4G"] == -95
 
 
 def test_the_demo_summary_names_inputs_that_exist(demo_run):

@@ -47,7 +47,7 @@ def test_a_good_file_is_typed_and_paths_are_relative_to_it(tmp_path):
     assert cfg.model.name == "cost231"
     assert cfg.model.max_radius_km == 20.0 and isinstance(cfg.model.max_radius_km, float)
     assert cfg.model.rx_height_m == 1.5  # default
-    assert cfg.coverage.threshold_dbm == -100.0
+    assert cfg.coverage.thresholds == {} and cfg.coverage.location_probability == 0.9  # defaults
     assert (cfg.siting.sites, cfg.siting.method) == (5, "exact")
     assert cfg.output.dir == (tmp_path / "out").resolve()
     assert cfg.output.lang == "en"
@@ -126,7 +126,8 @@ def _problems(**tables) -> str:
 
 def test_threshold_keys_take_the_common_names_and_refuse_the_rest():
     cfg = config_from_dict(_project(coverage={"thresholds": {"LTE": -110, "gsm": -104}}))
-    assert CoverageRule.from_config(cfg.coverage).thresholds == {"4G": -110.0, "2G": -104.0}
+    rule = CoverageRule.for_network(thresholds=cfg.coverage.thresholds)
+    assert rule.thresholds["4G"] == -110.0 and rule.thresholds["2G"] == -104.0
     msg = _problems(coverage={"thresholds": {"XYZ": -100, "LTE": -110, "4G": -105, "5G": -300}})
     assert "coverage.thresholds.XYZ: unknown technology" in msg
     assert "coverage.thresholds.4G: the same technology (4G) as coverage.thresholds.LTE" in msg

@@ -88,7 +88,7 @@ def test_per_technology_thresholds_indoor_margin_and_operators(world):
     towers = make_towers(
         [(X0 + 5_000, Y0 - 5_000), (X0 + 5_000, Y0 - 5_000)],
         tech=["2G", "4G"], operator=["Viettel", "MobiFone"], freq_mhz=[900.0, 1800.0],
-        eirp_dbm=[58.0, 58.0],
+        eirp_dbm=[58.0, 58.0 + 27.78],  # the same level: 4G RSRP is 27.78 dB below the total
     )  # fmt: skip
     signal = predict(towers, terrain, max_radius_km=30, groups=True)
     assert set(signal.groups) == {("Viettel", "2G"), ("MobiFone", "4G")}

@@ -342,7 +342,7 @@ def test_write_demo_round_trip(tmp_path, small: DemoProvince) -> None:
     assert config["model"] == {
         "name": "itm", "environment": "suburban", "rx_height_m": 1.5, "max_radius_km": 15,
     }  # fmt: skip
-    assert config["coverage"] == {"threshold_dbm": -100}
+    assert "coverage" not in config  # the default rule (per-technology service thresholds)
     assert config["siting"] == {"sites": 5, "method": "greedy"}
     assert config["output"] == {"dir": "../rerun", "lang": "vi"}
 

@@ -79,27 +79,39 @@ def test_quang_ngai_communes_end_to_end(tmp_path):
     assert res.villages.crs.to_epsg() == 32649
     assert {"Xã Ba Bích", "Xã An Bình"} <= set(v["name"])
 
-    # Flat ground, identical omni towers: a household has signal exactly when it is within one
-    # radius R of a tower — the covered and the uncovered are separated by distance alone.
+    # Flat ground, identical omni towers: a household is reliably covered exactly when it is
+    # within one radius R of a tower, and has signal at the median within a larger radius R50
+    # (the 90 % fade margin) — the classes are separated by distance alone.
     dist = _nearest_tower_m(res)
-    covered = res.gaps.households["covered"].to_numpy()
+    hh = res.gaps.households
+    covered, signal = hh["covered"].to_numpy(), hh["signal"].to_numpy()
     assert covered.any() and not covered.all()
+    assert (covered <= signal).all() and (signal & ~covered).any()  # a weak ring between
     assert dist[covered].max() <= dist[~covered].min() + 2 * CELL_SLACK_M
+    assert dist[signal].max() <= dist[~signal].min() + 2 * CELL_SLACK_M
     radius = (dist[covered].max() + dist[~covered].min()) / 2
-    # so the dead communes are the ones far from every tower: households are spread evenly, so
-    # a commune's share without signal is its area's share beyond R of every tower…
-    reach = shapely.union_all(res.towers.geometry.buffer(radius).values)
+    radius50 = (dist[signal].max() + dist[~signal].min()) / 2
+    assert radius50 > radius
+    # so the uncovered share of a commune is its area's share beyond R of every tower
+    # (households are spread evenly)…
     vv = res.gaps.villages.set_index("village_id").loc[v["village_id"]]
-    lit = np.array([g.intersection(reach).area / g.area for g in vv.geometry])
+
+    def lit_share(r: float) -> np.ndarray:
+        reach = shapely.union_all(res.towers.geometry.buffer(r).values)
+        return np.array([g.intersection(reach).area / g.area for g in vv.geometry])
+
+    lit, lit50 = lit_share(radius), lit_share(radius50)
     np.testing.assert_allclose(v["share_uncovered"], 1.0 - lit, atol=0.05)
-    # …every commune wholly beyond R is dead and has no household with signal…
-    beyond = np.array([g.distance(reach) > 0 for g in vv.geometry])
+    # …every commune wholly beyond R50 is dead and has no household with signal…
+    reach50 = shapely.union_all(res.towers.geometry.buffer(radius50).values)
+    beyond = np.array([g.distance(reach50) > 0 for g in vv.geometry])
     assert beyond.sum() >= 10
     assert v["dead"][beyond].all() and (v["households_covered"][beyond] == 0).all()
-    # …and dead are exactly the communes whose area lies mostly beyond R (the ones within 5 %
-    # of a half are left to the lattice's counting)
-    clear = np.abs(lit - 0.5) > 0.05
-    assert (v["dead"].to_numpy()[clear] == (lit[clear] < 0.5)).all()
+    assert (v["households_no_signal"][beyond] == v["households"][beyond]).all()
+    # …and dead ("no signal") are exactly the communes whose area lies mostly beyond R50 (the
+    # ones within 5 % of a half are left to the lattice's counting)
+    clear = np.abs(lit50 - 0.5) > 0.05
+    assert (v["dead"].to_numpy()[clear] == (lit50[clear] < 0.5)).all()
     assert v["dead"].sum() > beyond.sum()  # partly reached communes can be dead too
 
 

@@ -238,7 +238,8 @@ def test_every_total_of_a_run_is_in_census_households(tmp_path: Path) -> None:
     weights.append(1.0)
     buildings = gpd.GeoDataFrame({"households": weights}, geometry=pts, crs=conftest.CRS)
     towers = make_towers([(x0, y0 - 1000)], eirp_dbm=[38.0])
-    project = write_project(tmp_path / "in", villages, towers, households=buildings, sites=5)
+    project = write_project(tmp_path / "in", villages, towers, households=buildings, sites=5,
+                            location_probability=0.5)  # one radius: V3 half lit  # fmt: skip
     out = tmp_path / "out"
     assert main(["run", str(project), "--out", str(out), "--quiet"]) == 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -17,17 +18,31 @@ from pyproj import CRS, Transformer
 from shapely.geometry import Point, box
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.rule import CoverageRule
+from lomsong.coverage.rule import CLASSES, CoverageRule
 from lomsong.coverage.types import Coverage
 from lomsong.grid import Grid
 from lomsong.maps.build import (
+    NO_STATUS_COLOR,
     SIGNAL_COLORS,
+    SIGNAL_VMAX_DBM,
+    SIGNAL_VMIN_DBM,
+    STATUS_COLORS,
     _rank_popup_html,
     build_map,
     coverage_overlay_png,
     escape_text,
 )
-from lomsong.text import LABELS, MAP, for_lang, format_float, format_int, format_pct
+from lomsong.text import (
+    CLASS_LABELS,
+    LABELS,
+    MAP,
+    REPORT,
+    for_lang,
+    format_dbm,
+    format_float,
+    format_int,
+    format_pct,
+)
 
 UTM = CRS.from_epsg(32649)
 HOSTILE = "<script>alert(1)</script>"
@@ -73,19 +88,25 @@ def inputs() -> dict:
             for k, az in zip("ABC", (0.0, 120.0, 240.0), strict=True)
         ]
     )  # fmt: skip
+    # the three classes: V1 weak (64 % without reliable signal, 8 % without any), V2 no signal
+    # (dead), V3 reliable
     villages = _gdf(
         [
             {"village_id": "V1", "name": "Thôn Làng Rêu", "commune": "Sơn Bao",
              "district": "Sơn Hà", "households": 2500, "households_covered": 900,
-             "households_uncovered": 1600, "share_uncovered": 0.64, "dead": False,
+             "households_uncovered": 1600, "households_no_signal": 200,
+             "households_weak": 1400, "share_uncovered": 0.64, "coverage_probability": 0.413,
+             "status": "weak", "dead": False,
              "geometry": box(X0 + 500, Y0 - 4500, X0 + 4500, Y0 - 500)},
             {"village_id": "V2", "name": HOSTILE, "commune": "Sơn Mùa", "district": "Sơn Tây",
              "households": 400, "households_covered": 0, "households_uncovered": 400,
-             "share_uncovered": 1.0, "dead": True,
+             "households_no_signal": 400, "households_weak": 0, "share_uncovered": 1.0,
+             "coverage_probability": 0.021, "status": "no_signal", "dead": True,
              "geometry": box(X0 + 5500, Y0 - 9500, X0 + 9500, Y0 - 5500)},
             {"village_id": "V3", "name": "Xóm Gò", "commune": "Sơn Bao", "district": "Sơn Hà",
              "households": 600, "households_covered": 600, "households_uncovered": 0,
-             "share_uncovered": 0.0, "dead": False,
+             "households_no_signal": 0, "households_weak": 0, "share_uncovered": 0.0,
+             "coverage_probability": 0.968, "status": "reliable", "dead": False,
              "geometry": box(X0 + 5500, Y0 - 4500, X0 + 9500, Y0 - 500)},
         ]
     )  # fmt: skip
@@ -98,7 +119,7 @@ def inputs() -> dict:
     households = _gdf(
         [
             {"households": 1, "village_id": "V2", "power_dbm": -118.0, "covered": False,
-             "geometry": Point(X0 + 7500, Y0 - 8500)},
+             "status": "no_signal", "geometry": Point(X0 + 7500, Y0 - 8500)},
         ]
     )  # fmt: skip
     ranking = _gdf(
@@ -120,7 +141,8 @@ def inputs() -> dict:
         villages=villages,
         zones=zones,
         households=households,
-        rule=CoverageRule(threshold_dbm=-100.0),
+        # the defaults at the towers' carriers: RSRP −110 / RSCP −105 dBm at 90 % of locations
+        rule=CoverageRule.for_network(towers=towers),
     )
     return {"signal": signal, "gaps": gaps, "towers": towers, "ranking": ranking,
             "candidates": candidates}  # fmt: skip
@@ -143,6 +165,29 @@ def _feature_collections(page: str) -> list[dict]:
         found.append(fc)
         i = end
     return found
+
+
+def _summary_rows(raw: str) -> dict[str, str]:
+    """The map's summary box, label → value."""
+    box_html = re.search(r'<div class="ls-box ls-summary">(.*?)</table>', raw, flags=re.S)
+    assert box_html, "the map has no summary box"
+    rows = re.findall(r'<tr><td>(.*?)</td><td class="n">(.*?)</td></tr>', box_html.group(1))
+    return {html.unescape(k): html.unescape(v) for k, v in rows}
+
+
+def _legend(raw: str) -> str:
+    """The legend control's HTML (a JSON string in the page's script)."""
+    found = re.findall(r'div\.innerHTML = ("(?:[^"\\]|\\.)*");', raw)
+    assert len(found) == 1, "one legend expected"
+    return json.loads(found[0])
+
+
+def _saved(m, tmp_path) -> tuple[str, str]:
+    """The saved page as written, and with its JSON escapes decoded."""
+    path = tmp_path / "map.html"
+    m.save(path)
+    raw = path.read_text(encoding="utf-8")
+    return raw, _js_unescaped(raw)
 
 
 # -- coverage image --------------------------------------------------------------------------
@@ -256,7 +301,7 @@ def test_map_saves_with_layers_and_safe_text(inputs: dict, tmp_path, lang: str) 
     lab = LABELS[lang]
     for key in LAYER_KEYS:
         assert lab[key] in page, key
-    assert lab["legend_signal"].format(threshold="−100") in page
+    assert lab["legend_signal"].format(quantities="RSRP/RSCP") in page
     # Hostile strings are text, never markup or code: not in the page, even once decoded.
     assert HOSTILE not in raw
     assert HOSTILE not in page
@@ -277,13 +322,20 @@ def test_map_saves_with_layers_and_safe_text(inputs: dict, tmp_path, lang: str) 
         "S2-A, S2-B, S2-C (&lt;b&gt;VNPT&lt;/b&gt;)",
     }
     assert raw.count("L.marker(") == 2
-    # Summary box: 3 500 households, 2 000 without signal (57.1 %), 1 dead village, 1 801 reached.
-    summary = {
-        "vi": ("3.500", "2.000 (57,1 %)", "1.801"),
-        "en": ("3,500", "2,000 (57.1%)", "1,801"),
-    }
-    for text in summary[lang]:
-        assert text in page
+    # Summary box: 3 500 households, 2 000 without reliable signal (57.1 %): 600 with no
+    # signal, 1 400 weak; 1 dead village, 1 weak; 1 801 reached.
+    box = _summary_rows(raw)
+    expected = {
+        "vi": {"sum_households": "3.500", "sum_uncovered": "2.000 (57,1 %)",
+               "sum_no_signal": "600 (17,1 %)", "sum_weak": "1.400 (40,0 %)",
+               "sum_dead_villages": "1", "sum_weak_villages": "1"},
+        "en": {"sum_households": "3,500", "sum_uncovered": "2,000 (57.1%)",
+               "sum_no_signal": "600 (17.1%)", "sum_weak": "1,400 (40.0%)",
+               "sum_dead_villages": "1", "sum_weak_villages": "1"},
+    }  # fmt: skip
+    for key, value in expected[lang].items():
+        assert box[lab[key]] == value, key
+    assert box[lab["sum_reached"].format(sites="2")] == ("1.801" if lang == "vi" else "1,801")
     # The rank-1 popup as built is in the page.
     popup = _rank_popup_html(inputs["ranking"].iloc[0], lab, lang)
     assert popup in raw
@@ -313,3 +365,112 @@ def test_ranking_table_from_csv_columns(inputs: dict, tmp_path) -> None:
     lon, lat = table.loc[0, "lon"], table.loc[0, "lat"]
     # Marker position rounded to 6 decimals (≈ 0.1 m) on the way to the page.
     assert f"[{round(lat, 6)}, {round(lon, 6)}]" in raw
+
+
+# -- the three classes -----------------------------------------------------------------------
+#: What a commune reads, in both languages: the three classes of a village.
+CLASS_WORDS = {"vi": {"no_signal": "Lõm sóng", "weak": "Sóng yếu", "reliable": "Có sóng"},
+               "en": {"no_signal": "No signal", "weak": "Weak signal",
+                      "reliable": "Reliable signal"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_villages_coloured_by_status_with_a_legend(inputs: dict, tmp_path, lang: str) -> None:
+    """Each village is filled with its status's colour; the legend lists the three classes with
+    those colours and their words in ``lang``."""
+    raw, page = _saved(build_map(signal=inputs["signal"], gaps=inputs["gaps"], lang=lang),
+                       tmp_path)  # fmt: skip
+    villages = [f["properties"] for fc in _feature_collections(page) for f in fc["features"]
+                if "status" in f["properties"]]  # fmt: skip
+    assert {p["status"]: p["fill"] for p in villages} == STATUS_COLORS
+    assert len({STATUS_COLORS[c] for c in ("no_signal", "weak", "reliable")}) == 3
+    legend = _legend(raw)
+    keys = re.search(r'<div class="ls-legend-status">(.*)</div>', legend)
+    assert keys and LABELS[lang]["legend_status"] in keys.group(1)
+    for status, word in CLASS_WORDS[lang].items():
+        # the legend's swatch in the status colour, then the class's word
+        swatch = f'<span class="ls-class" style="background:{STATUS_COLORS[status]}"></span>'
+        assert f"<div>{swatch}{word}</div>" in keys.group(1), (status, word)
+    assert HOSTILE not in raw and HOSTILE not in page
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_village_tooltip_shows_the_three_counts_and_probability(
+    inputs: dict, tmp_path, lang: str
+) -> None:
+    _, page = _saved(build_map(gaps=inputs["gaps"], lang=lang), tmp_path)
+    lab = LABELS[lang]
+    tips = {p["status"]: p["tip"] for fc in _feature_collections(page) for f in fc["features"]
+            if "status" in (p := f["properties"])}  # fmt: skip
+    v1 = tips["weak"]  # 2 500 households: 200 no signal, 1 400 weak, 900 reliable; 41.3 %
+    for label, value in ((lab["households_no_signal"], format_int(200, lang)),
+                         (lab["households_weak"], format_int(1400, lang)),
+                         (lab["households_covered"], format_int(900, lang)),
+                         (lab["coverage_probability"], format_pct(0.413, lang)),
+                         (lab["status"], CLASS_WORDS[lang]["weak"])):  # fmt: skip
+        assert re.search(rf"<th>{re.escape(label)}</th><td>[^<]*(<span[^>]*></span>)?"
+                         rf"{re.escape(value)}</td>", v1), (label, value)  # fmt: skip
+    assert CLASS_WORDS[lang]["no_signal"] in tips["no_signal"]
+    assert "&lt;script&gt;" in tips["no_signal"]  # the hostile name, escaped
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_signal_legend_names_the_quantity_and_marks_the_thresholds(
+    inputs: dict, tmp_path, lang: str
+) -> None:
+    """The towers are 4G and 3G: the scale is RSRP/RSCP, each technology's levels are listed
+    (signal from its threshold, reliable from threshold + fade margin) and the 4G ones are
+    marked on the scale where their values fall."""
+    rule = inputs["gaps"].rule
+    raw, _ = _saved(build_map(signal=inputs["signal"], gaps=inputs["gaps"], lang=lang),
+                    tmp_path)  # fmt: skip
+    lab = LABELS[lang]
+    legend = re.search(r'<div class="ls-legend-signal">(.*?)</table>', _legend(raw))
+    assert legend, "no signal legend"
+    text = legend.group(1)
+    assert lab["legend_signal"].format(quantities="RSRP/RSCP") in text
+    assert {"vi": "Mức thu (RSRP/RSCP, dBm)", "en": "Signal level (RSRP/RSCP, dBm)"}[lang] in text
+    # a row per technology: the median level from which it gives (weak) signal, and reliable
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", text)
+    assert rows == [
+        ("RSRP (4G)", format_dbm(rule.signal_threshold("4G"), lang),
+         format_dbm(rule.threshold("4G"), lang)),
+        ("RSCP (3G)", format_dbm(rule.signal_threshold("3G"), lang),
+         format_dbm(rule.threshold("3G"), lang)),
+    ]  # fmt: skip
+    assert rows[0][1:] == ("−110", "−103")  # RSRP −110 dBm + 1.2816 × 5.5 dB = −102.95
+    # the marks on the scale: 4G's two levels, at their place between −120 and −50 dBm
+    marks = [float(x) for x in re.findall(r'class="ls-mark[^"]*" style="left:([0-9.]+)%"', text)]
+    span = SIGNAL_VMAX_DBM - SIGNAL_VMIN_DBM
+    expected = [100 * (rule.signal_threshold("4G") - SIGNAL_VMIN_DBM) / span,
+                100 * (rule.threshold("4G") - SIGNAL_VMIN_DBM) / span]  # fmt: skip
+    assert marks == pytest.approx(expected, abs=0.01)
+    assert lab["legend_marks"].format(tech="RSRP (4G)") in text  # says which ones are marked
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_summary_box_states_the_rule(inputs: dict, tmp_path, lang: str) -> None:
+    raw, _ = _saved(build_map(gaps=inputs["gaps"], lang=lang), tmp_path)
+    said = re.search(r'<div class="ls-box ls-summary">.*<div class="ls-rule">(.*?)</div>', raw,
+                     flags=re.S)  # fmt: skip
+    assert said and html.unescape(said.group(1)) == inputs["gaps"].rule.describe(lang)
+
+
+def test_class_words_are_one_wording_in_map_and_report() -> None:
+    """lõm sóng / sóng yếu / có sóng: the same words for the classes of the rule on the map
+    and in the report, in both languages."""
+    assert set(CLASS_LABELS) == set(CLASSES)
+    for lang, words in CLASS_WORDS.items():
+        for status, word in words.items():
+            assert MAP[lang][CLASS_LABELS[status]] == REPORT[lang][CLASS_LABELS[status]] == word
+
+
+def test_unknown_status_from_data_is_escaped_and_grey(inputs: dict, tmp_path) -> None:
+    villages = inputs["gaps"].villages.assign(status=[HOSTILE, "weak", "reliable"])
+    raw, page = _saved(build_map(villages=villages, lang="en"), tmp_path)
+    props = [f["properties"] for fc in _feature_collections(page) for f in fc["features"]
+             if "status" in f["properties"]]  # fmt: skip
+    hostile = next(p for p in props if p["status"] == "")
+    assert hostile["fill"] == NO_STATUS_COLOR
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in hostile["tip"]
+    assert HOSTILE not in raw and HOSTILE not in page

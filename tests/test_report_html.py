@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 from html.parser import HTMLParser
@@ -22,9 +23,11 @@ from lomsong.report.html import (
     coverage_curve,
     report_html,
     signal_histogram,
+    status_histogram,
+    threshold_lines,
     write_report_html,
 )
-from lomsong.text import REPORT
+from lomsong.text import REPORT, format_int, format_pct
 
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_IMG = '<img src=x onerror="alert(2)">'
@@ -74,46 +77,66 @@ def _gdf(rows: list[dict]) -> gpd.GeoDataFrame:
 
 @pytest.fixture
 def world() -> dict:
-    """Three villages, 1 000 households: V2 (hostile name) and V3 are dead, V1 is covered."""
+    """Four villages, 1 100 households in the three classes: V2 (hostile name) and V3 have no
+    signal (dead), V4 has weak signal, V1 is reliable. 4G at RSRP −110 dBm, 90 % of locations:
+    a household has signal from −110 dBm and is reliable from −102.95 dBm."""
     villages = _gdf(
         [
             {"village_id": "V1", "name": "Thôn Một", "commune": "Ba Bích", "district": "Ba Tơ",
              "households": 600, "households_covered": 580, "households_uncovered": 20,
-             "share_uncovered": 20 / 600, "dead": False,
+             "households_no_signal": 0, "households_weak": 20, "share_uncovered": 20 / 600,
+             "coverage_probability": 0.97, "status": "reliable", "dead": False,
              "geometry": box(X0, Y0 - 3000, X0 + 3000, Y0)},
             {"village_id": "V2", "name": HOSTILE, "commune": HOSTILE_IMG, "district": "Ba Tơ",
              "households": 150, "households_covered": 0, "households_uncovered": 150,
-             "share_uncovered": 1.0, "dead": True,
+             "households_no_signal": 150, "households_weak": 0, "share_uncovered": 1.0,
+             "coverage_probability": 0.0, "status": "no_signal", "dead": True,
              "geometry": box(X0 + 3000, Y0 - 3000, X0 + 6000, Y0)},
             {"village_id": "V3", "name": "Làng Rêu", "commune": "Ba Vì", "district": "Ba Tơ",
              "households": 250, "households_covered": 20, "households_uncovered": 230,
-             "share_uncovered": 0.92, "dead": True,
+             "households_no_signal": 200, "households_weak": 30, "share_uncovered": 0.92,
+             "coverage_probability": 0.15, "status": "no_signal", "dead": True,
              "geometry": box(X0 + 6000, Y0 - 3000, X0 + 9000, Y0)},
+            {"village_id": "V4", "name": "Xóm Yếu", "commune": "Ba Vì", "district": "Ba Tơ",
+             "households": 100, "households_covered": 30, "households_uncovered": 70,
+             "households_no_signal": 10, "households_weak": 60, "share_uncovered": 0.7,
+             "coverage_probability": 0.62, "status": "weak", "dead": False,
+             "geometry": box(X0 + 9000, Y0 - 3000, X0 + 12000, Y0)},
         ]
     )  # fmt: skip
-    # household points: power and weight chosen so the histogram's bins are known
+    # household points: level, weight and class chosen so the histogram's bins are known
     households = _gdf(
         [
-            {"households": 580, "village_id": "V1", "power_dbm": -80.0, "covered": True,
+            {"households": 580, "village_id": "V1", "power_dbm": -80.0, "status": "reliable",
              "geometry": Point(X0 + 1500, Y0 - 1500)},
-            {"households": 20, "village_id": "V1", "power_dbm": -101.0, "covered": False,
+            {"households": 20, "village_id": "V1", "power_dbm": -105.0, "status": "weak",
              "geometry": Point(X0 + 2900, Y0 - 1500)},
-            {"households": 150, "village_id": "V2", "power_dbm": np.nan, "covered": False,
+            {"households": 150, "village_id": "V2", "power_dbm": np.nan, "status": "no_signal",
              "geometry": Point(X0 + 4500, Y0 - 1500)},
-            {"households": 230, "village_id": "V3", "power_dbm": -130.0, "covered": False,
+            {"households": 200, "village_id": "V3", "power_dbm": -130.0, "status": "no_signal",
              "geometry": Point(X0 + 7500, Y0 - 1500)},
-            {"households": 20, "village_id": "V3", "power_dbm": -99.0, "covered": True,
+            {"households": 30, "village_id": "V3", "power_dbm": -106.0, "status": "weak",
+             "geometry": Point(X0 + 7000, Y0 - 1500)},
+            {"households": 20, "village_id": "V3", "power_dbm": -99.0, "status": "reliable",
              "geometry": Point(X0 + 6100, Y0 - 1500)},
+            {"households": 10, "village_id": "V4", "power_dbm": -115.0, "status": "no_signal",
+             "geometry": Point(X0 + 9500, Y0 - 1500)},
+            {"households": 60, "village_id": "V4", "power_dbm": -108.0, "status": "weak",
+             "geometry": Point(X0 + 10500, Y0 - 1500)},
+            {"households": 30, "village_id": "V4", "power_dbm": -95.0, "status": "reliable",
+             "geometry": Point(X0 + 11500, Y0 - 1500)},
         ]
     )  # fmt: skip
+    households["covered"] = households["status"] == "reliable"
     zones = _gdf([{"zone_id": "Z1", "households": 380, "area_km2": 9.0, "villages": "V2,V3",
                    "nearest_tower_km": 4.0,
                    "geometry": box(X0 + 3500, Y0 - 2500, X0 + 8500, Y0 - 500)}])  # fmt: skip
+    towers = make_towers([(X0 + 1000, Y0 - 1000)], tech=["4G"], freq_mhz=[1800.0])
     gaps = DeadZones(
         villages=villages,
         zones=zones,
         households=households,
-        rule=CoverageRule(threshold_dbm=-100.0),
+        rule=CoverageRule.for_network(towers=towers, thresholds={"4G": -110.0}),
     )
     ranking = _gdf(
         [
@@ -129,17 +152,17 @@ def world() -> dict:
     )  # fmt: skip
     lonlat = ranking.to_crs(4326).geometry
     ranking["lon"], ranking["lat"] = lonlat.x, lonlat.y
+    # the totals of summary.json (the village sums); the classes' counts are the villages'
     summary = {
         "lomsong_version": "9.9.9",
         "model": {"name": "hata", "environment": HOSTILE},
-        "thresholds": {"threshold_dbm": -100.0, "dead_share": 0.5},
-        "totals": {"villages": 3, "dead_villages": 2, "households": 1000,
-                   "households_covered": 600, "households_uncovered": 400, "towers": 1,
+        "rule": gaps.rule.to_dict(),
+        "totals": {"villages": 4, "dead_villages": 2, "households": 1100,
+                   "households_covered": 630, "households_uncovered": 470, "towers": 1,
                    "sites_proposed": 2, "households_reached_by_sites": 380},
     }  # fmt: skip
-    power = make_grid(np.linspace(-130, -60, 90 * 30).reshape(30, 90), res=100.0)
+    power = make_grid(np.linspace(-130, -60, 120 * 30).reshape(30, 120), res=100.0)
     serving = power.with_data(np.zeros(power.shape, np.int32))
-    towers = make_towers([(X0 + 1000, Y0 - 1000)])
     signal = Coverage(power=power, serving=serving, towers=towers, model="hata", rx_height_m=1.5)
     return {"gaps": gaps, "ranking": ranking, "summary": summary, "signal": signal}
 
@@ -170,7 +193,85 @@ def test_signal_histogram_bins_weights_and_missing() -> None:
     assert counts.sum() + missing == weights.sum()  # no household lost
 
 
+def test_status_histogram_splits_each_bin_by_class(world: dict) -> None:
+    hh = world["gaps"].households
+    edges, counts, missing = status_histogram(hh["power_dbm"], hh["households"], hh["status"],
+                                              lo=-120, hi=-50, bin_db=2.5)  # fmt: skip
+    assert list(counts) == ["no_signal", "weak", "reliable"]
+    assert missing == 150  # V2: no level at all (no signal), not plotted
+    assert counts["no_signal"].sum() == 200 + 10 and counts["no_signal"][0] == 200  # −130 clipped
+    assert counts["no_signal"][2] == 10  # −115 ∈ [−115, −112.5)
+    # −108 ∈ [−110, −107.5), −106 ∈ [−107.5, −105), −105 ∈ [−105, −102.5)
+    assert counts["weak"][4:7].tolist() == [60, 30, 20]
+    assert counts["reliable"].sum() == 580 + 20 + 30
+    total = sum(c.sum() for c in counts.values()) + missing
+    assert total == hh["households"].sum()  # no household lost
+
+
+def test_threshold_lines_one_per_technology_present() -> None:
+    """One line per technology of the towers that the rule counts, at the median level from
+    which it gives signal, labelled with its quantity; technologies at one level share a line."""
+    towers = make_towers([(X0, Y0), (X0 + 1, Y0), (X0 + 2, Y0)], tech=["4G", "2G", "5G"],
+                         freq_mhz=[1800.0, 900.0, 3500.0])  # fmt: skip
+    rule = CoverageRule.for_network(towers=towers)  # defaults: RSRP −110, RxLev −100 dBm
+    assert threshold_lines(rule, towers, REPORT["en"], "en") == [
+        (-110.0, "Threshold SS-RSRP/RSRP −110 dBm"), (-100.0, "Threshold RxLev −100 dBm"),
+    ]  # fmt: skip
+    assert threshold_lines(rule, towers, REPORT["vi"], "vi")[1] == (-100.0, "Ngưỡng RxLev −100 dBm")
+    only_4g = CoverageRule.for_network(towers=towers, technologies=["4G"])
+    assert threshold_lines(only_4g, towers, REPORT["en"], "en") == [
+        (-110.0, "Threshold RSRP −110 dBm")
+    ]
+    # without towers (no map of the signal): the rule's technologies, else 4G
+    assert threshold_lines(rule, None, REPORT["en"], "en") == [(-110.0, "Threshold RSRP −110 dBm")]
+
+
 # -- the page --------------------------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_report_key_figures_show_the_three_classes(world: dict, lang: str) -> None:
+    """Households with no signal / weak / reliable signal and villages by status, counted from
+    the villages (summary.json's totals do not carry the classes)."""
+    key = _parse(report_html(lang=lang, **world)).tables[0]
+    lab = REPORT[lang]
+    figures = {row[0]: row[1] for row in key}
+
+    def pct(n: int) -> str:
+        return f"{format_int(n, lang)} ({format_pct(n / 1100, lang)})"
+
+    assert figures[lab["households_no_signal"]] == pct(360)  # 150 + 200 + 10
+    assert figures[lab["households_weak"]] == pct(110)  # 20 + 30 + 60
+    assert figures[lab["households_covered"]] == pct(630)  # 580 + 20 + 30
+    assert figures[lab["dead_villages"]] == "2"
+    assert figures[lab["villages_weak"]] == "1"
+    assert figures[lab["villages_reliable"]] == "1"
+    # households' mean coverage probability: (600·0.97 + 150·0 + 250·0.15 + 100·0.62) / 1 100
+    assert figures[lab["mean_probability"]] == format_pct(681.5 / 1100, lang)
+    words = {"vi": ("Hộ lõm sóng", "Hộ sóng yếu", "Hộ có sóng"),
+             "en": ("Households with no signal", "Households with weak signal",
+                    "Households with reliable signal")}[lang]  # fmt: skip
+    assert (lab["households_no_signal"], lab["households_weak"], lab["households_covered"]) == words
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_report_states_the_location_probability(world: dict, lang: str) -> None:
+    page = report_html(lang=lang, **world)
+    p = format_pct(0.9, lang, digits=0)
+    assert REPORT[lang]["probability_note"].format(p=p) in page
+    assert {"vi": "90 %", "en": "90%"}[lang] in REPORT[lang]["probability_note"].format(p=p)
+
+
+def test_report_lists_weak_villages_when_none_is_dead(world: dict) -> None:
+    v = world["gaps"].villages.copy()
+    v["status"] = v["status"].replace("no_signal", "reliable")
+    v["dead"] = False
+    gaps = DeadZones(villages=v, zones=world["gaps"].zones, households=world["gaps"].households,
+                     rule=world["gaps"].rule)  # fmt: skip
+    page = report_html(lang="en", **dict(world, gaps=gaps))
+    assert REPORT["en"]["none_dead"] in page
+    dead = _parse(page).tables[1]
+    assert [r[1] for r in dead[1:]] == ["Xóm Yếu"] and dead[1][-1] == "Weak signal"
+
+
 def test_report_tables_and_escaping(world: dict, tmp_path) -> None:
     path = write_report_html(tmp_path / "report.html", lang="vi", **world)
     page = path.read_text(encoding="utf-8")
@@ -182,16 +283,20 @@ def test_report_tables_and_escaping(world: dict, tmp_path) -> None:
     key, dead, sites = parsed.tables
     lab = REPORT["vi"]
     figures = {row[0]: row[1] for row in key}
-    assert figures[lab["total_households"]] == "1.000"
-    assert figures[lab["households_uncovered"]] == "400 (40,0 %)"
-    assert figures[lab["reached"]] == "380 (95,0 %)"
+    assert figures[lab["total_households"]] == "1.100"
+    assert figures[lab["households_uncovered"]] == "470 (42,7 %)"
+    assert figures[lab["reached"]] == "380 (80,9 %)"
     assert figures[lab["model"]] == f"hata ({HOSTILE})"  # shown as text after parsing
-    # dead villages, most uncovered first; the covered village V1 is not listed
+    # villages with no signal first, then weak ones, most households without reliable signal
+    # first; the reliable village V1 is not listed
     assert dead[0] == ["#", lab["village"], lab["commune"], lab["district"], lab["households"],
-                       lab["households_uncovered"], lab["share"]]  # fmt: skip
+                       lab["households_no_signal"], lab["households_weak"],
+                       lab["share_uncovered"], lab["coverage_probability"],
+                       lab["status"]]  # fmt: skip
     assert dead[1:] == [
-        ["1", "Làng Rêu", "Ba Vì", "Ba Tơ", "250", "230", "92,0 %"],
-        ["2", HOSTILE, HOSTILE_IMG, "Ba Tơ", "150", "150", "100,0 %"],
+        ["1", "Làng Rêu", "Ba Vì", "Ba Tơ", "250", "200", "30", "92,0 %", "15,0 %", "Lõm sóng"],
+        ["2", HOSTILE, HOSTILE_IMG, "Ba Tơ", "150", "150", "0", "100,0 %", "0,0 %", "Lõm sóng"],
+        ["3", "Xóm Yếu", "Ba Vì", "Ba Tơ", "100", "10", "60", "70,0 %", "62,0 %", "Sóng yếu"],
     ]
     assert [r[:2] for r in sites[1:]] == [["1", "C-7"], ["2", HOSTILE]]
     assert sites[1][3:8] == ["230", "230", "57,5 %", "1", "khả thi (1 bước nhảy)"]
@@ -220,7 +325,9 @@ def test_report_plots_are_embedded_pngs(world: dict) -> None:
         assert np.asarray(img.convert("L")).std() > 10  # not a blank image
     # the histogram caption says how many households had no prediction (V2's 150)
     assert "150 households lie beyond the prediction radius" in page
-    assert "Covered where the received power (total, median) reaches −100 dBm" in page  # the rule
+    rule = world["gaps"].rule
+    assert f'<p class="rule">{html.escape(rule.describe("en"))}</p>' in page  # the rule
+    assert "RSRP −110 dBm" in rule.describe("en")
     assert "Made by lomsong 9.9.9." in page
 
 
@@ -245,7 +352,7 @@ def test_report_languages(world: dict) -> None:
     en = report_html(lang="en", **world)
     assert '<html lang="vi">' in vi and REPORT["vi"]["title"] in vi
     assert '<html lang="en">' in en and REPORT["en"]["title"] in en
-    # number formats: 1.000 in Vietnamese, 1,000 in English
-    assert re.search(r">1\.000<", vi) and re.search(r">1,000<", en)
+    # number formats: 1.100 in Vietnamese, 1,100 in English
+    assert re.search(r">1\.100<", vi) and re.search(r">1,100<", en)
     with pytest.raises(ValueError, match="'vi'.*'en'"):
         report_html(lang="fr", **world)

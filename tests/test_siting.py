@@ -17,6 +17,7 @@ from lomsong.config import load_config
 from lomsong.coverage.deadzones import dead_zones
 from lomsong.coverage.engine import path_loss_points
 from lomsong.coverage.predict import predict
+from lomsong.coverage.pruning import tower_params
 from lomsong.demo import write_demo
 from lomsong.errors import ConfigError, InputError
 from lomsong.layers.households import read_households
@@ -72,14 +73,15 @@ def test_matrix_counts_only_uncovered_households_with_the_towers_engine(world):
     m = coverage_matrix(cands, gaps, terrain)
     assert m.cover.shape == (len(cands), len(gaps.uncovered))
     assert m.weights.sum() == pytest.approx(gaps.uncovered["households"].sum())
-    # a column is covered exactly where the engine's predicted power reaches the threshold
+    # a column is covered exactly where the engine's predicted level (a 4G candidate: RSRP,
+    # the service EIRP of tower_params) reaches the threshold
     i = int(np.argmax(m.cover.sum(axis=1)))
     site = cands.iloc[i]
     loss = path_loss_points(
         terrain, (site.geometry.x, site.geometry.y), m.demand.geometry.x, m.demand.geometry.y,
         f_mhz=site["freq_mhz"], h_tx_m=site["height_m"], max_radius_km=30,
     )  # fmt: skip
-    expected = np.nan_to_num(site["eirp_dbm"] - loss, nan=-999) >= -100
+    expected = np.nan_to_num(tower_params(site)[2] - loss, nan=-999) >= -100
     assert (m.cover[[i], :].toarray().ravel() == expected).all()
 
 
@@ -93,7 +95,10 @@ def test_rank_sites_orders_by_new_households(world):
     assert ranking["new_households"].iloc[0] == round(best_single)
     gains = ranking["new_households"].to_numpy()
     assert (np.diff(gains) <= 0).all()  # greedy gains never grow
-    assert (ranking["cumulative_households"] == np.cumsum(gains)).all()
+    # each figure is rounded on its own (fractional household weights): within half a
+    # household per site, as tests/test_examples.py checks
+    assert (np.abs(ranking["cumulative_households"] - np.cumsum(gains)) <=
+            0.5 * np.arange(1, len(gains) + 1)).all()  # fmt: skip
     total = gaps.uncovered["households"].sum()
     # households are fractional where a village's count is spread over points: each rounded
     # gain is within half a household of the exact share's numerator

@@ -63,8 +63,9 @@ def test_generic_csv_defaults_and_sites(tmp_path: Path, area: gpd.GeoDataFrame) 
         TECH_DEFAULTS["2G"]["eirp_dbm"],
     )  # fmt: skip
     assert np.isnan(b1["azimuth_deg"])  # omni
-    assert t.attrs["defaults_used"] == {"freq_mhz": 1, "height_m": 1, "eirp_dbm": 4,
-                                        "beamwidth_deg": 4, "tilt_deg": 4}  # fmt: skip
+    assert t.attrs["defaults_used"] == {"freq_mhz": 1, "bandwidth_mhz": 4, "height_m": 1,
+                                        "eirp_dbm": 4, "beamwidth_deg": 4,
+                                        "tilt_deg": 4}  # fmt: skip
     assert t.attrs["rejects"] == []
     x, y = utm(108.72, 14.76)
     # WGS84 → UTM through PROJ: agreement to the millimetre
@@ -161,7 +162,7 @@ def test_opencellid_cells_group_into_sites_and_named_operators(tmp_path: Path, a
     assert t["azimuth_deg"].isna().all()  # no azimuths in OpenCelliD: omni
     # every unit's radio parameters are the technology's defaults, and counted
     assert t.attrs["defaults_used"] == dict.fromkeys(
-        ["freq_mhz", "height_m", "eirp_dbm", "beamwidth_deg", "tilt_deg"], 6
+        ["freq_mhz", "bandwidth_mhz", "height_m", "eirp_dbm", "beamwidth_deg", "tilt_deg"], 6
     )
     assert t.loc[3, "freq_mhz"] == TECH_DEFAULTS["5G"]["freq_mhz"]
     # units of one site stand at the median (per axis) of the site's four cells

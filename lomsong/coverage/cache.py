@@ -64,9 +64,13 @@ _NAN_Q = np.int16(-32768)
 #: A cell the prediction skipped (−inf: certainly below the composite, see predict_tower).
 _SKIP_Q = np.int16(-32767)
 #: Every field of a tower row the engine reads (:func:`~lomsong.coverage.engine.predict_tower`,
-#: its sector gain and :func:`~lomsong.coverage.pruning.tower_params`), but the position (``xy``)
-#: and the id (read only under a calibration, see :meth:`TowerCache.key`).
-_TOWER_FIELDS = ("freq_mhz", "height_m", "eirp_dbm", "azimuth_deg", "beamwidth_deg", "tilt_deg")
+#: its sector gain and :func:`~lomsong.coverage.pruning.tower_params`, whose service offset
+#: depends on ``tech`` and ``bandwidth_mhz``), but the position (``xy``) and the id (read only
+#: under a calibration, see :meth:`TowerCache.key`).
+_TOWER_FIELDS = ("tech", "freq_mhz", "bandwidth_mhz", "height_m", "eirp_dbm", "azimuth_deg",
+                 "beamwidth_deg", "tilt_deg")  # fmt: skip
+#: The fields of _TOWER_FIELDS that are names, not numbers.
+_TEXT_FIELDS = ("tech",)
 
 
 def engine_digest() -> str:
@@ -115,8 +119,11 @@ class TowerCache:
             The model and its parameters; ``"calibration"`` when one is in force (its offsets
             are per ``tower_id``, so co-sited units with the same radio settings then differ).
         """
-        radio = {}
+        radio: dict[str, object] = {}
         for f in _TOWER_FIELDS:
+            if f in _TEXT_FIELDS:
+                radio[f] = str(tower.get(f, ""))
+                continue
             v = float(tower.get(f, math.nan))
             radio[f] = None if math.isnan(v) else round(v, 6)
         geom = tower["geometry"]

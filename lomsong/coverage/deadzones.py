@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from lomsong.coverage.rule import CoverageRule
 from lomsong.coverage.types import CalibrationResult, Coverage
-from lomsong.defaults import DEAD_SHARE, THRESHOLD_DBM
+from lomsong.defaults import DEAD_SHARE
 from lomsong.errors import LomsongError
 from lomsong.grid import Grid
 from lomsong.layers.crs import match_crs
@@ -49,6 +49,9 @@ class DeadZones:
     calibration
         The calibration the towers were predicted with (candidates and explanations apply it
         too).
+    margin
+        float32 Grid: the best margin over the rule's reliable threshold (dB; ≥ 0 reliable,
+        −inf where no cell reaches; ``margin.tif``).
     """
 
     villages: gpd.GeoDataFrame
@@ -57,6 +60,7 @@ class DeadZones:
     rule: CoverageRule
     params: dict = field(default_factory=dict)
     calibration: CalibrationResult | None = None
+    margin: Grid | None = None
 
     @property
     def threshold_dbm(self) -> float:
@@ -81,34 +85,39 @@ def dead_zones(
     households: gpd.GeoDataFrame,
     *,
     rule: CoverageRule | None = None,
-    threshold_dbm: float = THRESHOLD_DBM,
+    threshold_dbm: float | None = None,
     thresholds: Mapping[str, float] | None = None,
     indoor_margin_db: float = 0.0,
     dead_share: float = DEAD_SHARE,
     by_operator: bool = False,
     min_zone_cells: int = 4,
 ) -> DeadZones:
-    """Find uncovered households, dead villages and dead-zone polygons.
+    """Find households without signal or with weak signal, dead villages and dead-zone polygons.
 
-    A household point is covered when, in its cell, some tower's received power reaches the
-    rule (:class:`~lomsong.coverage.rule.CoverageRule`: the threshold of its technology plus
-    the indoor margin). A village is dead when ``share_uncovered ≥ rule.dead_share``. Dead-zone
-    polygons are the 8-connected groups of uncovered cells inside villages that hold
-    households, after sieving groups smaller than ``min_zone_cells``.
+    Each household point is judged in its cell by the rule
+    (:class:`~lomsong.coverage.rule.CoverageRule`): *no signal* when no counted technology's
+    median level reaches its threshold, *weak* when one does at the median but none at the
+    location probability, *reliable* otherwise; ``covered`` = reliable (the demand of siting is
+    every household not reliably covered). A village's ``status`` applies ``dead_share`` to its
+    households; ``dead`` = status ``no_signal``. Dead-zone polygons are the 8-connected groups
+    of cells not reliably covered inside villages that hold households, after sieving groups
+    smaller than ``min_zone_cells``.
 
     Parameters
     ----------
     signal
-        Output of :func:`predict` (with ``groups=True`` when the rule has per-technology
-        thresholds or ``by_operator`` is used).
+        Output of :func:`predict`: levels in each technology's quantity. With ``groups=True``
+        each technology is judged by its own best cell; without, each cell by its best server's
+        technology (``by_operator`` needs the groups).
     villages, households
         From :func:`read_villages` and :func:`read_households`; reprojected to the signal's
         CRS when in another (the results are in the signal's CRS). The village figures count
         the points' weights: :func:`read_households` weights them to the census counts.
     rule
-        The coverage rule. Without it, one is built from ``threshold_dbm``, ``thresholds``,
-        ``indoor_margin_db`` and ``dead_share`` (a shortcut for notebooks; the pipeline passes
-        the project's rule).
+        The coverage rule. Without it, one is built from ``threshold_dbm`` (one threshold for
+        every technology; None: the per-technology defaults), ``thresholds``,
+        ``indoor_margin_db`` and ``dead_share``, judged at the median (a shortcut for
+        notebooks; the pipeline passes the project's rule).
     by_operator
         Also count covered households per operator (``households_covered_<operator>``
         columns): coverage "by any operator" is the default, this shows each one's share.
@@ -120,16 +129,15 @@ def dead_zones(
     if rule is None:
         rule = CoverageRule(threshold_dbm=threshold_dbm, thresholds=dict(thresholds or {}),
                             indoor_margin_db=indoor_margin_db, dead_share=dead_share)  # fmt: skip
-    need_groups = rule.per_technology or by_operator
-    if need_groups and not signal.groups:
-        raise LomsongError(
-            "per-technology thresholds or by_operator need predict(..., groups=True)"
-        )
+    if by_operator and not signal.groups:
+        raise LomsongError("by_operator needs predict(..., groups=True)")
     grid = signal.power
     # layers in another CRS (lon/lat, another UTM zone) are sampled on the signal's grid there
     villages = match_crs(villages, grid.crs, "<villages>")
     households = match_crs(households, grid.crs, "<households>")
-    covered_grid = rule.covered_grid(grid.data, signal.groups)
+    techs = signal.towers["tech"].astype(str).tolist() if "tech" in signal.towers else []
+    judged = rule.margins(grid.data, signal.groups,
+                          serving_tech=(signal.serving.data, techs) if techs else None)  # fmt: skip
     hh = households.copy()
     # one unit for the whole run: the points of a village with a census count sum to it (the
     # points say where, the census how many) — read_households(villages=...) does it already;
@@ -140,38 +148,56 @@ def dead_zones(
         hh = match_to_census(hh, villages)
     x, y = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
     hh["power_dbm"] = grid.sample(x, y).astype(np.float32)
-    hh["covered"] = _sample_mask(grid, covered_grid, x, y)
+    hh["margin_db"] = grid.with_data(judged["margin"]).sample(x, y, fill=-np.inf)
+    hh["signal"] = _sample_mask(grid, judged["signal"], x, y)
+    hh["covered"] = _sample_mask(grid, judged["reliable"], x, y)
+    hh["coverage_probability"] = grid.with_data(judged["probability"]).sample(x, y, fill=0.0)
+    hh["status"] = np.select([~hh["signal"].to_numpy(), ~hh["covered"].to_numpy()],
+                             ["no_signal", "weak"], "reliable")  # fmt: skip
 
     weight = hh["households"].to_numpy(dtype=float)
-    sums = {"w": weight, "wc": weight * hh["covered"]}
+    sums = {"w": weight, "wc": weight * hh["covered"], "ws": weight * hh["signal"],
+            "wp": weight * hh["coverage_probability"]}  # fmt: skip
     operators = sorted({op for op, _ in signal.groups}) if by_operator else []
     for op in operators:
-        mask = np.zeros(grid.shape, dtype=bool)
-        for (o, tech), power in signal.groups.items():
-            if o == op:
-                mask |= rule.covers(power, tech)
-        sums[f"op:{op}"] = weight * _sample_mask(grid, mask, x, y)
+        mine = {k: g for k, g in signal.groups.items() if k[0] == op}
+        reliable = rule.margins(grid.data, mine)["reliable"]
+        sums[f"op:{op}"] = weight * _sample_mask(grid, reliable, x, y)
     by_village = pd.DataFrame({"village_id": hh["village_id"], **sums}).groupby("village_id").sum()
     v = villages.copy()
+
     # Every village figure is a sum of its points' weights, as every total and ranking gain
     # is (the points of a village with a census count sum to it, see above).
-    total = v["village_id"].map(by_village["w"]).fillna(0.0).to_numpy()
-    covered = v["village_id"].map(by_village["wc"]).fillna(0.0).to_numpy()
+    def col(name: str) -> np.ndarray:
+        return v["village_id"].map(by_village[name]).fillna(0.0).to_numpy()
+
+    total, covered, with_signal, expected = col("w"), col("wc"), col("ws"), col("wp")
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, (total - covered) / total, 0.0)
+        share_none = np.where(total > 0, (total - with_signal) / total, 0.0)
+        probability = np.where(total > 0, expected / total, np.nan)
     v["households"] = np.round(total).astype(np.int64)
-    v["households_uncovered"] = np.round(total - covered).astype(np.int64)
+    v["households_no_signal"] = np.round(total - with_signal).astype(np.int64)
+    v["households_weak"] = np.round(total - covered).astype(np.int64) - v["households_no_signal"]
+    v["households_uncovered"] = v["households_no_signal"] + v["households_weak"]
     v["households_covered"] = v["households"] - v["households_uncovered"]
     v["share_uncovered"] = share
-    v["dead"] = (total > 0) & (share >= rule.dead_share)
+    v["coverage_probability"] = probability
+    v["households_expected_without_signal"] = np.round(total - expected, 1)
+    has = total > 0
+    none_dead = has & (share_none >= rule.dead_share)
+    weak_dead = has & (share >= rule.dead_share)
+    v["status"] = np.select([none_dead, weak_dead], ["no_signal", "weak"], "reliable")
+    v["dead"] = v["status"].to_numpy() == "no_signal"
     for op in operators:
-        op_cov = v["village_id"].map(by_village[f"op:{op}"]).fillna(0.0).to_numpy()
-        v[f"households_covered_{op}"] = np.round(op_cov).astype(np.int64)
+        v[f"households_covered_{op}"] = np.round(col(f"op:{op}")).astype(np.int64)
     v = v.sort_values(["households_uncovered", "village_id"], ascending=[False, True])
 
+    covered_grid = judged["reliable"]
     zones = _zone_polygons(signal, v, hh, covered_grid, min_zone_cells)
     params = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params}
-    return DeadZones(v.reset_index(drop=True), zones, hh, rule, params, signal.calibration)
+    return DeadZones(v.reset_index(drop=True), zones, hh, rule, params, signal.calibration,
+                     grid.with_data(judged["margin"]))  # fmt: skip
 
 
 def _sample_mask(grid: Grid, mask: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -1,9 +1,13 @@
-"""One tower's prediction: received power on its window of the terrain grid, or at points.
+"""One tower's prediction: its service level on its window of the terrain grid, or at points.
 
-Received power (dBm) at receiver height = EIRP (dBm) + antenna pattern gain relative to boresight
-(dB, ≤ 0) − path loss (dB). Path loss is ITM (:mod:`lomsong.propagation.itm_raster`) or the
-closed-form model's distance loss plus knife-edge diffraction over the dominant terrain obstacle
-of the profile (:mod:`lomsong.propagation.paths`).
+Service level (dBm) at receiver height = EIRP (dBm) + service offset (dB) + antenna pattern gain
+relative to boresight (dB, ≤ 0) − path loss (dB), in the tower's technology's own quantity:
+2G RxLev, 3G RSCP, 4G RSRP, 5G SS-RSRP (the offset from the total power:
+:func:`lomsong.coverage.pruning.tower_params`, :mod:`lomsong.propagation.service`). Under a
+calibration the fitted offset replaces EIRP + service offset: it was fitted on measured levels,
+which are already in the measured quantity. Path loss is ITM
+(:mod:`lomsong.propagation.itm_raster`) or the closed-form model's distance loss plus knife-edge
+diffraction over the dominant terrain obstacle of the profile (:mod:`lomsong.propagation.paths`).
 """
 
 from __future__ import annotations
@@ -233,19 +237,21 @@ def predict_tower(
     calibration: CalibrationResult | None = None,
     floor: np.ndarray | None = None,
 ) -> TowerPrediction | None:
-    """Received power of one tower over the terrain cells within ``max_radius_km``.
+    """Service level of one tower over the terrain cells within ``max_radius_km``.
 
     Parameters
     ----------
     tower
-        A row of the towers layer (``geometry`` Point in the terrain's CRS, ``freq_mhz``,
-        ``height_m``, ``eirp_dbm``, ``azimuth_deg``, ``beamwidth_deg``, ``tilt_deg``).
+        A row of the towers layer (``geometry`` Point in the terrain's CRS, ``tech``,
+        ``freq_mhz``, ``bandwidth_mhz``, ``height_m``, ``eirp_dbm`` — the cell's total EIRP,
+        ``azimuth_deg``, ``beamwidth_deg``, ``tilt_deg``).
     terrain
         Elevation Grid (m) in a metric CRS.
     calibration
         From ``lomsong calibrate``: the tower's fitted offset (its own, or the mean of the
-        calibrated transmitters) replaces EIRP, and the fitted distance correction c(d) is
-        added to the model's loss.
+        calibrated transmitters) replaces EIRP + service offset — it was fitted on measured
+        levels, already in the measured quantity, so no service offset is added — and the
+        fitted distance correction c(d) is added to the model's loss.
     floor
         Best-server power (dBm, −inf where none) of other towers on the terrain grid (ITM
         without calibration only): cells where this tower's power is certainly below it are not
@@ -255,7 +261,13 @@ def predict_tower(
     Returns
     -------
     TowerPrediction or None
-        None when the tower stands outside the terrain grid.
+        Service level (dBm) in the tower's technology's quantity; None when the tower stands
+        outside the terrain grid.
+
+    Raises
+    ------
+    InputError
+        A tower of unknown technology, or a bandwidth that is no channel of its technology.
     """
     f_mhz, h_tx, eirp = tower_params(tower)
     res = terrain.res
@@ -394,26 +406,29 @@ def received_power_points(
     max_radius_km: float = MAX_RADIUS_KM,
     calibration: CalibrationResult | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Received power (dBm) of one tower at points, and its antenna gain toward them (dB).
+    """Service level (dBm) of one tower at points, and its antenna gain toward them (dB).
 
-    ``P = eirp_dbm + antenna gain − path_loss_points(...)``: the raster engine's model on the
-    straight profile to each point, as :func:`predict_tower` computes it on the grid. With a
-    ``calibration`` the tower's fitted offset (its own, else the mean) replaces its EIRP and
-    the fitted distance correction is added to the loss — existing towers, candidates and
-    explanations alike. ``h_tx_m`` overrides the tower's ``height_m`` (mast search). NaN beyond
-    ``max_radius_km`` or where the profile leaves the grid.
+    ``P = service EIRP + antenna gain − path_loss_points(...)``, the service EIRP of
+    :func:`~lomsong.coverage.pruning.tower_params` (total EIRP + the technology's service
+    offset): the raster engine's model on the straight profile to each point, as
+    :func:`predict_tower` computes it on the grid. With a ``calibration`` the tower's fitted
+    offset (its own, else the mean) replaces the service EIRP (fitted on measured levels: no
+    service offset) and the fitted distance correction is added to the loss — existing towers,
+    candidates and explanations alike. ``h_tx_m`` overrides the tower's ``height_m`` (mast
+    search). NaN beyond ``max_radius_km`` or where the profile leaves the grid.
     """
     xs = np.atleast_1d(np.asarray(xs, dtype=float))
     ys = np.atleast_1d(np.asarray(ys, dtype=float))
-    h = float(tower["height_m"]) if h_tx_m is None else float(h_tx_m)
+    f_mhz, h_own, eirp = tower_params(tower)
+    h = h_own if h_tx_m is None else float(h_tx_m)
     g = tower["geometry"]
     loss = path_loss_points(
-        terrain, (g.x, g.y), xs, ys, f_mhz=float(tower["freq_mhz"]), h_tx_m=h, model=model,
+        terrain, (g.x, g.y), xs, ys, f_mhz=f_mhz, h_tx_m=h, model=model,
         environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
     )  # fmt: skip
     gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
     if calibration is None:
-        return float(tower["eirp_dbm"]) + gain - loss, gain
+        return eirp + gain - loss, gain
     # as _calibrated_window: received = offset − loss − c(d), d from the cell distance rule
     d_km = np.maximum(np.hypot(xs - g.x, ys - g.y), terrain.res / 2) / 1000.0
     tx_id = str(tower.get("tower_id", tower.get("site_id", "")))

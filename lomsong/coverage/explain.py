@@ -332,10 +332,11 @@ def explain_villages(
         margin = np.full(dist.shape, np.nan)
         for k, tower in enumerate(records):
             near = np.flatnonzero(dist[k] <= radius_m)
-            if len(near):
+            if len(near) and rule.counts(str(tower.get("tech", ""))):
                 pk, _ = received_power_points(tower, terrain, px[near], py[near], **opts)
-                power[k, near] = pk
-                margin[k, near] = rule.margin_db(pk, str(tower.get("tech", "")))
+                tech = str(tower.get("tech", ""))
+                power[k, near] = pk - rule.clutter_at(tech, px[near], py[near])
+                margin[k, near] = rule.margin_db(power[k, near], tech)
         to_ll = Transformer.from_crs(terrain.crs, "EPSG:4326", always_xy=True)
         for j, i in enumerate(rows):
             _explain_one(cols, i, px[j], py[j], dist[:, j], power[:, j], margin[:, j], records,
@@ -452,7 +453,9 @@ def _explain_one(
             cols["obstruction_bearing_deg"][i] = float(antennas.bearing_deg(ox - x, oy - y))
             cols["obstruction_above_los_m"][i] = above
             cols["fresnel_radius_m"][i] = float(prof.fresnel_m[obstacle])
-    mast = _mast_needed(tower, terrain, x, y, threshold, opts, max_mast_m)
+    # the mast search compares the tower's own level: the clutter at the village is the rule's
+    clutter = float(rule.clutter_at(str(tower.get("tech", "")), [x], [y])[0])
+    mast = _mast_needed(tower, terrain, x, y, threshold + clutter, opts, max_mast_m)
     cols["mast_height_needed_m"][i] = mast
     cols["mast_reachable"][i] = bool(math.isfinite(mast))
 

@@ -37,7 +37,7 @@ def predict(
     environment: str = ENVIRONMENT,
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
-    groups: bool = False,
+    groups: bool | str = False,
     progress: Callable[[int, int], None] | None = None,
     cache: TowerCache | None = None,
     workers: int | None = None,
@@ -65,7 +65,8 @@ def predict(
     max_radius_km
         Prediction radius around each tower (km).
     groups
-        Also keep the best power per (operator, technology) in ``Coverage.groups``, for
+        Also keep the best level per (operator, technology) in ``Coverage.groups`` (``"tech"``:
+        per technology only, keyed ``("", tech)`` — fewer groups, so pruning stays strong), for
         per-technology thresholds and per-operator coverage (one float32 grid per group).
     progress
         Called as ``progress(done, total)`` after each tower.
@@ -124,8 +125,11 @@ def predict(
     todo: list[tuple[int, dict]] = []
     done = 0
 
+    by_tech = groups == "tech"  # one group per technology ("" operator): fewer, larger groups
+
     def group_of(i: int) -> tuple[str, str]:
-        return (str(tower_rows[i].get("operator", "")), str(tower_rows[i].get("tech", "")))
+        op = "" if by_tech else str(tower_rows[i].get("operator", ""))
+        return (op, str(tower_rows[i].get("tech", "")))
 
     def merge(i: int, pred: TowerPrediction | None) -> int:
         """Merge; returns how many cells the prediction skipped."""
@@ -162,7 +166,9 @@ def predict(
     merged: set[int] = set()
     if cache is not None:
         keys = [cache.key(t, terrain_digest=digest, settings=settings) for t in tower_rows]
-        base = cache.load_composite(keys, (h, w), groups=groups)
+        base = cache.load_composite(keys, (h, w), groups=bool(groups))
+        if base is not None and groups and {group_of(i) for i in range(n)} != set(base[2]):
+            base = None  # stored with another grouping (per technology / per operator)
         if base is not None:  # no tower removed or changed: start from the last composite
             best, serving, by_group, merged = base
             stats["cached"] = done = len(merged)

@@ -4,7 +4,8 @@ ITM's median loss is never below free space minus the climate's largest median v
 nor a sector's gain above its horizontal pattern: where EIRP + pattern − that loss bound is
 below the composite of the towers merged before, the tower cannot be the best server, and the
 cell is skipped (−inf). Reruns after removals re-check the skipped cells of cached towers
-(:class:`PrunedCells`).
+(:class:`PrunedCells`). The EIRP here, as in the engine, is the tower's service EIRP
+(:func:`tower_params`): the bound is on the level the composite holds.
 """
 
 from __future__ import annotations
@@ -16,17 +17,73 @@ import numba as nb
 import numpy as np
 
 from lomsong.coverage.types import TowerPrediction
-from lomsong.defaults import ITM_DEFAULTS, RX_HEIGHT_M
+from lomsong.defaults import (
+    CPICH_SHARE,
+    ITM_DEFAULTS,
+    NR_SCS_KHZ,
+    RX_HEIGHT_M,
+    TECH_DEFAULTS,
+    canonical_tech,
+)
+from lomsong.errors import InputError
 from lomsong.grid import Grid
 from lomsong.propagation import antennas, itm_raster
 from lomsong.propagation.paths import half_width
+from lomsong.propagation.service import service_offset_db
 
-__all__ = ["pruning_mask", "tower_params", "PrunedCells", "spread_order", "fill_skipped"]
+__all__ = [
+    "pruning_mask",
+    "tower_params",
+    "service_offset",
+    "PrunedCells",
+    "spread_order",
+    "fill_skipped",
+]
+
+
+def service_offset(tower: Mapping) -> float:
+    """dB from a tower's total EIRP to the EIRP of its technology's measured quantity.
+
+    :func:`lomsong.propagation.service.service_offset_db` of the row's ``tech`` and
+    ``bandwidth_mhz`` (MHz; the technology's default carrier when the row has none, as the
+    towers reader fills it), with :data:`~lomsong.defaults.CPICH_SHARE` (3G) and
+    :data:`~lomsong.defaults.NR_SCS_KHZ` (5G): 0 dB for 2G RxLev, −10.0 dB for 3G RSCP,
+    −27.78 dB for 4G RSRP on 10 MHz, −35.15 dB for 5G SS-RSRP on 100 MHz.
+
+    Raises
+    ------
+    InputError
+        A technology that is not 2G/3G/4G/5G (or an alias), or a bandwidth that is no channel
+        bandwidth of the technology, naming the tower. The readers reject such rows, so only
+        towers built by hand can get here.
+    """
+    tech = canonical_tech(tower.get("tech"))
+    where = f"tower {tower.get('tower_id', tower.get('site_id', '?'))}"
+    if tech is None:
+        raise InputError("<towers>", f"tech {tower.get('tech')!r} is not one of "
+                         f"{', '.join(TECH_DEFAULTS)} (or GSM, UMTS, LTE, NR)",
+                         row=where)  # fmt: skip
+    bw = tower.get("bandwidth_mhz")
+    if bw is None or not math.isfinite(float(bw)):
+        bw = TECH_DEFAULTS[tech]["bandwidth_mhz"]
+    try:
+        return service_offset_db(tech, bandwidth_mhz=float(bw), cpich_share=CPICH_SHARE,
+                                 scs_khz=NR_SCS_KHZ)  # fmt: skip
+    except ValueError as exc:
+        raise InputError("<towers>", str(exc), row=where) from None
 
 
 def tower_params(tower: Mapping) -> tuple[float, float, float]:
-    """(carrier MHz, antenna height above ground m, EIRP dBm) of a towers-layer row."""
-    return float(tower["freq_mhz"]), float(tower["height_m"]), float(tower["eirp_dbm"])
+    """(carrier MHz, antenna height above ground m, service EIRP dBm) of a towers-layer row.
+
+    The service EIRP is the total EIRP (``eirp_dbm``) + :func:`service_offset`: predictions
+    are in the technology's own quantity (2G RxLev, 3G RSCP, 4G RSRP, 5G SS-RSRP). The engine,
+    the pruning bound and the rerun checks all take the EIRP from here, so all of them work in
+    that quantity. A calibration's fitted offset replaces this EIRP (see
+    :func:`lomsong.coverage.engine.predict_tower`).
+    """
+    eirp = float(tower["eirp_dbm"]) + service_offset(tower)
+    return float(tower["freq_mhz"]), float(tower["height_m"]), eirp
 
 
 #: Pruning margin (dB): a cell is skipped only when the tower's power bound is this much below

@@ -1,140 +1,366 @@
-"""The coverage rule: when a household counts as covered. Built once, consulted by every stage.
+"""The coverage rule: when a household has signal. Built once, consulted by every stage.
 
 Dead zones, explanations (margins), the siting coverage matrix, "which proposed site covers this
 village", the map legend, the report and ``summary.json`` all read the same
 :class:`CoverageRule`; none of them derives a threshold of its own.
 
-Today's rule: a household is covered when some cell of technology *t* delivers, at receiver
-height, a received power of at least ``threshold(t) = thresholds.get(t, threshold_dbm) +
-indoor_margin_db`` (dBm); a village is dead when at least ``dead_share`` of its households are
-uncovered.
+The rule, per technology *t* (levels in the technology's own quantity: 2G RxLev, 3G RSCP,
+4G RSRP, 5G SS-RSRP — :mod:`lomsong.propagation.service`)::
+
+    has signal (median)   P_t − C_t ≥ T_t + B_t
+    reliable  (at p)      P_t − C_t ≥ T_t + B_t + Q⁻¹(1 − p) · √(σ_t² + σ_B,t²)
+
+with P_t the predicted median level of the best cell of technology *t*, C_t the terminal clutter
+loss at the receiver (land cover, ITU-R P.2108; 0 without a land-cover input), T_t the
+threshold, B_t the median building entry loss indoors (ITU-R P.2109 for the chosen building
+type at *t*'s frequency; or the manual ``indoor_margin_db``; 0 outdoors) and σ_B,t its spread
+(P.2109's 90 % − 50 % points over 1.2816), σ_t the outdoor location variability (log-normal,
+ITU-R P.1546-5 §12) and p the location probability: indoor and outdoor variations combined as
+independent log-normals rather than two 90 % points added (which would ask ~99 %). A
+household has **no signal** when no counted technology has signal at the median, is **weak**
+when one has but none is reliable, and **reliable** otherwise. Its coverage probability is
+max_t Φ((P_t − C_t − T_t − B_t) / √(σ_t² + σ_B,t²)). A village's status applies
+``dead_share`` to its households: ``no_signal`` when at least that share has no signal, else
+``weak`` when at least that share is not reliable, else ``reliable``.
+
+The location variability is applied as a margin to every model, ITM included: the raster engine
+evaluates ITM at its median (mdvar 12: broadcast mode, location variability eliminated — NTIA
+ITM v1.4) and the margin above adds the location variability, so one prediction gives both
+classes and pruning stays exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtr
 
 from lomsong.defaults import (
     DEAD_SHARE,
+    ENVIRONMENT,
     INDOOR_MARGIN_DB,
+    LOCATION_PROBABILITY,
+    SERVICE_THRESHOLDS_DBM,
     TECH_ALIASES,
     TECH_DEFAULTS,
-    THRESHOLD_DBM,
     canonical_tech,
 )
+from lomsong.grid import Grid
+from lomsong.propagation.clutter import building_entry_loss_db
+from lomsong.propagation.service import QUANTITY
+from lomsong.propagation.variability import fade_margin_db, location_sigma_db
 from lomsong.text import RULE, for_lang, format_dbm, format_float, format_pct
 
-__all__ = ["CoverageRule", "TECH_ALIASES", "canonical_tech"]
+__all__ = ["CoverageRule", "TECH_ALIASES", "canonical_tech", "CLASSES"]
 
-# TECH_ALIASES / canonical_tech live in lomsong.defaults (the project file is checked against
-# them without importing coverage); re-exported here, where the rule applies them.
+#: The three classes of a household and a village, worst first.
+CLASSES = ("no_signal", "weak", "reliable")
+_TECHS = tuple(TECH_DEFAULTS)
 
 
 @dataclass(frozen=True)
 class CoverageRule:
-    """When a place counts as covered.
+    """When a place has signal.
 
     Parameters
     ----------
-    threshold_dbm
-        Received power at receiver height that counts as covered, for every technology without
-        its own threshold (dBm).
     thresholds
-        Per-technology thresholds (dBm), keyed "2G" | "3G" | "4G" | "5G".
+        Threshold per technology in its own quantity (dBm): RxLev (2G), RSCP (3G), RSRP (4G),
+        SS-RSRP (5G). Technologies not given take ``threshold_dbm`` when it is set, else
+        :data:`lomsong.defaults.SERVICE_THRESHOLDS_DBM`.
+    threshold_dbm
+        One threshold for every technology without its own (dBm); None: the defaults.
+    location_probability
+        Probability p (0.5 ≤ p < 1) at which "reliable" is judged; 0.5 = the median (no weak
+        class then).
+    sigma_db
+        Location variability σ per technology (dB); see :meth:`for_network`.
+    indoor
+        ``None`` (outdoor), ``"traditional"`` or ``"thermally_efficient"`` (ITU-R P.2109).
     indoor_margin_db
-        Building-entry margin added to every threshold (dB, ≥ 0; 0 = outdoor coverage).
+        A manual building-entry margin (dB, added to every threshold); replaces ``indoor``'s
+        P.2109 loss when > 0.
+    frequencies_mhz
+        The carrier of each technology used for σ and the building entry loss.
+    technologies
+        Technologies that count (empty: every one); e.g. ("4G", "5G") for "no 4G".
     dead_share
-        A village is dead when at least this share of its households is uncovered (0–1].
+        Share of households that sets a village's status (0–1].
+    clutter
+        Terminal clutter loss grids per technology (dB, on the terrain grid; from a land-cover
+        input), subtracted from the level at each receiver cell.
+    landcover
+        Name of the land-cover input, for the record.
     """
 
-    threshold_dbm: float = THRESHOLD_DBM
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    threshold_dbm: float | None = None
+    location_probability: float = 0.5
+    sigma_db: Mapping[str, float] = field(default_factory=dict)
+    indoor: str | None = None
     indoor_margin_db: float = INDOOR_MARGIN_DB
+    frequencies_mhz: Mapping[str, float] = field(default_factory=dict)
+    technologies: tuple[str, ...] = ()
     dead_share: float = DEAD_SHARE
+    clutter: Mapping[str, Grid] = field(default_factory=dict, compare=False, repr=False)
+    landcover: str | None = None
 
     def __post_init__(self) -> None:
-        bad = [k for k in self.thresholds if k not in TECH_DEFAULTS]
+        bad = [k for k in (*self.thresholds, *self.technologies) if k not in _TECHS]
         if bad:
-            known = ", ".join(TECH_DEFAULTS)
-            raise ValueError(f"thresholds for unknown technologies {bad}: use {known}")
+            raise ValueError(f"unknown technologies {bad}: use {', '.join(_TECHS)}")
         if not 0.0 < self.dead_share <= 1.0:
             raise ValueError(f"dead_share must be in (0, 1], got {self.dead_share}")
-        # a plain dict, copied: the rule is immutable and hashable by value
-        object.__setattr__(self, "thresholds", dict(self.thresholds))
+        if not 0.5 <= self.location_probability < 1.0:
+            raise ValueError(f"location_probability must be in [0.5, 1), got "
+                             f"{self.location_probability}")  # fmt: skip
+        if self.indoor not in (None, "traditional", "thermally_efficient"):
+            raise ValueError(f"indoor: traditional or thermally_efficient, not {self.indoor}")
+        full = {t: float(self.thresholds.get(t, self._fallback(t))) for t in _TECHS}
+        object.__setattr__(self, "thresholds", full)
+        object.__setattr__(self, "technologies", tuple(self.technologies))
 
+    def _fallback(self, tech: str) -> float:
+        return SERVICE_THRESHOLDS_DBM[tech] if self.threshold_dbm is None else self.threshold_dbm
+
+    # -- building ----------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, coverage: Any) -> CoverageRule:
-        """The rule of a project file's ``[coverage]`` table (a ``CoverageConfig``)."""
+    def for_network(
+        cls,
+        *,
+        towers: Any = None,
+        environment: str = ENVIRONMENT,
+        thresholds: Mapping[str, float] | None = None,
+        location_probability: float = LOCATION_PROBABILITY,
+        indoor: str | bool | None = None,
+        indoor_margin_db: float = INDOOR_MARGIN_DB,
+        technologies: Sequence[str] = (),
+        dead_share: float = DEAD_SHARE,
+        clutter: Mapping[str, Grid] | None = None,
+        landcover: str | None = None,
+    ) -> CoverageRule:
+        """The rule for a network: each technology's σ and building loss at its carrier (the
+        median carrier of its towers; the technology's default without towers).
+
+        σ_t is ITU-R P.1546-5 §12's location variability (5.5 dB for systems of ≥ 1 MHz, the
+        frequency law of ``environment`` for GSM's 200 kHz carriers).
+        """
+        freqs, bws = {}, {}
+        for t in _TECHS:
+            f = TECH_DEFAULTS[t]["freq_mhz"]
+            bw = TECH_DEFAULTS[t]["bandwidth_mhz"]
+            if towers is not None and len(towers) and "tech" in towers:
+                mine = towers[towers["tech"].astype(str) == t]
+                if len(mine):
+                    f = float(np.median(mine["freq_mhz"].to_numpy(dtype=float)))
+                    if "bandwidth_mhz" in mine:
+                        bw = float(np.nanmedian(mine["bandwidth_mhz"].to_numpy(dtype=float)))
+            freqs[t] = float(f)
+            bws[t] = float(bw)
+        sigma = {t: float(location_sigma_db(freqs[t], environment, bandwidth_mhz=bws[t],
+                                            validate=False)) for t in _TECHS}  # fmt: skip
         return cls(
-            threshold_dbm=float(coverage.threshold_dbm),
-            thresholds={canonical_tech(k) or k: float(v) for k, v in coverage.thresholds.items()},
-            indoor_margin_db=float(coverage.indoor_margin_db),
-            dead_share=float(coverage.dead_share),
+            thresholds={canonical_tech(k) or k: float(v) for k, v in (thresholds or {}).items()},
+            location_probability=float(location_probability),
+            sigma_db=sigma,
+            indoor=indoor if isinstance(indoor, str) else None,
+            indoor_margin_db=float(indoor_margin_db),
+            frequencies_mhz=freqs,
+            technologies=tuple(canonical_tech(t) or t for t in technologies),
+            dead_share=float(dead_share),
+            clutter=dict(clutter or {}),
+            landcover=landcover,
         )
 
-    @property
-    def per_technology(self) -> bool:
-        """True when technologies have thresholds of their own (the engine keeps one best-power
-        grid per technology then)."""
-        return bool(self.thresholds)
+    # -- the levels ----------------------------------------------------------------------------
+    def counts(self, tech: str) -> bool:
+        """Does a cell of ``tech`` count for coverage (``technologies``)?"""
+        return not self.technologies or tech in self.technologies
+
+    def sigma(self, tech: str) -> float:
+        """Total location variability of ``tech`` (dB): σ_L and, indoors, the spread of the
+        building entry loss, combined as independent log-normals, √(σ_L² + σ_B²)."""
+        return float(np.hypot(float(self.sigma_db.get(tech, 0.0)), self.indoor_sigma(tech)))
+
+    def fade_margin(self, tech: str) -> float:
+        """σ · Q⁻¹(1 − p): the margin over the median that the location probability asks (dB)."""
+        sigma = self.sigma(tech)
+        return float(fade_margin_db(self.location_probability, sigma)) if sigma else 0.0
+
+    def _bel(self, tech: str, p: float) -> float:
+        f = float(self.frequencies_mhz.get(tech, TECH_DEFAULTS[tech]["freq_mhz"]))
+        return float(building_entry_loss_db(f, p, building=self.indoor, validate=False))
+
+    def indoor_loss(self, tech: str) -> float:
+        """Median building entry loss (dB) at ``tech``'s carrier (ITU-R P.2109); the manual
+        margin when set; 0 outdoors."""
+        if self.indoor_margin_db > 0:
+            return float(self.indoor_margin_db)
+        return 0.0 if self.indoor is None else self._bel(tech, 0.5)
+
+    def indoor_sigma(self, tech: str) -> float:
+        """Spread of the building entry loss as a log-normal σ (dB): its 90 % − 50 % points of
+        P.2109 over Q⁻¹(0.1) = 1.2816; 0 outdoors or with a manual margin."""
+        if self.indoor is None or self.indoor_margin_db > 0:
+            return 0.0
+        return (self._bel(tech, 0.9) - self._bel(tech, 0.5)) / float(fade_margin_db(0.9, 1.0))
+
+    def signal_threshold(self, tech: str | None = None) -> float:
+        """Median level (dBm) a cell of ``tech`` must reach to give signal (threshold + median
+        building loss); ``tech`` None: 4G."""
+        t = tech if tech in self.thresholds else "4G"
+        return self.thresholds[t] + self.indoor_loss(t)
 
     def threshold(self, tech: str | None = None) -> float:
-        """Received power (dBm) a cell of ``tech`` must deliver: its threshold + indoor margin."""
-        base = self.threshold_dbm if tech is None else self.thresholds.get(tech, self.threshold_dbm)
-        return float(base) + self.indoor_margin_db
+        """Median level (dBm) a cell of ``tech`` must reach to be *reliable* at the location
+        probability: threshold + building loss at p + fade margin. The level candidates must
+        reach and explanations measure margins against."""
+        t = tech if tech in self.thresholds else "4G"
+        return self.thresholds[t] + self.indoor_loss(t) + self.fade_margin(t)
 
-    def margin_db(self, power_dbm: Any, tech: str | None = None) -> np.ndarray:
-        """Power above the threshold of ``tech`` (dB; ≥ 0 covered, NaN where no power)."""
-        return np.asarray(power_dbm, dtype=float) - self.threshold(tech)
+    def clutter_at(self, tech: str, x: Any, y: Any) -> np.ndarray:
+        """Terminal clutter loss (dB) of ``tech`` at points (0 without a land-cover input)."""
+        xs = np.atleast_1d(np.asarray(x, dtype=float))
+        if tech not in self.clutter:
+            return np.zeros(xs.shape)
+        return self.clutter[tech].sample(xs, np.atleast_1d(np.asarray(y, dtype=float)), fill=0.0)
 
-    def covers(self, power_dbm: Any, tech: str | None = None) -> np.ndarray:
-        """Bool: does ``power_dbm`` of a cell of ``tech`` reach the rule? NaN → False."""
-        p = np.nan_to_num(np.asarray(power_dbm, dtype=float), nan=-np.inf)
+    def margin_db(self, level_dbm: Any, tech: str | None = None) -> np.ndarray:
+        """Level above the reliable threshold of ``tech`` (dB; ≥ 0 reliable, NaN: no level)."""
+        return np.asarray(level_dbm, dtype=float) - self.threshold(tech)
+
+    def covers(self, level_dbm: Any, tech: str | None = None) -> np.ndarray:
+        """Bool: is a level of ``tech`` reliable? NaN → False; a technology that does not count
+        never covers."""
+        p = np.nan_to_num(np.asarray(level_dbm, dtype=float), nan=-np.inf)
+        if tech is not None and tech in self.thresholds and not self.counts(tech):
+            return np.zeros(p.shape, dtype=bool)
         return p >= self.threshold(tech)
 
-    def covered_grid(
-        self, power: np.ndarray, groups: Mapping[tuple[str, str], np.ndarray]
-    ) -> np.ndarray:
-        """Bool grid: covered by any cell. ``power`` is the best-server grid; ``groups`` the best
-        power per (operator, technology), needed when technologies have their own thresholds."""
-        if not self.per_technology:
-            return self.covers(power)
-        if not groups:
-            raise ValueError("per-technology thresholds need the best power per technology")
-        out = np.zeros(np.shape(power), dtype=bool)
-        for (_, tech), grid in groups.items():
-            out |= self.covers(grid, tech)
+    # -- grids ---------------------------------------------------------------------------------
+    def margins(
+        self,
+        power: np.ndarray,
+        groups: Mapping[tuple[str, str], np.ndarray],
+        *,
+        serving_tech: tuple[np.ndarray, Sequence[str]] | None = None,
+        clutter: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """The rule on the grid.
+
+        Parameters
+        ----------
+        power
+            Best-server level grid (dBm, NaN where none).
+        groups
+            Best level per (operator, technology) (−inf where none). Without it each cell is
+            judged by its best server's technology: ``serving_tech`` = (serving index grid,
+            technology of each tower index); without either, with 4G's values.
+        clutter
+            Subtract the rule's clutter grids (False: the levels already carry it).
+
+        Returns
+        -------
+        dict
+            ``signal`` (bool: some counted technology has signal at the median),
+            ``reliable`` (bool), ``margin`` (float32: best margin over the reliable threshold,
+            dB, −inf where no level), ``probability`` (float32: best coverage probability).
+        """
+        shape = np.shape(power)
+        signal = np.zeros(shape, dtype=bool)
+        margin = np.full(shape, -np.inf, dtype=np.float32)
+        prob = np.zeros(shape, dtype=np.float32)
+        layers = self._layers(power, groups, serving_tech)
+        for tech, level in layers:
+            if not self.counts(tech):
+                continue
+            lv = np.nan_to_num(np.asarray(level, dtype=np.float32), nan=-np.inf)
+            if clutter and tech in self.clutter:
+                lv = lv - self.clutter[tech].data.astype(np.float32)
+            m_med = lv - np.float32(self.signal_threshold(tech))
+            signal |= m_med >= 0
+            np.maximum(margin, lv - np.float32(self.threshold(tech)), out=margin)
+            sigma = self.sigma(tech)
+            with np.errstate(invalid="ignore"):
+                pr = ndtr(m_med / sigma) if sigma > 0 else (m_med >= 0).astype(np.float32)
+            np.maximum(prob, np.nan_to_num(pr, nan=0.0).astype(np.float32), out=prob)
+        return {"signal": signal, "reliable": margin >= 0, "margin": margin, "probability": prob}
+
+    def _layers(self, power, groups, serving_tech) -> list[tuple[str, np.ndarray]]:
+        if groups:
+            return [(tech, grid) for (_, tech), grid in groups.items()]
+        if serving_tech is None:
+            return [("4G", power)]
+        # serving_tech: (serving index grid, technology of each tower index)
+        serving, techs = serving_tech
+        techs = np.asarray(techs, dtype=str)
+        out = []
+        for tech in sorted(set(techs) & set(self.thresholds)):
+            mine = np.isin(serving, np.flatnonzero(techs == tech))
+            out.append((tech, np.where(mine, power, np.nan)))
         return out
+
+    def at_points(self, levels: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict:
+        """The rule at points from the best level per technology there (``{tech: level}``):
+        the same dictionary as :meth:`margins` (clutter sampled at the points)."""
+        n = len(np.atleast_1d(x))
+        shape = (n,)
+        grids = {}
+        for tech, lv in levels.items():
+            lv = np.asarray(lv, dtype=np.float64).reshape(shape)
+            if tech in self.clutter:
+                lv = lv - self.clutter[tech].sample(x, y, fill=0.0)
+            grids[("", tech)] = lv
+        out = self.margins(np.full(shape, np.nan), grids, clutter=False) if grids else None
+        if out is None:
+            return {"signal": np.zeros(n, bool), "reliable": np.zeros(n, bool),
+                    "margin": np.full(n, -np.inf, np.float32),
+                    "probability": np.zeros(n, np.float32)}  # fmt: skip
+        return out
+
+    # -- words ---------------------------------------------------------------------------------
+    @property
+    def per_technology(self) -> bool:
+        """True: the engine must keep the best level per technology (always, as thresholds,
+        σ and losses differ by technology)."""
+        return True
 
     def describe(self, lang: str) -> str:
         """The rule in one sentence of ``lang`` ("vi" | "en"), for the map and the report."""
         words = for_lang(RULE, lang)
-
-        def dbm(v: float) -> str:
-            return f"{format_dbm(v, lang)} dBm"
-
-        if self.thresholds:
-            parts = [f"{t} {dbm(v)}" for t, v in sorted(self.thresholds.items())]
-            parts.append(f"{words['other']} {dbm(self.threshold_dbm)}")
-            thr = ", ".join(parts)
-        else:
-            thr = dbm(self.threshold_dbm)
-        indoor = (words["indoor"].format(m=format_float(self.indoor_margin_db, lang))
-                  if self.indoor_margin_db else "")  # fmt: skip
-        return words["rule"].format(thr=thr, indoor=indoor,
-                                    share=format_pct(self.dead_share, lang, digits=0))  # fmt: skip
+        techs = self.technologies or _TECHS
+        thr = ", ".join(f"{QUANTITY[t]} {format_dbm(self.thresholds[t], lang)} dBm" for t in techs)
+        extra = []
+        if self.indoor_margin_db > 0:
+            extra.append(words["indoor"].format(m=format_float(self.indoor_margin_db, lang)))
+        elif self.indoor:
+            extra.append(words["indoor_p2109"].format(building=words[self.indoor]))
+        if self.landcover:
+            extra.append(words["clutter"])
+        return words["rule"].format(
+            thr=thr, indoor="".join(extra),
+            p=format_pct(self.location_probability, lang, digits=0),
+            share=format_pct(self.dead_share, lang, digits=0),
+        )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """The rule in full, for ``summary.json`` (``rule``), the legend and the report."""
-        techs = sorted(set(TECH_DEFAULTS))
+        """The rule in full, for ``summary.json`` (``rule``)."""
+        techs = list(self.technologies or _TECHS)
         return {
-            "quantity": "received power at receiver height (total, dBm), median",
-            "threshold_dbm": self.threshold_dbm,
-            "thresholds_dbm": {t: self.threshold(t) for t in techs},
+            "metric": {t: QUANTITY[t] for t in techs},
+            "threshold_dbm": {t: self.thresholds[t] for t in techs},
+            "location_probability": self.location_probability,
+            "sigma_db": {t: round(float(self.sigma_db.get(t, 0.0)), 2) for t in techs},
+            "fade_margin_db": {t: round(self.fade_margin(t), 2) for t in techs},
+            "indoor": self.indoor if self.indoor_margin_db <= 0 else None,
             "indoor_margin_db": self.indoor_margin_db,
+            "indoor_loss_db": {t: round(self.indoor_loss(t), 2) for t in techs},
+            "indoor_sigma_db": {t: round(self.indoor_sigma(t), 2) for t in techs},
+            "landcover": self.landcover,
+            "technologies": techs,
             "dead_share": self.dead_share,
+            "classes": list(CLASSES),
         }

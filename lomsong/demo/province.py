@@ -163,9 +163,6 @@ environment = "suburban"
 rx_height_m = 1.5
 max_radius_km = {15 if reduced else 30}
 
-[coverage]
-threshold_dbm = -100
-
 [siting]
 sites = {5 if reduced else 10}
 method = "greedy"

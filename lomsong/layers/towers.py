@@ -43,6 +43,9 @@ from scipy.spatial import cKDTree
 
 from lomsong.defaults import (
     DEFAULT_TECH,
+    LTE_N_RB,
+    NR_N_RB,
+    NR_SCS_KHZ,
     OPENCELLID_SITE_SPREAD_M,
     SITE_DISTANCE_M,
     TECH_DEFAULTS,
@@ -78,11 +81,20 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 TOWER_COLUMNS = [
-    "tower_id", "site_id", "operator", "tech", "freq_mhz", "height_m", "eirp_dbm",
-    "azimuth_deg", "beamwidth_deg", "tilt_deg",
+    "tower_id", "site_id", "operator", "tech", "freq_mhz", "bandwidth_mhz", "height_m",
+    "eirp_dbm", "azimuth_deg", "beamwidth_deg", "tilt_deg",
 ]  # fmt: skip
 #: Radio parameters that take a per-technology default when missing.
-RADIO_COLUMNS = ["freq_mhz", "height_m", "eirp_dbm", "beamwidth_deg", "tilt_deg"]
+RADIO_COLUMNS = ["freq_mhz", "bandwidth_mhz", "height_m", "eirp_dbm", "beamwidth_deg", "tilt_deg"]
+#: Common header names of a standard column (compared lower-case, spaces stripped), used when
+#: the file has no column of the standard name and the project maps none: operators' cell
+#: lists say "Bandwidth" or "BW (MHz)" rather than ``bandwidth_mhz``. A bare "BW" is not one:
+#: antenna tables use it for the beamwidth.
+_COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "bandwidth_mhz": ("bandwidth", "bandwidth(mhz)", "bandwidth_mhz", "bw(mhz)", "bw_mhz",
+                      "channel_bandwidth", "channel_bandwidth_mhz", "băng thông",
+                      "băng thông (mhz)", "bang_thong"),
+}  # fmt: skip
 #: The header of OpenCelliD's cell exports.
 OPENCELLID_COLUMNS = [
     "radio", "mcc", "net", "area", "cell", "unit", "lon", "lat", "range", "samples",
@@ -105,6 +117,7 @@ _NOT_HANDSET = {"NBIOT": "NB-IoT (not a handset service)",
 # physically plausible ranges; outside them the row is rejected, not clamped
 _RANGES = {
     "freq_mhz": (30.0, 100_000.0),
+    "bandwidth_mhz": (0.1, 400.0),  # GSM's 0.2 MHz carrier to NR FR2's 400 MHz channel
     "height_m": (0.5, 500.0),
     "eirp_dbm": (0.0, 90.0),
     "beamwidth_deg": (1.0, 360.0),
@@ -113,6 +126,16 @@ _RANGES = {
 }
 # two rows of one unit: same place (to 1 m), operator, tech, azimuth and frequency
 _DUPLICATE_TOLERANCE_M = 1.0
+# a channel bandwidth read as 1.4000000001 MHz is still 1.4 MHz (as lomsong.propagation.service)
+_BANDWIDTH_TOL_MHZ = 1e-6
+#: The channel bandwidths (MHz) a tower of each technology may declare, with the table they come
+#: from: the service level per resource element needs N_RB (lomsong.propagation.service);
+#: 2G and 3G levels do not depend on the bandwidth, so any plausible value is kept.
+_CHANNEL_BANDWIDTHS: dict[str, tuple[str, tuple[float, ...], str]] = {
+    "4G": ("an LTE channel bandwidth", tuple(LTE_N_RB), "3GPP TS 36.101 Table 5.6-1"),
+    "5G": (f"an NR channel bandwidth at {NR_SCS_KHZ} kHz subcarrier spacing",
+           tuple(NR_N_RB[NR_SCS_KHZ]), "3GPP TS 38.101-1 Table 5.3.2-1"),
+}  # fmt: skip
 
 
 def operator_name(mcc: object, net: object) -> str:
@@ -161,7 +184,8 @@ def read_towers(
     columns
         ``{standard name: file column}``, e.g. ``{"tower_id": "cell", "lat": "gw_lat"}``.
         Standard names: ``TOWER_COLUMNS``, ``lon``, ``lat``, and ``mcc``/``net`` (operator
-        codes, used when there is no ``operator``).
+        codes, used when there is no ``operator``). Without a mapping, common header names
+        are recognised for ``bandwidth_mhz`` ("Bandwidth", "BW (MHz)", "bw_mhz", …).
     layer
         Layer of a multi-layer vector file, or sheet of a spreadsheet (default: the first).
     area
@@ -186,7 +210,10 @@ def read_towers(
     -------
     GeoDataFrame
         ``TOWER_COLUMNS`` then the file's other columns, Point geometry in the metric CRS.
-        Missing radio parameters take :data:`lomsong.defaults.TECH_DEFAULTS` per technology;
+        ``bandwidth_mhz`` is the channel bandwidth (MHz): a 4G or 5G row whose value is no
+        3GPP channel bandwidth of its technology is rejected (it sets the resource blocks of
+        RSRP / SS-RSRP). Missing radio parameters take :data:`lomsong.defaults.TECH_DEFAULTS`
+        per technology;
         ``attrs["defaults_used"]`` counts them per parameter (output rows). ``attrs["rejects"]``
         lists skipped rows as dicts (``source``, ``row`` = 1-based data row or feature,
         ``reason``, ``geometry``). For OpenCelliD also ``attrs["cells"]`` (cells used),
@@ -214,6 +241,7 @@ def read_towers(
                                       if str(c).lower() == c2.lower()})  # fmt: skip
         logger.info("%s: OpenCelliD export, %d cells", label, len(frame))
     frame = map_columns(frame, columns, label)
+    frame = _alias_columns(frame)
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
         frame = require_crs(frame, label, source_crs=source_crs)
     if len(frame) == 0:
@@ -330,6 +358,20 @@ def _read_table(source: object, *, layer: str | None, label: str) -> pd.DataFram
             frame.columns = OPENCELLID_COLUMNS
         return frame
     return read_vector(source, layer=layer, prefer_layer="towers")  # type: ignore[arg-type]
+
+
+def _alias_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first column named by a ``_COLUMN_ALIASES`` name, renamed to its standard name
+    (when the file has no column of that name)."""
+    names = {}
+    for std, aliases in _COLUMN_ALIASES.items():
+        if std in frame.columns:
+            continue
+        found = [c for c in frame.columns if str(c).strip().lower().replace(" ", "") in
+                 {a.replace(" ", "") for a in aliases}]  # fmt: skip
+        if found:
+            names[found[0]] = std
+    return frame.rename(columns=names) if names else frame
 
 
 def _is_opencellid(frame: pd.DataFrame) -> bool:
@@ -505,6 +547,9 @@ def _standardise(
             rejects.add(row_no[i], f"{col} = {raw.iloc[i]!r} is {what} (expected "
                                    f"{lo:g}–{hi:g})")  # fmt: skip
         ok &= ~(not_number | out_of_range)
+        if col == "bandwidth_mhz":
+            ok &= ~_bad_bandwidths(values, have & ~(not_number | out_of_range), tech, keep,
+                                   rejects, row_no)  # fmt: skip
         if col in RADIO_COLUMNS:
             fill = ~have
             defaults = tech.map({t: v[col] for t, v in TECH_DEFAULTS.items()}).to_numpy(float)
@@ -516,6 +561,29 @@ def _standardise(
     out["_ok"] = ok
     out.attrs["defaults_used"] = used
     return out
+
+
+def _bad_bandwidths(
+    values: np.ndarray,
+    check: np.ndarray,
+    tech: pd.Series,
+    keep: np.ndarray,
+    rejects: Rejects,
+    row_no: np.ndarray,
+) -> np.ndarray:
+    """Rows (of ``check``: a plausible number given) whose bandwidth is no channel bandwidth of
+    their technology (:data:`_CHANNEL_BANDWIDTHS`); the kept ones are listed in ``rejects``."""
+    bad = np.zeros(len(values), dtype=bool)
+    for name, (what, allowed, source) in _CHANNEL_BANDWIDTHS.items():
+        rows = check & (tech.to_numpy() == name)
+        known = np.isclose(values[:, None], np.asarray(allowed)[None, :], rtol=0.0,
+                           atol=_BANDWIDTH_TOL_MHZ).any(axis=1)  # fmt: skip
+        bad |= rows & ~known
+        listed = ", ".join(f"{b:g}" for b in allowed)
+        for i in np.flatnonzero(keep & rows & ~known):
+            rejects.add(row_no[i], f"bandwidth_mhz = {values[i]:g} MHz is not {what} "
+                                   f"({listed} MHz; {source})")  # fmt: skip
+    return bad
 
 
 def _no_towers(frame: pd.DataFrame, crs: CRS) -> gpd.GeoDataFrame:

@@ -23,43 +23,67 @@ import io
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.colormap import LinearColormap
 from branca.element import MacroElement
 from folium import plugins
 from folium.utilities import JsCode
 from jinja2 import Template
 
 from lomsong.coverage.deadzones import DeadZones
+from lomsong.coverage.rule import CLASSES, CoverageRule
 from lomsong.coverage.types import Coverage
 from lomsong.grid import Grid
-from lomsong.text import MAP, for_lang, format_float, format_int, format_pct
+from lomsong.propagation.service import QUANTITY
+from lomsong.text import (
+    CLASS_LABELS,
+    MAP,
+    for_lang,
+    format_dbm,
+    format_float,
+    format_int,
+    format_pct,
+)
 
-__all__ = ["build_map", "coverage_overlay_png", "escape_text"]
+__all__ = [
+    "build_map",
+    "coverage_overlay_png",
+    "escape_text",
+    "rule_levels",
+    "Level",
+    "STATUS_COLORS",
+]
 
 logger = logging.getLogger(__name__)
 
 # -- display defaults ------------------------------------------------------------------------
-#: Colour scale of received power (dBm): −120 dBm is below any handset's sensitivity,
-#: −50 dBm is next to a tower; the threshold of coverage (≈ −100 dBm) falls inside.
+#: Colour scale of the signal level (dBm, each technology in its own quantity: RSRP, RSCP,
+#: RxLev): −120 dBm is below any handset's sensitivity, −50 dBm is next to a tower; the
+#: thresholds of the rule (RxLev −100 … RSRP −110 dBm by default) fall inside.
 SIGNAL_VMIN_DBM = -120.0
 SIGNAL_VMAX_DBM = -50.0
-#: Used for the legend when neither ``threshold_dbm`` nor ``gaps`` gives one (dBm).
-DEFAULT_THRESHOLD_DBM = -100.0
+#: Tick step of the signal legend (dB): 8 labels over −120…−50 dBm.
+SIGNAL_TICK_DB = 10.0
 #: viridis stops, weak (purple) → strong (yellow): readable by colour-blind users, and distinct
 #: from the red of dead zones and villages.
 SIGNAL_COLORS = ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")
+#: Fill of a village by its status (:data:`lomsong.coverage.rule.CLASSES`): red, orange and
+#: light blue from ColorBrewer's RdYlBu (told apart by colour-blind readers too, unlike red and
+#: green); the red stays 35 away per channel from the dead zones' #c00000, which the browser
+#: test tells apart in a screenshot.
+STATUS_COLORS = {"no_signal": "#e31a1c", "weak": "#fdae61", "reliable": "#abd9e9"}
+#: Fill of a village without a status (no households, or a table without the columns).
+NO_STATUS_COLOR = "#bdbdbd"
+#: Order of the technologies in legends, newest first ("RSRP/RSCP/RxLev").
+TECH_ORDER = ("5G", "4G", "3G", "2G")
 #: Palette levels of the coverage PNG: 127 steps of ≈ 0.55 dB over −120…−50 dBm look
 #: continuous and keep the PNG an 8-bit palette image (small, compresses well).
 SIGNAL_LEVELS = 127
-#: YlOrRd stops for the share of households without signal, 0 → 100 %.
-SHARE_COLORS = ("#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026")
 DEAD_ZONE_COLOR = "#c00000"
 #: Village names listed in a dead zone's tooltip; more are counted ("… (+12)").
 ZONE_VILLAGES_SHOWN = 6
@@ -68,15 +92,13 @@ SIMPLIFY_M = 15.0
 #: Decimals kept in lon/lat: 1e-6° ≈ 0.1 m.
 COORD_DECIMALS = 6
 OVERLAY_OPACITY = 0.65
-#: Widths of the colour-scale legends (px). branca draws both scales side by side in the
-#: top-right corner; at its default 450 px each they would take 900 px and cover the title.
-#: The signal scale needs room for 8 tick labels and its longer caption.
-SIGNAL_LEGEND_PX = 400
-SHARE_LEGEND_PX = 260
-#: Margins of the initial view (px, [x, y]) on a wide screen: the title and legends take the top
-#: 70 px, the layer control, summary and mini-map a column of ≈ 320 px on the right.
+#: Width of the signal scale in the legend (px): room for its 8 tick labels.
+SIGNAL_LEGEND_PX = 240
+#: Margins of the initial view (px, [x, y]) on a wide screen: the title takes the top 70 px,
+#: the legend the bottom ≈ 130 px (bottom left, above the scale bar), the layer control,
+#: summary and mini-map a column of ≈ 320 px on the right.
 FIT_PAD_TOP_LEFT_PX = (20, 70)
-FIT_PAD_BOTTOM_RIGHT_PX = (340, 20)
+FIT_PAD_BOTTOM_RIGHT_PX = (340, 140)
 FIT_WIDE_PX = 900
 #: Existing towers: a black marker with Font Awesome's cell-tower glyph, distinct from the
 #: blue numbered proposed sites and from the red of dead zones. Font Awesome, not Bootstrap 3's
@@ -93,14 +115,31 @@ _MAP_CSS = """
 <style>
 .ls-box {position: fixed; z-index: 1000; background: rgba(255,255,255,0.92); padding: 6px 10px;
   border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 13px/1.35 sans-serif;}
-.ls-title {top: 10px; left: 56px; max-width: calc(100% - 760px); min-width: 180px;
+.ls-title {top: 10px; left: 56px; max-width: calc(100% - 400px); min-width: 180px;
   font-size: 16px; font-weight: bold;}
 .ls-summary {bottom: 178px; right: 10px; max-width: 320px;}
-.legend.leaflet-control {background: rgba(255,255,255,0.92); padding: 2px 8px 0;
-  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.35);}
-.legend.leaflet-control:empty {display: none;}
+.ls-legend {background: rgba(255,255,255,0.92); padding: 5px 8px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 12px/1.3 sans-serif; display: flex;
+  gap: 14px; align-items: flex-start;}
+.ls-legend-title {font-weight: bold; margin-bottom: 2px;}
+.ls-scale {position: relative; height: 10px; margin: 7px 12px 0; border: 1px solid #777;}
+.ls-mark {position: absolute; top: -6px; bottom: 0; margin-left: -1px;
+  border-left: 2px solid #000;}
+.ls-mark-key {display: inline-block; height: 11px; margin-right: 3px; vertical-align: middle;
+  border-left: 2px solid #000;}
+.ls-mark-reliable {border-left-style: dotted;}
+.ls-ticks {position: relative; height: 13px; margin: 1px 12px 2px; font-size: 10px;}
+.ls-ticks span {position: absolute; transform: translateX(-50%); white-space: nowrap;}
+.ls-levels {border-collapse: collapse; font-size: 11px;}
+.ls-levels th {font-weight: normal; color: #444; padding: 0 4px; text-align: right;}
+.ls-levels td {padding: 0 4px; text-align: right;} .ls-levels td:first-child {text-align: left;}
+.ls-levels caption {caption-side: bottom; text-align: left; font-size: 10px; color: #555;
+  padding-top: 2px;}
+.ls-class {display: inline-block; width: 16px; height: 12px; margin-right: 4px;
+  vertical-align: middle; border: 1px solid #555; opacity: 0.8;}
 .ls-rule {margin-top: 4px; font-size: 11px; color: #444;}
-.ls-summary table td {padding: 0 4px;} .ls-summary td.n {text-align: right; font-weight: bold;}
+.ls-summary table td {padding: 0 4px;}
+.ls-summary td.n {text-align: right; font-weight: bold; white-space: nowrap;}
 .ls-swatch {display: inline-block; width: 16px; height: 12px; vertical-align: middle;
   margin-right: 4px; border: 1px solid #c00000;
   background: repeating-linear-gradient(-45deg, #c00000 0 2px, transparent 2px 6px);}
@@ -145,7 +184,8 @@ def _hex_rgb(color: str) -> tuple[int, int, int]:
 def _palette(colors: Sequence[str], levels: int) -> np.ndarray:
     """``levels`` RGB colours interpolated linearly between equally spaced ``colors``.
 
-    branca's LinearColormap interpolates the same way, so image and legend agree.
+    The legend's CSS gradient interpolates the same way (linearly in sRGB between equally
+    spaced stops), so image and legend agree.
     """
     stops = np.array([_hex_rgb(c) for c in colors], dtype=float)
     at = np.linspace(0.0, 1.0, len(colors))
@@ -223,7 +263,7 @@ def coverage_overlay_png(
     Parameters
     ----------
     grid
-        Float grid (e.g. received power in dBm) in any projected CRS; NaN = no value.
+        Float grid (e.g. the signal level in dBm) in any projected CRS; NaN = no value.
     vmin, vmax
         Values mapped to the first and last colour; values outside are clipped.
     max_px
@@ -353,7 +393,7 @@ def _add_basemaps(m: folium.Map, lab: dict[str, str]) -> None:
 
 
 def _add_signal(
-    m: folium.Map, signal: Coverage, lab: dict[str, str], *, threshold: float, max_px: int
+    m: folium.Map, signal: Coverage, lab: dict[str, str], *, max_px: int
 ) -> tuple[float, float, float, float]:
     png, ((south, west), (north, east)) = coverage_overlay_png(signal.power, max_px=max_px)
     url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -364,21 +404,155 @@ def _add_signal(
         name=lab["layer_signal"],
         interactive=False,
     ).add_to(m)
-    shown = f"{threshold:g}".replace("-", "−")
-    step = 10.0
-    ticks = sorted(
-        {*np.arange(SIGNAL_VMIN_DBM, SIGNAL_VMAX_DBM + 1e-9, step).tolist(), float(threshold)}
-    )
-    legend = LinearColormap(
-        list(SIGNAL_COLORS),
-        vmin=SIGNAL_VMIN_DBM,
-        vmax=SIGNAL_VMAX_DBM,
-        caption=lab["legend_signal"].format(threshold=shown),
-        tick_labels=[t for t in ticks if SIGNAL_VMIN_DBM <= t <= SIGNAL_VMAX_DBM],
-    )
-    legend.width = SIGNAL_LEGEND_PX
-    m.add_child(legend)
     return south, west, north, east
+
+
+# -- the rule in the legend ------------------------------------------------------------------
+class Level(NamedTuple):
+    """What the rule asks of one technology, on the scale of the signal map (median level).
+
+    Attributes
+    ----------
+    tech
+        "2G" … "5G".
+    quantity
+        The quantity its levels are in: RxLev, RSCP, RSRP or SS-RSRP.
+    signal_dbm
+        Median level from which a place has signal (weak or reliable): the threshold plus the
+        median building entry loss (dBm).
+    reliable_dbm
+        Median level from which it is reliable at the rule's location probability: plus the
+        fade margin (dBm). Equal to ``signal_dbm`` at p = 0.5.
+    """
+
+    tech: str
+    quantity: str
+    signal_dbm: float
+    reliable_dbm: float
+
+
+def rule_levels(rule: CoverageRule, towers: pd.DataFrame | None = None) -> list[Level]:
+    """The levels of the rule for the technologies a map or report shows, newest first.
+
+    Shown are the technologies of ``towers`` (its ``tech`` column) that the rule counts;
+    without towers, or when none of theirs counts, the rule's ``technologies``, else 4G.
+    Terminal clutter is left out: it differs from cell to cell, so it has no place on a scale.
+    """
+    present: set[str] = set()
+    if towers is not None and len(towers) and "tech" in towers:
+        present = {str(t) for t in towers["tech"].dropna()}
+    shown = [t for t in TECH_ORDER if t in present and rule.counts(t)]
+    if not shown:
+        shown = [t for t in TECH_ORDER if t in rule.technologies] or ["4G"]
+    return [Level(t, QUANTITY[t], rule.signal_threshold(t), rule.threshold(t)) for t in shown]
+
+
+def _at(value: float) -> float:
+    """Position (%) of a level on the signal scale, clipped to its ends."""
+    clipped = min(max(float(value), SIGNAL_VMIN_DBM), SIGNAL_VMAX_DBM)
+    return 100.0 * (clipped - SIGNAL_VMIN_DBM) / (SIGNAL_VMAX_DBM - SIGNAL_VMIN_DBM)
+
+
+def _signal_legend_html(levels: Sequence[Level], lab: dict[str, str], lang: str) -> str:
+    """The signal map's key: its quantity, the colour scale with the 4G levels marked on it
+    (another technology's when there is no 4G), and a row per technology with the level from
+    which it gives signal and the one from which it is reliable.
+
+    A CSS gradient over the same equally spaced stops as the image (:func:`_palette`), so
+    legend and image agree. Only our labels and numbers: nothing from data.
+    """
+    stops = ", ".join(f"{c} {100.0 * i / (len(SIGNAL_COLORS) - 1):g}%"
+                      for i, c in enumerate(SIGNAL_COLORS))  # fmt: skip
+    lead = next((lv for lv in levels if lv.tech == "4G"), levels[0])
+    name = f"{lead.quantity} ({lead.tech})"
+    marks = (
+        f'<span class="ls-mark" style="left:{_at(lead.signal_dbm):.2f}%" '
+        f'title="{name} {format_dbm(lead.signal_dbm, lang)} dBm"></span>'
+        f'<span class="ls-mark ls-mark-reliable" style="left:{_at(lead.reliable_dbm):.2f}%" '
+        f'title="{name} {format_dbm(lead.reliable_dbm, lang)} dBm"></span>'
+    )
+    ticks = "".join(
+        f'<span style="left:{_at(v):.2f}%">{format_dbm(v, lang)}</span>'
+        for v in np.arange(SIGNAL_VMIN_DBM, SIGNAL_VMAX_DBM + 1e-9, SIGNAL_TICK_DB)
+    )
+    head = (
+        f'<tr><th></th><th><span class="ls-mark-key"></span>{lab["legend_from_weak"]}</th>'
+        f'<th><span class="ls-mark-key ls-mark-reliable"></span>{lab["legend_from_reliable"]}'
+        "</th></tr>"
+    )
+    rows = "".join(
+        f"<tr><td>{lv.quantity} ({lv.tech})</td><td>{format_dbm(lv.signal_dbm, lang)}</td>"
+        f"<td>{format_dbm(lv.reliable_dbm, lang)}</td></tr>"
+        for lv in levels
+    )
+    caption = (f"<caption>{lab['legend_marks'].format(tech=name)}</caption>"
+               if len(levels) > 1 else "")  # fmt: skip
+    quantities = "/".join(lv.quantity for lv in levels)
+    width = f"width:{SIGNAL_LEGEND_PX}px"
+    return (
+        f'<div class="ls-legend-signal"><div class="ls-legend-title">'
+        f"{lab['legend_signal'].format(quantities=quantities)}</div>"
+        f'<div class="ls-scale" style="{width};background:linear-gradient(to right, {stops})">'
+        f'{marks}</div><div class="ls-ticks" style="{width}">{ticks}</div>'
+        f'<table class="ls-levels">{caption}{head}{rows}</table></div>'
+    )
+
+
+def _class_key(status: str, lab: dict[str, str]) -> str:
+    """Swatch and word of a class; an unknown status read from data is shown escaped, grey."""
+    word = lab[CLASS_LABELS[status]] if status in CLASS_LABELS else escape_text(status)
+    color = STATUS_COLORS.get(status, NO_STATUS_COLOR)
+    return f'<span class="ls-class" style="background:{color}"></span>{word}'
+
+
+def _status_legend_html(lab: dict[str, str]) -> str:
+    """The villages' key: the three classes with their colours, worst first."""
+    keys = "".join(f"<div>{_class_key(c, lab)}</div>" for c in CLASSES)
+    return (f'<div class="ls-legend-status"><div class="ls-legend-title">'
+            f"{lab['legend_status']}</div>{keys}</div>")  # fmt: skip
+
+
+class _Legend(MacroElement):
+    """The legend as a Leaflet control in the bottom-left corner, above the scale bar: the
+    right-hand column already holds the layer control, the summary and the mini-map.
+
+    ``html`` is ours (labels and formatted numbers); it reaches the page through ``tojson``,
+    which also escapes ``<`` and ``>`` so it cannot close the script.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        (function (map) {
+            var legend = L.control({position: 'bottomleft'});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', 'ls-legend leaflet-control');
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo(map);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, html_text: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.html = html_text
+
+
+# -- villages --------------------------------------------------------------------------------
+
+
+def _status_of(row: Any) -> str | None:
+    """A village's class: its ``status``, else ``no_signal`` for a dead one (tables from
+    before the three classes); None when unknown."""
+    status = _get(row, "status")
+    if status is not None:
+        return str(status)
+    dead = _get(row, "dead")
+    return "no_signal" if dead is not None and bool(dead) else None
 
 
 def _village_tooltip(row: Any, lab: dict[str, str], lang: str) -> str:
@@ -387,18 +561,23 @@ def _village_tooltip(row: Any, lab: dict[str, str], lang: str) -> str:
         (lab["district"], escape_text(_get(row, "district"))),
         (lab["households"], format_int(_get(row, "households"), lang)),
     ]
-    uncovered = _get(row, "households_uncovered")
-    if uncovered is not None:
+    none, weak = _get(row, "households_no_signal"), _get(row, "households_weak")
+    if none is not None and weak is not None:
+        rows += [
+            (lab["households_no_signal"], format_int(none, lang)),
+            (lab["households_weak"], format_int(weak, lang)),
+            (lab["households_covered"], format_int(_get(row, "households_covered"), lang)),
+        ]
+    elif (uncovered := _get(row, "households_uncovered")) is not None:
         share = _get(row, "share_uncovered")
-        rows.append(
-            (
-                lab["households_uncovered"],
-                f"{format_int(uncovered, lang)} ({format_pct(share, lang)})",
-            )
-        )
-    dead = _get(row, "dead")
-    if dead is not None and bool(dead):
-        rows.append((lab["dead_village"], lab["yes"]))
+        rows.append((lab["households_uncovered"],
+                     f"{format_int(uncovered, lang)} ({format_pct(share, lang)})"))  # fmt: skip
+    probability = _get(row, "coverage_probability")
+    if probability is not None:
+        rows.append((lab["coverage_probability"], format_pct(probability, lang)))
+    status = _status_of(row)
+    if status is not None:
+        rows.append((lab["status"], _class_key(status, lab)))
     return _rows_html(rows, header=escape_text(_get(row, "name")))
 
 
@@ -422,28 +601,22 @@ def _village_popup(row: Any, tip: str) -> str:
     return "".join(parts)
 
 
-def _share_of(villages: gpd.GeoDataFrame) -> pd.Series | None:
-    if "share_uncovered" in villages:
-        return villages["share_uncovered"].astype(float)
-    if "households_uncovered" in villages and "households" in villages:
-        hh = villages["households"].astype(float)
-        return (villages["households_uncovered"].astype(float) / hh.where(hh > 0)).clip(0, 1)
-    return None
-
-
 def _add_villages(
     m: folium.Map, villages: gpd.GeoDataFrame, lab: dict[str, str], lang: str
 ) -> tuple[float, float, float, float] | None:
+    """Villages filled by status (no signal / weak / reliable), the first thing a commune
+    reads; the tooltip and popup hold the counts behind it."""
     shown = _for_display(villages)
-    share = _share_of(shown)
-    colormap = LinearColormap(list(SHARE_COLORS), vmin=0.0, vmax=100.0, caption=lab["legend_share"])
-    colormap.width = SHARE_LEGEND_PX
     props = []
-    for i, (_, row) in enumerate(shown.iterrows()):
-        value = None if share is None or pd.isna(share.iloc[i]) else float(share.iloc[i])
-        fill = "#bdbdbd" if value is None else colormap(100.0 * value)
+    for _, row in shown.iterrows():
+        status = _status_of(row)
         tip = _village_tooltip(row, lab, lang)
-        props.append({"tip": tip, "fill": fill, "popup": _village_popup(row, tip)})
+        props.append({
+            "tip": tip,
+            "fill": STATUS_COLORS.get(status, NO_STATUS_COLOR),
+            "popup": _village_popup(row, tip),
+            "status": status if status in STATUS_COLORS else "",
+        })  # fmt: skip
 
     def style(feature: dict) -> dict:
         return {
@@ -461,8 +634,6 @@ def _add_villages(
         tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
         popup=folium.GeoJsonPopup(fields=["popup"], labels=False, max_width=520),
     ).add_to(m)
-    if share is not None:
-        m.add_child(colormap)
     return _bounds_of(shown)
 
 
@@ -664,16 +835,23 @@ def _summary_values(
     ranking: gpd.GeoDataFrame | None,
     given: dict | None,
 ) -> dict[str, Any]:
-    """Totals for the summary box, computed from the inputs; ``given`` keys take precedence."""
+    """Totals for the summary box, computed from the inputs; ``given`` keys take precedence.
+
+    The households of each class and the villages by status are the villages' sums, as every
+    total of a run is (``summary.json``'s totals give no per-class counts).
+    """
     out: dict[str, Any] = {}
-    if villages is not None and "households" in villages:
-        out["households"] = int(villages["households"].sum())
-    if villages is not None and "households_uncovered" in villages:
-        out["households_uncovered"] = int(villages["households_uncovered"].sum())
-    elif gaps is not None and "households" in gaps.households:
+    v = villages if villages is not None else pd.DataFrame()
+    for column in ("households", "households_uncovered", "households_no_signal",
+                   "households_weak"):  # fmt: skip
+        if column in v:
+            out[column] = int(v[column].sum())
+    if "households_uncovered" not in v and gaps is not None and "households" in gaps.households:
         out["households_uncovered"] = int(gaps.uncovered["households"].sum())
-    if villages is not None and "dead" in villages:
-        out["dead_villages"] = int(villages["dead"].astype(bool).sum())
+    if "dead" in v:
+        out["dead_villages"] = int(v["dead"].astype(bool).sum())
+    if "status" in v:
+        out["weak_villages"] = int((v["status"] == "weak").sum())
     if ranking is not None:
         out["sites"] = len(ranking)
         if "cumulative_households" in ranking and len(ranking):
@@ -690,14 +868,19 @@ def _summary_html(
     rows = []
     if "households" in values:
         rows.append((lab["sum_households"], format_int(values["households"], lang)))
-    if "households_uncovered" in values:
-        text = format_int(values["households_uncovered"], lang)
-        if values.get("households"):
-            share = values["households_uncovered"] / values["households"]
-            text += f" ({format_pct(share, lang)})"
-        rows.append((lab["sum_uncovered"], text))
-    if "dead_villages" in values:
-        rows.append((lab["sum_dead_villages"], format_int(values["dead_villages"], lang)))
+    # households without reliable signal, then apart: no signal at all, and weak signal
+    for key, label in (("households_uncovered", "sum_uncovered"),
+                       ("households_no_signal", "sum_no_signal"),
+                       ("households_weak", "sum_weak")):  # fmt: skip
+        if key in values:
+            text = format_int(values[key], lang)
+            if values.get("households"):
+                text += f" ({format_pct(values[key] / values['households'], lang)})"
+            rows.append((lab[label], text))
+    for key, label in (("dead_villages", "sum_dead_villages"),
+                       ("weak_villages", "sum_weak_villages")):  # fmt: skip
+        if key in values:
+            rows.append((lab[label], format_int(values[key], lang)))
     if "households_reached_by_sites" in values:
         label = lab["sum_reached"].format(sites=format_int(values.get("sites"), lang))
         rows.append((label, format_int(values["households_reached_by_sites"], lang)))
@@ -770,7 +953,7 @@ def build_map(
     candidates: gpd.GeoDataFrame | None = None,
     lang: str = "vi",
     title: str | None = None,
-    threshold_dbm: float | None = None,
+    rule: CoverageRule | None = None,
     max_overlay_px: int = 1600,
     summary: dict | None = None,
 ) -> folium.Map:
@@ -779,15 +962,21 @@ def build_map(
     Layers (each can be switched in the layer control; all optional):
 
     * basemaps: OpenStreetMap, CartoDB Positron, and a blank one that works offline;
-    * received power of ``signal`` as an image (colour scale −120…−50 dBm, legend with the
-      coverage threshold), warped to Web Mercator and at most ``max_overlay_px`` on a side;
-    * villages coloured by the share of their households without signal, with tooltips;
-    * dead-zone polygons of ``gaps`` (red hatch), with households, area and nearest tower;
+    * the signal level of ``signal`` as an image (the best server's level in its technology's
+      quantity: RSRP, RSCP, RxLev; colour scale −120…−50 dBm), warped to Web Mercator and at
+      most ``max_overlay_px`` on a side;
+    * villages coloured by status: no signal (lõm sóng), weak signal (sóng yếu) or reliable
+      (có sóng), with the households of each class and the coverage probability in tooltips;
+    * dead-zone polygons of ``gaps`` (red hatch: no reliable signal), with households, area
+      and nearest tower;
     * existing towers as clustered markers, one per position (sectors listed in the popup);
     * ranked sites as numbered markers; all candidate sites as a faint layer (hidden at start).
 
-    Plus a title, a summary box (households without signal, dead villages, households reached
-    by the proposed sites), full-screen, measure and mini-map controls; the view fits the data.
+    Plus a title; a legend (the signal's quantity and scale with each technology's levels for
+    signal and for reliable signal, the three classes' colours); a summary box (households
+    without reliable signal, of them with no signal and with weak signal, dead and weak
+    villages, households reached by the proposed sites, and the rule in one sentence);
+    full-screen, measure and mini-map controls. The view fits the data.
 
     Parameters
     ----------
@@ -798,18 +987,19 @@ def build_map(
     signal
         Result of ``predict``; ``signal.power`` is drawn.
     gaps
-        Result of ``dead_zones``; ``gaps.zones`` is drawn and its threshold used in the legend.
+        Result of ``dead_zones``; ``gaps.zones`` is drawn and ``gaps.rule`` stated.
     lang
         ``"vi"`` (default) or ``"en"``: every label and the number format.
     title
         Map title (escaped); a default title in ``lang`` otherwise.
-    threshold_dbm
-        Coverage threshold shown in the legend (dBm); defaults to ``gaps.threshold_dbm``, then
-        −100 dBm.
+    rule
+        The coverage rule of the legend and the summary; defaults to ``gaps.rule``, else (for
+        the legend only) the default rule at the carriers of ``signal.towers``.
     max_overlay_px
         Longer side cap of the coverage image (pixels).
     summary
-        Totals for the summary box (``households, households_uncovered, dead_villages,
+        Totals for the summary box (``households, households_uncovered,
+        households_no_signal, households_weak, dead_villages, weak_villages,
         households_reached_by_sites, sites``); missing keys are computed from the inputs.
 
     Returns
@@ -821,20 +1011,28 @@ def build_map(
     lab = for_lang(MAP, lang)
     if villages is None and gaps is not None:
         villages = gaps.villages
-    if threshold_dbm is None:
-        threshold_dbm = gaps.threshold_dbm if gaps is not None else DEFAULT_THRESHOLD_DBM
+    if rule is None and gaps is not None:
+        rule = gaps.rule
+    signal_towers = signal.towers if signal is not None else None
+    if signal_towers is None or "tech" not in signal_towers:
+        signal_towers = towers
 
     m = folium.Map(location=[16.0, 107.5], zoom_start=6, tiles=None, control_scale=True)
     m.get_root().header.add_child(folium.Element(_MAP_CSS))
     _add_basemaps(m, lab)
 
     bounds = []
+    legend = []
     if signal is not None:
-        bounds.append(
-            _add_signal(m, signal, lab, threshold=float(threshold_dbm), max_px=max_overlay_px)
-        )
+        bounds.append(_add_signal(m, signal, lab, max_px=max_overlay_px))
+        shown = rule if rule is not None else CoverageRule.for_network(towers=signal_towers)
+        legend.append(_signal_legend_html(rule_levels(shown, signal_towers), lab, lang))
     if _nonempty(villages):
         bounds.append(_add_villages(m, villages, lab, lang))
+        if "status" in villages or "dead" in villages:
+            legend.append(_status_legend_html(lab))
+    if legend:
+        _Legend("".join(legend)).add_to(m)
     if gaps is not None and _nonempty(gaps.zones):
         names = None
         if villages is not None and {"village_id", "name"} <= set(villages.columns):
@@ -852,11 +1050,12 @@ def build_map(
     root_html.add_child(folium.Element(f'<div class="ls-box ls-title">{heading}</div>'))
     values = _summary_values(villages, gaps, ranking, summary)
     if values:
-        rule = gaps.rule.describe(lang) if gaps is not None else None
-        root_html.add_child(folium.Element(_summary_html(values, lab, lang, rule)))
+        said = rule.describe(lang) if rule is not None else None
+        root_html.add_child(folium.Element(_summary_html(values, lab, lang, said)))
 
     plugins.Fullscreen().add_to(m)
     plugins.MeasureControl(
+        position="topleft",  # under the zoom buttons: the right-hand column is full
         primary_length_unit="meters",
         secondary_length_unit="kilometers",
         primary_area_unit="sqmeters",

@@ -56,7 +56,8 @@ terminal among obstacles of height R, and is meant for places that have them. Va
 Land cover
 ----------
 :data:`WORLDCOVER_CLUTTER` maps the classes of the ESA WorldCover 10 m map (v100/v200) to the
-P.2108 clutter types.
+P.2108 clutter types (defined in :mod:`lomsong.defaults`, the default classification of
+``[inputs] landcover``; :mod:`lomsong.coverage.clutter` turns a land-cover grid into losses).
 
 References
 ----------
@@ -80,6 +81,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtri
 
+from lomsong.defaults import WORLDCOVER_CLUTTER
 from lomsong.errors import ModelValidityWarning
 from lomsong.propagation.paths import knife_edge_db
 
@@ -134,24 +136,6 @@ STREET_WIDTH_M = 27.0
 
 #: Frequency range of the P.2108 §3.1 height-gain model (MHz, inclusive).
 P2108_FREQUENCY_RANGE_MHZ: tuple[float, float] = (30.0, 3000.0)
-
-#: ESA WorldCover 10 m class code → P.2108 clutter type. Trees and mangroves (closed canopies,
-#: typically 10-20 m) are "trees_forest"; built-up is "urban"; permanent water "water_sea"; every
-#: low-vegetation or bare class (shrubland, grassland, cropland, bare, snow, herbaceous wetland,
-#: moss/lichen) is "open_rural".
-WORLDCOVER_CLUTTER: dict[int, str] = {
-    10: "trees_forest",  # tree cover
-    20: "open_rural",  # shrubland
-    30: "open_rural",  # grassland
-    40: "open_rural",  # cropland
-    50: "urban",  # built-up
-    60: "open_rural",  # bare / sparse vegetation
-    70: "open_rural",  # snow and ice
-    80: "water_sea",  # permanent water bodies
-    90: "open_rural",  # herbaceous wetland
-    95: "trees_forest",  # mangroves
-    100: "open_rural",  # moss and lichen
-}
 
 
 def _result(x: np.ndarray) -> np.ndarray | np.float64:

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 
-from lomsong.defaults import canonical_tech
+from lomsong.defaults import LTE_N_RB, NR_N_RB, canonical_tech
 
 __all__ = [
     "QUANTITY",
@@ -67,19 +67,8 @@ QUANTITY: dict[str, str] = {"2G": "RxLev", "3G": "RSCP", "4G": "RSRP", "5G": "SS
 #: Subcarriers in one resource block, LTE and NR (TS 36.211 §6.2.3, TS 38.211 §4.4.4.1).
 SUBCARRIERS_PER_RB = 12
 
-#: LTE channel bandwidth (MHz) → N_RB, 3GPP TS 36.101 Table 5.6-1.
-LTE_N_RB: dict[float, int] = {1.4: 6, 3.0: 15, 5.0: 25, 10.0: 50, 15.0: 75, 20.0: 100}
-
-#: NR FR1 subcarrier spacing (kHz) → {channel bandwidth (MHz) → N_RB}, 3GPP TS 38.101-1 (Rel-17)
-#: Table 5.3.2-1; channel bandwidths the table marks N/A for a spacing are absent.
-NR_N_RB: dict[int, dict[float, int]] = {
-    15: {3.0: 15, 5.0: 25, 10.0: 52, 15.0: 79, 20.0: 106, 25.0: 133, 30.0: 160, 35.0: 188,
-         40.0: 216, 45.0: 242, 50.0: 270},
-    30: {5.0: 11, 10.0: 24, 15.0: 38, 20.0: 51, 25.0: 65, 30.0: 78, 35.0: 92, 40.0: 106,
-         45.0: 119, 50.0: 133, 60.0: 162, 70.0: 189, 80.0: 217, 90.0: 245, 100.0: 273},
-    60: {10.0: 11, 15.0: 18, 20.0: 24, 25.0: 31, 30.0: 38, 35.0: 44, 40.0: 51, 45.0: 58,
-         50.0: 65, 60.0: 79, 70.0: 93, 80.0: 107, 90.0: 121, 100.0: 135},
-}  # fmt: skip
+# LTE_N_RB (TS 36.101 Table 5.6-1) and NR_N_RB (TS 38.101-1 Table 5.3.2-1) live in
+# lomsong.defaults, so that the towers reader checks bandwidths with the same tables.
 
 # Channel bandwidths are nominal values (1.4, 5, 100 MHz …); a value read from a file as
 # 1.4000000001 is still 1.4 MHz, while 1.5 MHz is no channel bandwidth at all.

@@ -17,8 +17,8 @@ from lomsong.errors import InputError
 __all__ = ["run_changes", "changes_markdown", "diff_runs"]
 
 
-_TOWER_FIELDS = ["operator", "tech", "freq_mhz", "height_m", "eirp_dbm", "azimuth_deg",
-                 "beamwidth_deg", "tilt_deg"]  # fmt: skip
+_TOWER_FIELDS = ["operator", "tech", "freq_mhz", "bandwidth_mhz", "height_m", "eirp_dbm",
+                 "azimuth_deg", "beamwidth_deg", "tilt_deg"]  # fmt: skip
 
 
 def run_changes(run_a: Path, run_b: Path) -> dict:
@@ -67,10 +67,10 @@ def _changed(ta: pd.DataFrame, tb: pd.DataFrame, ids: list) -> list:
     tower by tower (a thousand ``.loc`` pairs took most of a second)."""
     differs = np.zeros(len(ids), dtype=bool)
     for f in [*_TOWER_FIELDS, "x", "y"]:
-        if f not in ta.columns and f not in tb.columns:
+        # a field one run lacks (a run of an older lomsong) says nothing about its towers
+        if f not in ta.columns or f not in tb.columns:
             continue
-        x = ta[f].reindex(ids) if f in ta.columns else pd.Series(None, index=ids, dtype=object)
-        y = tb[f].reindex(ids) if f in tb.columns else pd.Series(None, index=ids, dtype=object)
+        x, y = ta[f].reindex(ids), tb[f].reindex(ids)
         if pd.api.types.is_numeric_dtype(x) and pd.api.types.is_numeric_dtype(y):
             xv, yv = x.to_numpy(dtype=float), y.to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):

@@ -25,7 +25,8 @@ __all__ = [
 
 VILLAGE_CSV_COLUMNS = [
     "village_id", "name", "commune", "district", "households", "households_covered",
-    "households_uncovered", "share_uncovered", "dead",
+    "households_uncovered", "households_no_signal", "households_weak", "share_uncovered",
+    "coverage_probability", "status", "dead",
 ]  # fmt: skip
 RANKING_CSV_COLUMNS = [
     "rank", "site_id", "lon", "lat", "new_households", "cumulative_households",

@@ -6,11 +6,17 @@ file:
 
 * **coverage curve** -- households with signal against the number of new sites built in rank
   order (the greedy ranking's cumulative gain: the first sites bring the most);
-* **signal distribution** -- received power at the households, weighted by households, with the
-  coverage threshold marked: how far below the threshold the uncovered households are tells
-  whether a small fix (a repeater, a higher antenna) or a new site is needed;
-* **coverage map** (when ``signal`` is given) -- the best-server received power with the dead
-  zones outlined and the proposed sites numbered.
+* **signal distribution** -- the signal level at the households (the best server's level in
+  its technology's quantity: RSRP, RSCP, RxLev), weighted by households and coloured by their
+  class (no signal / weak / reliable), with each technology's threshold marked: how far below
+  it the households without signal are tells whether a small fix (a repeater, a higher
+  antenna) or a new site is needed;
+* **coverage map** (when ``signal`` is given) -- the best server's level with the dead zones
+  outlined and the proposed sites numbered.
+
+The key figures and the table of villages give the three classes of the coverage rule --
+households and villages with no signal (lõm sóng), weak signal (sóng yếu) or reliable signal
+(có sóng) -- and the page states the rule and its location probability in words.
 
 Every string from data (village names, communes, site ids, ...) is HTML-escaped; labels come in
 Vietnamese or English (:data:`lomsong.text.REPORT`), numbers in the convention of the language
@@ -22,6 +28,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import itertools
 import logging
 import math
 import os
@@ -36,14 +43,23 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from lomsong.coverage.deadzones import DeadZones
+from lomsong.coverage.rule import CLASSES, CoverageRule
 from lomsong.coverage.types import Coverage
-from lomsong.text import REPORT, for_lang, format_dbm, format_int, format_pct
+from lomsong.maps.build import STATUS_COLORS, rule_levels
+from lomsong.text import CLASS_LABELS, REPORT, for_lang, format_dbm, format_int, format_pct
 
-__all__ = ["write_report_html", "report_html"]
+__all__ = [
+    "write_report_html",
+    "report_html",
+    "coverage_curve",
+    "signal_histogram",
+    "status_histogram",
+    "threshold_lines",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Received-power range of the histogram and map (dBm), as on the interactive map: −120 dBm is
+#: Signal-level range of the histogram and map (dBm), as on the interactive map: −120 dBm is
 #: below any handset's sensitivity, −50 dBm is next to a tower. Values outside are clipped
 #: into the end bins so that no household drops out of the plot.
 SIGNAL_MIN_DBM = -120.0
@@ -53,9 +69,10 @@ HIST_BIN_DB = 2.5
 #: Figure size (inches) and resolution: 900 × 450 px images, sharp on screen and on A4 paper.
 FIG_SIZE = (9.0, 4.5)
 FIG_DPI = 100
-COLOR_COVERED = "#21918c"  # viridis teal, as covered areas on the map
 COLOR_UNCOVERED = "#c00000"  # the dead-zone red of the map
 COLOR_SITE = "#08519c"  # the proposed-site blue of the map
+#: Line styles of the thresholds in the histogram, one per distinct level.
+THRESHOLD_STYLES = ("--", ":", "-.", (0, (5, 1, 1, 1)))
 
 _CSS = """
 body {font: 14px/1.45 "DejaVu Sans", Arial, sans-serif; color: #222; margin: 24px auto;
@@ -197,31 +214,87 @@ def signal_histogram(
     return edges, counts, float(w[~ok].sum())
 
 
+def status_histogram(
+    power_dbm: np.ndarray,
+    weights: np.ndarray,
+    status: np.ndarray,
+    *,
+    lo: float = SIGNAL_MIN_DBM,
+    hi: float = SIGNAL_MAX_DBM,
+    bin_db: float = HIST_BIN_DB,
+) -> tuple[np.ndarray, dict[str, np.ndarray], float]:
+    """:func:`signal_histogram` split by class: (bin edges, households per bin of each class of
+    :data:`~lomsong.coverage.rule.CLASSES`, households with NaN).
+
+    A household's class is the rule's (``status`` of :func:`dead_zones`): it can differ from
+    what its level alone says, as the rule also counts indoor and clutter losses and each
+    technology's own threshold.
+    """
+    power = np.asarray(power_dbm, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    status = np.asarray(status, dtype=object)
+    counts = {}
+    edges = np.zeros(0)
+    for cls in CLASSES:
+        mine = status == cls
+        edges, counts[cls], _ = signal_histogram(power[mine], w[mine], lo=lo, hi=hi,
+                                                 bin_db=bin_db)  # fmt: skip
+    return edges, counts, float(w[~np.isfinite(power)].sum())
+
+
+def threshold_lines(
+    rule: CoverageRule, towers: pd.DataFrame | None, lab: dict[str, str], lang: str
+) -> list[tuple[float, str]]:
+    """The histogram's threshold lines: (median level from which a technology gives signal,
+    label naming its quantity), one per distinct level, newest technology first.
+
+    One line per technology of ``towers`` that the rule counts (:func:`rule_levels`);
+    technologies at the same level share a line ("SS-RSRP/RSRP −110 dBm").
+    """
+    lines: dict[float, list[str]] = {}
+    for level in rule_levels(rule, towers):
+        lines.setdefault(round(level.signal_dbm, 2), []).append(level.quantity)
+    return [
+        (value, lab["hist_threshold"].format(q="/".join(qs), threshold=format_dbm(value, lang)))
+        for value, qs in lines.items()
+    ]
+
+
 def _hist_png(
-    households: gpd.GeoDataFrame, threshold: float, lab: dict[str, str], lang: str
+    households: gpd.GeoDataFrame,
+    lines: Sequence[tuple[float, str]],
+    quantities: str,
+    lab: dict[str, str],
+    lang: str,
 ) -> tuple[str, float]:
     weights = (
         households["households"].to_numpy(dtype=float)
         if "households" in households
         else np.ones(len(households))
     )
-    edges, counts, missing = signal_histogram(households["power_dbm"].to_numpy(float), weights)
+    if "status" in households:
+        status = households["status"].astype(str).to_numpy()
+    else:  # household points from before the three classes: reliable or not
+        status = np.where(households["covered"].to_numpy(bool), "reliable", "no_signal")
+    edges, counts, missing = status_histogram(
+        households["power_dbm"].to_numpy(float), weights, status
+    )
     fig = Figure(figsize=FIG_SIZE)
     ax = fig.subplots()
     centres = (edges[:-1] + edges[1:]) / 2
-    below = centres < threshold
     width = np.diff(edges)
-    ax.bar(centres[below], counts[below], width=width[below], color=COLOR_UNCOVERED,
-           edgecolor="white", lw=0.5, label=lab["hist_below"])  # fmt: skip
-    ax.bar(centres[~below], counts[~below], width=width[~below], color=COLOR_COVERED,
-           edgecolor="white", lw=0.5, label=lab["hist_above"])  # fmt: skip
-    shown = format_dbm(threshold, lang)
-    ax.axvline(threshold, color="#222", ls="--", lw=1.5,
-               label=lab["hist_threshold"].format(threshold=shown))  # fmt: skip
+    bottom = np.zeros(len(centres))
+    for cls in CLASSES:  # stacked, worst class at the bottom
+        if counts[cls].any():
+            ax.bar(centres, counts[cls], bottom=bottom, width=width, color=STATUS_COLORS[cls],
+                   edgecolor="white", lw=0.5, label=lab[CLASS_LABELS[cls]])  # fmt: skip
+        bottom += counts[cls]
+    for (value, label), style in zip(lines, itertools.cycle(THRESHOLD_STYLES), strict=False):
+        ax.axvline(value, color="#222", ls=style, lw=1.5, label=label)
     ax.set_xlim(edges[0], edges[-1])
     ax.xaxis.set_major_formatter(lambda v, _pos: format_dbm(v, lang))
     ax.yaxis.set_major_formatter(lambda v, _pos: format_int(v, lang))
-    ax.set_xlabel(lab["hist_x"])
+    ax.set_xlabel(lab["hist_x"].format(quantities=quantities))
     ax.set_ylabel(lab["hist_y"])
     ax.set_title(lab["hist_title"], fontsize=11)
     ax.legend(fontsize=9, loc="upper left")
@@ -248,7 +321,9 @@ def _sites_in(ranking: pd.DataFrame, crs: Any) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.DataFrame(ranking), geometry=points).to_crs(crs)
 
 
-def _map_png(signal: Coverage, gaps: DeadZones, ranking: pd.DataFrame, lab: dict[str, str]) -> str:
+def _map_png(
+    signal: Coverage, gaps: DeadZones, ranking: pd.DataFrame, quantities: str, lab: dict[str, str]
+) -> str:
     grid = signal.power
     left, bottom, right, top = grid.bounds
     km = 1000.0
@@ -289,11 +364,33 @@ def _map_png(signal: Coverage, gaps: DeadZones, ranking: pd.DataFrame, lab: dict
     ax.set_ylabel(lab["map_y"])
     ax.set_title(lab["map_title"], fontsize=11)
     bar = fig.colorbar(image, ax=ax, fraction=0.035, pad=0.02)
-    bar.set_label(lab["map_cbar"])
+    bar.set_label(lab["map_cbar"].format(quantities=quantities))
     return _png(fig)
 
 
 # -- tables ----------------------------------------------------------------------------------
+def _class_totals(villages: pd.DataFrame) -> dict[str, Any]:
+    """The three classes counted from the villages: households of each class, villages by
+    status, and the households' mean coverage probability (``summary.json``'s totals are the
+    same village sums but carry no per-class counts)."""
+    out: dict[str, Any] = {}
+    for column in ("households_no_signal", "households_weak"):
+        if column in villages:
+            out[column] = int(villages[column].sum())
+    if "status" in villages:
+        status = villages["status"].astype(str)
+        out["dead_villages"] = int((status == "no_signal").sum())
+        out["villages_weak"] = int((status == "weak").sum())
+        out["villages_reliable"] = int((status == "reliable").sum())
+    if {"coverage_probability", "households"} <= set(villages.columns):
+        hh = villages["households"].to_numpy(dtype=float)
+        p = villages["coverage_probability"].to_numpy(dtype=float)
+        ok = np.isfinite(p) & (hh > 0)
+        if hh[ok].sum() > 0:
+            out["mean_probability"] = float((p[ok] * hh[ok]).sum() / hh[ok].sum())
+    return out
+
+
 def _key_figures(totals: dict, summary: dict, lab: dict[str, str], lang: str) -> str:
     hh = totals.get("households")
     rows: list[tuple[str, str]] = []
@@ -307,9 +404,16 @@ def _key_figures(totals: dict, summary: dict, lab: dict[str, str], lang: str) ->
         rows.append((lab[label], text))
 
     add("total_households", hh)
+    # the three classes, best first, then the households the siting works for (weak + none)
     add("households_covered", totals.get("households_covered"), hh)
+    add("households_weak", totals.get("households_weak"), hh)
+    add("households_no_signal", totals.get("households_no_signal"), hh)
     add("households_uncovered", totals.get("households_uncovered"), hh)
+    if totals.get("mean_probability") is not None:
+        rows.append((lab["mean_probability"], format_pct(totals["mean_probability"], lang)))
     add("village_count", totals.get("villages"))
+    add("villages_reliable", totals.get("villages_reliable"))
+    add("villages_weak", totals.get("villages_weak"))
     add("dead_villages", totals.get("dead_villages"))
     add("towers", totals.get("towers"))
     add("sites_proposed", totals.get("sites_proposed"))
@@ -322,17 +426,36 @@ def _key_figures(totals: dict, summary: dict, lab: dict[str, str], lang: str) ->
     return f'<table class="kf"><tbody>{body}</tbody></table>'
 
 
+def _status_word(status: Any, lab: dict[str, str]) -> str:
+    """A class in words; an unknown status read from data, escaped."""
+    return lab[CLASS_LABELS[status]] if status in CLASS_LABELS else _esc(status)
+
+
 def _dead_table(gaps: DeadZones, dead_share: float | None, lab: dict[str, str], lang: str) -> str:
-    dead = gaps.villages[gaps.villages["dead"].astype(bool)]
+    """The villages to act on: no signal first, then weak, each with both counts and status."""
+    v = gaps.villages
+    if "status" in v:
+        status = v["status"].astype(str)
+    else:  # villages from before the three classes: dead or not
+        status = pd.Series(np.where(v["dead"].astype(bool), "no_signal", "reliable"), v.index)
     note = ""
     if dead_share is not None:
-        note = f'<p class="note">{lab["dead_note"].format(share=format_pct(dead_share, lang))}</p>'
-    if not len(dead):
-        return note + f"<p>{lab['none_dead']}</p>"
-    dead = dead.sort_values(["households_uncovered", "name"], ascending=[False, True])
+        share = format_pct(dead_share, lang, digits=0)  # as the rule's sentence writes it
+        note = f'<p class="note">{lab["dead_note"].format(share=share)}</p>'
+    listed = v.assign(_status=status, _order=status.map({"no_signal": 0, "weak": 1}))
+    listed = listed[listed["_order"].notna()]
+    if not (listed["_status"] == "no_signal").any():
+        note += f"<p>{lab['none_dead']}</p>"
+    if not (listed["_status"] == "weak").any():
+        note += f"<p>{lab['none_weak']}</p>"
+    if not len(listed):
+        return note
+    listed = listed.sort_values(["_order", "households_uncovered", "name"],
+                                ascending=[True, False, True])  # fmt: skip
     head = [("#", True), (lab["village"], False), (lab["commune"], False), (lab["district"], False),
-            (lab["households"], True), (lab["households_uncovered"], True),
-            (lab["share"], True)]  # fmt: skip
+            (lab["households"], True), (lab["households_no_signal"], True),
+            (lab["households_weak"], True), (lab["share_uncovered"], True),
+            (lab["coverage_probability"], True), (lab["status"], False)]  # fmt: skip
     rows = [
         (
             str(i),
@@ -340,10 +463,13 @@ def _dead_table(gaps: DeadZones, dead_share: float | None, lab: dict[str, str], 
             _esc(_get(r, "commune")),
             _esc(_get(r, "district")),
             format_int(_get(r, "households"), lang),
-            format_int(_get(r, "households_uncovered"), lang),
+            format_int(_get(r, "households_no_signal"), lang),
+            format_int(_get(r, "households_weak"), lang),
             format_pct(_get(r, "share_uncovered"), lang),
+            format_pct(_get(r, "coverage_probability"), lang),
+            _status_word(r["_status"], lab),
         )
-        for i, (_, r) in enumerate(dead.iterrows(), start=1)
+        for i, (_, r) in enumerate(listed.iterrows(), start=1)
     ]
     return note + _table(head, rows)
 
@@ -393,10 +519,13 @@ def report_html(
 ) -> str:
     """The report page as an HTML string (see :func:`write_report_html`)."""
     lab = for_lang(REPORT, lang)
-    totals = summary.get("totals", summary)
+    # the run's totals; the classes are counted from the villages, as the totals are
+    totals = {**_class_totals(gaps.villages), **summary.get("totals", summary)}
     # the run's coverage rule, in full (the same object the dead zones were judged by)
-    threshold = gaps.threshold_dbm
-    dead_share = gaps.rule.dead_share
+    rule = gaps.rule
+    towers = signal.towers if signal is not None else None
+    quantities = "/".join(level.quantity for level in rule_levels(rule, towers))
+    probability = format_pct(rule.location_probability, lang, digits=0)
     version = _esc(summary.get("lomsong_version", ""))
 
     parts = [
@@ -406,11 +535,12 @@ def report_html(
         f"<title>{lab['title']}</title><style>{_CSS}</style></head><body>",
         f"<h1>{lab['title']}</h1>",
         f'<p class="sub">{lab["subtitle"]}</p>',
-        f'<p class="rule">{_esc(gaps.rule.describe(lang))}</p>',
+        f'<p class="rule">{_esc(rule.describe(lang))}</p>',
+        f'<p class="rule">{lab["probability_note"].format(p=probability)}</p>',
         f"<h2>{lab['key_figures']}</h2>",
         _key_figures(totals, summary, lab, lang),
         f"<h2>{lab['dead_table']}</h2>",
-        _dead_table(gaps, dead_share, lab, lang),
+        _dead_table(gaps, rule.dead_share, lab, lang),
         f"<h2>{lab['sites_table']}</h2>",
         _sites_table(ranking, lab, lang),
         f"<h2>{lab['plots']}</h2>",
@@ -420,7 +550,8 @@ def report_html(
                           lab["curve_note"]))  # fmt: skip
     hh = gaps.households
     if "power_dbm" in hh and len(hh):
-        png, missing = _hist_png(hh, threshold, lab, lang)
+        lines = threshold_lines(rule, towers, lab, lang)
+        png, missing = _hist_png(hh, lines, quantities, lab, lang)
         caption = lab["hist_note"].format(lo=format_dbm(SIGNAL_MIN_DBM, lang),
                                           hi=format_dbm(SIGNAL_MAX_DBM, lang))  # fmt: skip
         if missing > 0:
@@ -429,7 +560,7 @@ def report_html(
     if signal is not None:
         crs = signal.power.crs
         crs_name = _esc(crs.to_string() if hasattr(crs, "to_string") else crs)
-        parts.append(_img(_map_png(signal, gaps, ranking, lab), lab["map_title"],
+        parts.append(_img(_map_png(signal, gaps, ranking, quantities, lab), lab["map_title"],
                           lab["map_note"].format(crs=crs_name)))  # fmt: skip
     parts += [f"<footer>{lab['footer'].format(version=version)}</footer>", "</body></html>"]
     return "\n".join(parts) + "\n"
@@ -451,17 +582,22 @@ def write_report_html(
     path
         Output file (overwritten).
     gaps
-        Result of ``dead_zones``: dead villages (``villages`` with ``dead``) and the received
-        power at every household (``households.power_dbm``, dBm, weighted by ``households``).
+        Result of ``dead_zones``: the villages with their classes (``households_no_signal``,
+        ``households_weak``, ``coverage_probability``, ``status``), the level and class of
+        every household (``households.power_dbm`` in dBm and ``status``, weighted by
+        ``households``) and the coverage rule, stated on the page.
     ranking
         Proposed sites in rank order (``rank, site_id, lon, lat, new_households,
         cumulative_households, cumulative_share, villages_reached, backhaul_ok,
         backhaul_hops``; ``village_names`` if present). A GeoDataFrame or the ranking.csv table.
     summary
         The run's summary (``summary.json``): ``totals`` (households, households_covered, …),
-        ``thresholds``, ``model`` and ``lomsong_version`` are read; a bare totals dict works too.
+        ``model`` and ``lomsong_version`` are read; a bare totals dict works too. Counts of
+        the classes missing from it are the villages' sums.
     signal
-        Result of ``predict``; when given, the page also holds a map of received power.
+        Result of ``predict``; when given, the page also holds a map of the signal level, and
+        its towers' technologies choose the thresholds drawn in the histogram (else the
+        rule's technologies, else 4G).
     lang
         ``"vi"`` (default) or ``"en"``.
 

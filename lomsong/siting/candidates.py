@@ -27,7 +27,7 @@ __all__ = ["candidate_sites", "read_candidates"]
 logger = logging.getLogger(__name__)
 
 CANDIDATE_COLUMNS = ["site_id", "kind", "elevation_m", "height_m", "tech", "freq_mhz",
-                     "eirp_dbm", "cost"]  # fmt: skip
+                     "bandwidth_mhz", "eirp_dbm", "cost"]  # fmt: skip
 
 
 def candidate_sites(
@@ -79,7 +79,8 @@ def candidate_sites(
     Returns
     -------
     GeoDataFrame
-        ``site_id, kind, elevation_m, height_m, tech, freq_mhz, eirp_dbm, cost`` and Point,
+        ``site_id, kind, elevation_m, height_m, tech, freq_mhz, bandwidth_mhz, eirp_dbm, cost``
+        and Point (the radio parameters: ``tech``'s defaults),
         hilltops first by height, then grid sites in lattice order; at most ``max_sites``.
     """
     crs = terrain.crs
@@ -242,6 +243,7 @@ def _frame(xs, ys, kinds, terrain: Grid, *, height_m: float, tech: str) -> gpd.G
             "height_m": np.full(n, height_m),
             "tech": [tech] * n,
             "freq_mhz": np.full(n, radio["freq_mhz"]),
+            "bandwidth_mhz": np.full(n, radio["bandwidth_mhz"]),
             "eirp_dbm": np.full(n, radio["eirp_dbm"]),
             "cost": np.ones(n),
         },

@@ -97,7 +97,9 @@ def coverage_matrix(
                     environment=environment, rx_height_m=rx_height_m,
                     max_radius_km=max_radius_km, calibration=gaps.calibration,
                 )  # fmt: skip
-                hit = rule.covers(power, str(site.get("tech", "")))
+                tech = str(site.get("tech", ""))
+                power = power - rule.clutter_at(tech, dx[near], dy[near])  # at the receiver
+                hit = rule.covers(power, tech)
                 rows.append(np.full(hit.sum(), i))
                 cols.append(near[hit])
                 vals.append(power[hit])
