@@ -78,7 +78,7 @@ from pyproj import CRS, Transformer
 
 from lomsong.calibration.measurements import read_measurements
 from lomsong.coverage.types import MIN_PATH_M, CalibrationFit, CalibrationResult
-from lomsong.defaults import CALIBRATION_TX_HEIGHT_M, ITM_DEFAULTS, RX_HEIGHT_M
+from lomsong.defaults import CALIBRATION_TX_HEIGHT_M, ENVIRONMENT, ITM_DEFAULTS, RX_HEIGHT_M
 from lomsong.errors import InputError, LomsongError
 from lomsong.grid import Grid
 
@@ -189,7 +189,7 @@ def predict_path_loss(
     *,
     model: str,
     terrain: Grid | None = None,
-    environment: str = "suburban",
+    environment: str = ENVIRONMENT,
     h_tx_m: float = CALIBRATION_TX_HEIGHT_M,
     h_rx_m: float = RX_HEIGHT_M,
     itm_params: Mapping[str, float] | None = None,
@@ -486,7 +486,7 @@ def calibrate(
     *,
     model: str,
     terrain: Grid | None = None,
-    environment: str = "suburban",
+    environment: str = ENVIRONMENT,
     h_tx_m: float = CALIBRATION_TX_HEIGHT_M,
     h_rx_m: float = RX_HEIGHT_M,
     slope: SlopeMode | str = "none",
@@ -587,7 +587,7 @@ def calibrate_file(
     terrain: str | PathLike[str] | Sequence[str | PathLike[str]] | Grid | None = None,
     columns: Mapping[str, str] | None = None,
     f_mhz: float | None = None,
-    environment: str = "suburban",
+    environment: str = ENVIRONMENT,
     h_tx_m: float = CALIBRATION_TX_HEIGHT_M,
     h_rx_m: float = RX_HEIGHT_M,
     slope: SlopeMode | str = "none",

@@ -401,7 +401,7 @@ def received_power_points(
     *,
     h_tx_m: float | None = None,
     model: str = "hata",
-    environment: str = "suburban",
+    environment: str = ENVIRONMENT,
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
     calibration: CalibrationResult | None = None,

@@ -94,6 +94,8 @@ class CoverageRule:
         input), subtracted from the level at each receiver cell.
     landcover
         Name of the land-cover input, for the record.
+    present
+        The technologies of the network (what the rule is stated for; empty: all).
     """
 
     thresholds: Mapping[str, float] = field(default_factory=dict)
@@ -107,6 +109,7 @@ class CoverageRule:
     dead_share: float = DEAD_SHARE
     clutter: Mapping[str, Grid] = field(default_factory=dict, compare=False, repr=False)
     landcover: str | None = None
+    present: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         bad = [k for k in (*self.thresholds, *self.technologies) if k not in _TECHS]
@@ -173,7 +176,9 @@ class CoverageRule:
             dead_share=float(dead_share),
             clutter=dict(clutter or {}),
             landcover=landcover,
-        )
+            present=tuple(t for t in _TECHS if towers is not None and len(towers)
+                          and "tech" in towers and (towers["tech"].astype(str) == t).any()),
+        )  # fmt: skip
 
     # -- the levels ----------------------------------------------------------------------------
     def counts(self, tech: str) -> bool:
@@ -331,7 +336,7 @@ class CoverageRule:
     def describe(self, lang: str) -> str:
         """The rule in one sentence of ``lang`` ("vi" | "en"), for the map and the report."""
         words = for_lang(RULE, lang)
-        techs = self.technologies or _TECHS
+        techs = self.technologies or self.present or _TECHS
         thr = ", ".join(f"{QUANTITY[t]} {format_dbm(self.thresholds[t], lang)} dBm" for t in techs)
         extra = []
         if self.indoor_margin_db > 0:
@@ -348,7 +353,7 @@ class CoverageRule:
 
     def to_dict(self) -> dict[str, Any]:
         """The rule in full, for ``summary.json`` (``rule``)."""
-        techs = list(self.technologies or _TECHS)
+        techs = list(self.technologies or self.present or _TECHS)
         return {
             "metric": {t: QUANTITY[t] for t in techs},
             "threshold_dbm": {t: self.thresholds[t] for t in techs},

@@ -14,7 +14,13 @@ import shapely
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from lomsong.defaults import CANDIDATE_MAST_HEIGHT_M, CANDIDATE_TECH, TECH_DEFAULTS
+from lomsong.defaults import (
+    CANDIDATE_MAST_HEIGHT_M,
+    CANDIDATE_MAX_DISTANCE_KM,
+    CANDIDATE_SPACING_M,
+    CANDIDATE_TECH,
+    TECH_DEFAULTS,
+)
 from lomsong.errors import InputError, Problem
 from lomsong.grid import Grid
 from lomsong.layers._io import given, source_label, to_number
@@ -35,8 +41,8 @@ def candidate_sites(
     gaps: Any,
     *,
     area: gpd.GeoDataFrame | None = None,
-    max_distance_km: float = 5.0,
-    spacing_m: float = 1500.0,
+    max_distance_km: float = CANDIDATE_MAX_DISTANCE_KM,
+    spacing_m: float = CANDIDATE_SPACING_M,
     peak_window_m: float = 900.0,
     min_prominence_m: float = 40.0,
     height_m: float = CANDIDATE_MAST_HEIGHT_M,

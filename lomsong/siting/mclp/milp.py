@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from lomsong.defaults import TIME_LIMIT_S
 from lomsong.errors import InputError, LomsongError
 from lomsong.siting.mclp._common import (
     _as_cover,
@@ -215,7 +216,7 @@ def exact(
     *,
     costs: Any = None,
     budget: float | None = None,
-    time_limit_s: float = 60.0,
+    time_limit_s: float = TIME_LIMIT_S,
     mip_rel_gap: float = 0.0,
 ) -> Solution:
     r"""Maximal covering location problem solved as a MILP with HiGHS.

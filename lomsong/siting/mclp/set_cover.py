@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import LinearConstraint
 
+from lomsong.defaults import TIME_LIMIT_S
 from lomsong.errors import InputError
 from lomsong.siting.mclp._common import _as_cover, _as_weights, _covered_weight
 from lomsong.siting.mclp.greedy import _order_chosen, greedy
@@ -38,7 +39,7 @@ def set_cover(
     weights: Any,
     target_share: float,
     *,
-    time_limit_s: float = 60.0,
+    time_limit_s: float = TIME_LIMIT_S,
     mip_rel_gap: float = 0.0,
 ) -> Solution:
     r"""Fewest sites that together cover at least ``target_share`` of all households.
