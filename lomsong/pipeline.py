@@ -744,13 +744,13 @@ def _write_files(result: Result, d: Path) -> None:
 def _write_data(result: Result, d: Path) -> None:
     """The rasters, the CSV tables and the GeoPackage."""
     # the best server's level in its technology's own quantity (RxLev/RSCP/RSRP/SS-RSRP, dBm)
-    result.signal.power.to_file(d / "coverage.tif")
-    result.signal.serving.to_file(d / "serving.tif")
+    # rasters as Cloud-Optimised GeoTIFFs: published as they are, opened at any zoom
+    result.signal.power.to_file(d / "coverage.tif", cog=True)
+    result.signal.serving.to_file(d / "serving.tif", cog=True)
     if result.gaps.margin is not None:  # best margin over the rule at the location probability
         m = result.gaps.margin.data
-        result.gaps.margin.with_data(
-            np.where(np.isfinite(m), m, np.nan).astype(np.float32)
-        ).to_file(d / "margin.tif")
+        margin = np.where(np.isfinite(m), m, np.nan).astype(np.float32)
+        result.gaps.margin.with_data(margin).to_file(d / "margin.tif", cog=True)
     techs = sorted({t for _, t in result.signal.groups})
     if len(techs) > 1:  # each technology's best level apart: "no 4G" as well as "no signal"
         for tech in techs:
@@ -759,7 +759,7 @@ def _write_data(result: Result, d: Path) -> None:
                 if t == tech:
                     np.maximum(best, grid, out=best)
             level = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
-            result.signal.power.with_data(level).to_file(d / f"coverage_{tech}.tif")
+            result.signal.power.with_data(level).to_file(d / f"coverage_{tech}.tif", cog=True)
     # the explanation's working columns stay in memory (map, report); files get the contract
     villages = result.gaps.villages.drop(columns=[*HELPER_COLUMNS, "profile_png"], errors="ignore")
     report.write_villages_csv(villages, d / "villages.csv")

@@ -236,3 +236,12 @@ def test_an_internal_error_is_one_line_not_a_traceback(demo_run, tmp_path, monke
     assert code == 1
     assert "internal error (ValueError: something lomsong did not expect)" in err
     assert "Traceback" not in err
+
+
+def test_the_rasters_of_a_run_are_cloud_optimised(demo_run):
+    from test_cog import _is_cog
+
+    for name in ("coverage.tif", "serving.tif", "margin.tif"):
+        assert _is_cog(demo_run / name), name
+    techs = list(demo_run.glob("coverage_*.tif"))
+    assert techs and all(_is_cog(p) for p in techs)  # the demo has 2G, 3G and 4G cells
