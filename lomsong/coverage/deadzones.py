@@ -63,12 +63,6 @@ class DeadZones:
     margin: Grid | None = None
 
     @property
-    def threshold_dbm(self) -> float:
-        """The rule's threshold for technologies without one of their own (dBm, indoor margin
-        included)."""
-        return self.rule.threshold()
-
-    @property
     def uncovered(self) -> gpd.GeoDataFrame:
         """Household points without coverage: the demand of site ranking."""
         return self.households[~self.households["covered"]]

@@ -308,31 +308,7 @@ class CoverageRule:
             out.append((tech, np.where(mine, power, np.nan)))
         return out
 
-    def at_points(self, levels: Mapping[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict:
-        """The rule at points from the best level per technology there (``{tech: level}``):
-        the same dictionary as :meth:`margins` (clutter sampled at the points)."""
-        n = len(np.atleast_1d(x))
-        shape = (n,)
-        grids = {}
-        for tech, lv in levels.items():
-            lv = np.asarray(lv, dtype=np.float64).reshape(shape)
-            if tech in self.clutter:
-                lv = lv - self.clutter[tech].sample(x, y, fill=0.0)
-            grids[("", tech)] = lv
-        out = self.margins(np.full(shape, np.nan), grids, clutter=False) if grids else None
-        if out is None:
-            return {"signal": np.zeros(n, bool), "reliable": np.zeros(n, bool),
-                    "margin": np.full(n, -np.inf, np.float32),
-                    "probability": np.zeros(n, np.float32)}  # fmt: skip
-        return out
-
     # -- words ---------------------------------------------------------------------------------
-    @property
-    def per_technology(self) -> bool:
-        """True: the engine must keep the best level per technology (always, as thresholds,
-        σ and losses differ by technology)."""
-        return True
-
     def describe(self, lang: str) -> str:
         """The rule in one sentence of ``lang`` ("vi" | "en"), for the map and the report."""
         words = for_lang(RULE, lang)
