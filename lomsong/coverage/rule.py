@@ -42,6 +42,7 @@ from lomsong.defaults import (
     DEAD_SHARE,
     ENVIRONMENT,
     INDOOR_MARGIN_DB,
+    INDOOR_TYPES,
     LOCATION_PROBABILITY,
     SERVICE_THRESHOLDS_DBM,
     TECH_ALIASES,
@@ -120,8 +121,8 @@ class CoverageRule:
         if not 0.5 <= self.location_probability < 1.0:
             raise ValueError(f"location_probability must be in [0.5, 1), got "
                              f"{self.location_probability}")  # fmt: skip
-        if self.indoor not in (None, "traditional", "thermally_efficient"):
-            raise ValueError(f"indoor: traditional or thermally_efficient, not {self.indoor}")
+        if self.indoor is not None and self.indoor not in INDOOR_TYPES:
+            raise ValueError(f"indoor: one of {', '.join(INDOOR_TYPES)}, not {self.indoor}")
         full = {t: float(self.thresholds.get(t, self._fallback(t))) for t in _TECHS}
         object.__setattr__(self, "thresholds", full)
         object.__setattr__(self, "technologies", tuple(self.technologies))
