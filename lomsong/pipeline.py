@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -508,6 +509,18 @@ def input_paths(config: ProjectConfig) -> list[Path]:
     return [p for p in paths if Path(p).exists()]
 
 
+def _without_paths(obj: Any) -> Any:
+    """The settings with every file path replaced by a placeholder: the files count by their
+    content (``inputs``), so a project moved or copied elsewhere is still up to date."""
+    if isinstance(obj, Path):
+        return "<file>"
+    if isinstance(obj, dict):
+        return {k: _without_paths(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_without_paths(v) for v in obj]
+    return obj if isinstance(obj, str | int | float | bool | type(None)) else str(obj)
+
+
 def fingerprint(config: ProjectConfig) -> str:
     """SHA-256 of everything a run's results depend on: the settings, the content of every
     input file, lomsong's version and a digest of its source code (so an upgrade or a code
@@ -518,7 +531,7 @@ def fingerprint(config: ProjectConfig) -> str:
     payload = {
         "version": __version__,
         "code": code_digest(),
-        "settings": json.loads(json.dumps(settings, default=str)),
+        "settings": json.loads(json.dumps(_without_paths(settings))),
         "inputs": sorted(report.file_sha256(input_paths(config)).values()),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

@@ -442,3 +442,19 @@ def test_outputs_respect_the_umask(project, tmp_path, umask):
     wrong = [f"{p.relative_to(tmp_path)} {oct(p.stat().st_mode & 0o777)}" for p in paths
              if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~umask]  # fmt: skip
     assert not wrong, wrong
+
+
+def test_a_moved_project_is_still_up_to_date_and_a_changed_file_is_not(project, tmp_path):
+    import shutil as sh
+
+    from lomsong.pipeline import fingerprint, up_to_date
+
+    cfg = load_config(project)
+    run(cfg, out_dir=tmp_path / "out")
+    moved = tmp_path / "elsewhere"
+    sh.copytree(project.parent, moved)
+    assert fingerprint(load_config(moved / project.name)) == fingerprint(cfg)  # content counts
+    assert up_to_date(load_config(moved / project.name), tmp_path / "out")
+    towers = moved / "towers.csv"
+    towers.write_text(towers.read_text().replace("\n", "\n", 1) + "\n", encoding="utf-8")
+    assert not up_to_date(load_config(moved / project.name), tmp_path / "out")
