@@ -138,8 +138,7 @@ def test_read_reported_missing_columns_named() -> None:
     assert reasons[1].startswith("missing column 'status'") and "ten" in reasons[1]
 
 
-def test_read_reported_xlsx(tmp_path) -> None:
-    pytest.importorskip("openpyxl")
+def test_read_reported_xlsx(tmp_path) -> None:  # openpyxl is a dependency of lomsong
     path = tmp_path / "reported.xlsx"
     pd.DataFrame(
         {

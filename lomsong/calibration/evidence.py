@@ -1,0 +1,329 @@
+"""Field measurements people collect: walk-test logs and generic tables, standardised.
+
+:func:`read_evidence` reads one file (or frame) and returns one row per measurement with the
+contract columns :data:`EVIDENCE_COLUMNS`. The format is detected from the header:
+
+- **Tower Collector** CSV export (Android app, https://github.com/zamojski/TowerCollector,
+  commit 90b312bf6166d61105374b3c590faaea21593759): the header is
+  ``CsvExportFormatter.formatHeader()`` in
+  ``app/src/main/java/info/zamojski/soft/towercollector/files/formatters/csv/
+  CsvExportFormatter.java`` (:data:`TOWER_COLLECTOR_COLUMNS`); the network-type words come
+  from ``providers/GeneralCellUtils.java`` (``GSM``, ``UMTS``, ``TD-SCDMA``, ``LTE``, ``NR``,
+  ``CDMA``, ``UNKNOWN``). Its ``dbm`` column is Android's ``CellSignalStrength*.getDbm()``:
+  RSRP for LTE, RSCP for UMTS, RSSI (RxLev) for GSM (``collector/converters/
+  CellSignalConverter.java``). One row per cell seen at a point; neighbouring cells are kept
+  (``neighboring`` true), each is a measurement of that cell's level. Tower Collector writes
+  no row without a cell, so an empty ``dbm`` there is a level not reported (rejected with that
+  reason), not a no-service record.
+- **Generic** CSV / GeoPackage / (Geo)DataFrame with the contract columns, or other names
+  through ``columns=``.
+
+Not yet supported: **NetMonster** CSV export and **G-NetTrack** (Lite/Pro) text logs — their
+exact columns could not be verified from the apps' own public source or documentation
+(NetMonster is closed source; G-NetTrack's log layout is only described by third parties), so
+guessing them would risk reading the wrong column as the level. Convert them to the generic
+contract with ``columns=`` meanwhile.
+
+An empty level is **no service** (the phone heard no cell): such rows are kept with a NaN
+level and ``no_service`` True, never rejected. Rows that cannot be placed or read (no fix, a
+0,0 position, text where a number belongs, an unknown technology) go to ``attrs["rejects"]``
+with the reason; a file missing required columns or with no usable row raises
+:class:`~lomsong.errors.InputError` naming every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from os import PathLike
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from lomsong.defaults import canonical_tech
+from lomsong.errors import InputError, Problem
+from lomsong.layers._io import (
+    SPREADSHEET_SUFFIXES,
+    TABLE_SUFFIXES,
+    Rejects,
+    clean_ids,
+    given,
+    has_suffix,
+    read_table,
+    read_vector,
+    source_label,
+    to_number,
+)
+from lomsong.layers.towers import operator_names
+
+__all__ = [
+    "EVIDENCE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "TOWER_COLLECTOR_COLUMNS",
+    "LEVEL_RANGE_DBM",
+    "read_evidence",
+]
+
+#: The contract columns of a measurement (issue 17): position (degrees WGS 84), level (dBm,
+#: empty = no service), technology, operator (name or ``"mcc-mnc"``), cell id, time.
+EVIDENCE_COLUMNS = ["lat", "lon", "level_dbm", "tech", "operator", "cell_id", "time"]
+#: Columns a generic file must have (``lat``/``lon`` may come from a point geometry instead);
+#: ``cell_id`` and ``time`` may be absent (then empty / NaT).
+REQUIRED_COLUMNS = ("lat", "lon", "level_dbm", "tech", "operator")
+
+#: Header of Tower Collector's CSV export, in order (CsvExportFormatter.formatHeader()).
+TOWER_COLLECTOR_COLUMNS = (
+    "mcc", "mnc", "lac", "cell_id", "short_cell_id", "rnc", "psc", "asu", "dbm", "ta", "lat",
+    "lon", "accuracy", "speed", "bearing", "altitude", "measured_at", "net_type", "neighboring",
+    "discovered_at", "device", "rsrp", "rsrq", "rssi", "rssnr", "cqi", "rscp", "csi_rsrp",
+    "csi_rsrq", "csi_sinr", "ss_rsrp", "ss_rsrq", "ss_sinr", "cdma_dbm", "cdma_ecio", "evdo_dbm",
+    "evdo_ecio", "evdo_snr", "ec_no", "arfcn",
+)  # fmt: skip
+
+#: Levels a handset can report (dBm): 3GPP's reporting ranges span RSRP −156…−31 dBm
+#: (TS 36.133 extended), RSCP −120…−25 dBm (TS 25.133), RxLev −110…−48 dBm (TS 45.008).
+#: Outside this range a value is a sentinel or a unit mistake (asu, mW), not a level.
+LEVEL_RANGE_DBM = (-160.0, -20.0)
+
+# Tower Collector network types lomsong's TECH_ALIASES does not name (GeneralCellUtils.java);
+# CDMA is left out on purpose: no CDMA network runs in Vietnam, and its dBm is not comparable.
+_EXTRA_TECH = {"TD-SCDMA": "3G", "TDSCDMA": "3G"}
+# "452-04" / "452-4": an operator written as MCC-MNC, named like the tower reader does
+_MCC_MNC = r"^\s*(\d{3})\s*-\s*(\d{1,3})\s*$"
+
+
+def read_evidence(
+    source: str | PathLike[str] | pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    crs: object = None,
+) -> gpd.GeoDataFrame:
+    """Read a file of field measurements (format detected from its header).
+
+    Parameters
+    ----------
+    source
+        A Tower Collector CSV export, a generic CSV / spreadsheet / GeoPackage, or a
+        (Geo)DataFrame.
+    columns
+        Mapping contract name → column in the file (``{"level_dbm": "rsrp"}``), for a generic
+        file whose names differ from :data:`EVIDENCE_COLUMNS`. A mapping means the file is
+        read as generic, whatever its header.
+    crs
+        CRS of the returned geometry; EPSG:4326 when None. ``lat``/``lon`` stay in degrees.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per measurement: ``row`` (1-based data row), ``lat``, ``lon`` (degrees),
+        ``level_dbm`` (float dBm, NaN = no service), ``no_service`` (bool), ``tech``
+        (``2G``…``5G``), ``operator`` (str), ``cell_id`` (str, ``""`` when unknown), ``time``
+        (UTC; times without a zone are read as UTC), ``source_format`` (``"tower_collector"``
+        or ``"generic"``), then the file's other columns; Point geometry.
+        ``attrs["rejects"]``: the rows left out, dicts with ``source``, ``row``, ``reason``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, misses required columns (all named at once), or has no
+        usable row (every row's reason listed).
+    """
+    label = source_label(source)
+    frame = _read(source, label)
+    if columns:
+        frame, fmt = _mapped(frame, columns, label), "generic"
+    elif _is_tower_collector(frame):
+        frame, fmt = _tower_collector(frame), "tower_collector"
+    else:
+        frame, fmt = frame, "generic"
+    # a Tower Collector row is a cell the phone saw: its level missing means "not reported",
+    # not "no service" (a phone without service lists no cell, so writes no row)
+    return _standardise(
+        frame, fmt=fmt, label=label, crs=crs, empty_is_no_service=fmt != "tower_collector"
+    )
+
+
+def _read(source: object, label: str) -> pd.DataFrame:
+    """The raw table; a point geometry (GeoPackage, GeoDataFrame) gives ``lat``/``lon``."""
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+    elif has_suffix(source, TABLE_SUFFIXES + SPREADSHEET_SUFFIXES):
+        frame = read_table(source)
+    else:
+        frame = read_vector(source)
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+        geoms = frame.geometry
+        lower = {str(c).strip().lower() for c in frame.columns}
+        if not {"lat", "lon"} <= lower and len(geoms):
+            if geoms.crs is not None and not geoms.crs.equals("EPSG:4326"):
+                geoms = geoms.to_crs("EPSG:4326")
+            points = geoms.geom_type == "Point"
+            if not points.all():
+                kinds = ", ".join(sorted(set(geoms.geom_type[~points].dropna())))
+                raise InputError(label, f"measurements must be points; found {kinds}")
+            frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+            frame["lon"], frame["lat"] = geoms.x.to_numpy(), geoms.y.to_numpy()
+        else:
+            frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _is_tower_collector(frame: pd.DataFrame) -> bool:
+    """Tower Collector's export: every column of its header, in any case."""
+    names = {c.lower() for c in frame.columns}
+    return set(TOWER_COLLECTOR_COLUMNS) <= names
+
+
+def _tower_collector(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tower Collector's columns in contract terms; its other columns kept as they are."""
+    raw = frame.rename(columns={c: c.lower() for c in frame.columns})
+    out = raw.drop(columns=["dbm", "cell_id", "measured_at", "net_type"])
+    out["level_dbm"] = raw["dbm"]
+    out["tech"] = raw["net_type"]
+    # an MCC left empty is Tower Collector's "unknown" (CDMA): no operator can be named
+    out["operator"] = operator_names(raw["mcc"], raw["mnc"])
+    out["cell_id"] = raw["cell_id"]
+    out["time"] = raw["measured_at"]
+    neighbouring = raw["neighboring"].astype("string").str.strip().str.lower()
+    out["neighboring"] = (neighbouring == "true").to_numpy(dtype=bool)
+    return out
+
+
+def _mapped(frame: pd.DataFrame, columns: Mapping[str, str], label: str) -> pd.DataFrame:
+    unknown = sorted(set(columns) - set(EVIDENCE_COLUMNS))
+    missing = [f"{std} = {col!r}" for std, col in columns.items() if col not in frame.columns]
+    problems = []
+    if unknown:
+        known = ", ".join(EVIDENCE_COLUMNS)
+        reason = f"unknown contract column(s) in the mapping: {', '.join(unknown)}"
+        problems.append(Problem(None, f"{reason} (known: {known})"))
+    if missing:
+        has = ", ".join(map(str, frame.columns))
+        reason = f"mapped columns not in the file: {', '.join(missing)}; the file has {has}"
+        problems.append(Problem(None, reason))
+    if problems:
+        raise InputError(label, problems=problems)
+    values = {std: frame[col] for std, col in columns.items()}
+    drop = set(columns.values()) | {std for std in columns if std in frame.columns}
+    out = frame.drop(columns=sorted(drop))
+    for std, series in values.items():
+        out[std] = series
+    return out
+
+
+def _standardise(
+    frame: pd.DataFrame, *, fmt: str, label: str, crs: object, empty_is_no_service: bool
+) -> gpd.GeoDataFrame:
+    lower = {c.lower(): c for c in frame.columns}
+    missing = [c for c in REQUIRED_COLUMNS if c not in lower]
+    if missing:
+        has = ", ".join(map(str, frame.columns))
+        hint = Problem(None, f"the file has {has}; map others with columns={{'level_dbm': ...}}")
+        raise InputError(
+            label,
+            problems=[Problem(None, f"missing column {c!r}") for c in missing] + [hint],
+        )
+    frame = frame.rename(columns={lower[c]: c for c in EVIDENCE_COLUMNS if c in lower})
+    n = len(frame)
+    rows = np.arange(1, n + 1)
+    rejects = Rejects(label)
+
+    def reject(mask: np.ndarray, reason: object) -> None:
+        for i in np.flatnonzero(mask):
+            rejects.add(int(rows[i]), reason(i) if callable(reason) else str(reason))
+
+    lat, lon = to_number(frame["lat"]), to_number(frame["lon"])
+    for std, num in (("lat", lat), ("lon", lon)):
+        cells = frame[std]
+        text = given(cells) & ~np.isfinite(num)
+        reject(text, lambda i, s=std, c=cells: f"{s} {c.iloc[i]!r} is not a number")
+    no_fix = ~given(frame["lat"]) | ~given(frame["lon"])
+    reject(no_fix, "no position fix (lat/lon empty)")
+    zero = (lat == 0) & (lon == 0)
+    reject(zero, "position 0,0 (no position fix)")
+    far = np.isfinite(lat) & np.isfinite(lon) & ((np.abs(lat) > 90) | (np.abs(lon) > 180))
+    reject(far, lambda i: f"position lat {lat[i]:g}, lon {lon[i]:g} outside ±90/±180 degrees")
+
+    level = to_number(frame["level_dbm"])
+    has_level = given(frame["level_dbm"])
+    cells = frame["level_dbm"]
+    reject(has_level & ~np.isfinite(level),
+           lambda i: f"level_dbm {cells.iloc[i]!r} is not a number")  # fmt: skip
+    lo, hi = LEVEL_RANGE_DBM
+    odd = np.isfinite(level) & ((level < lo) | (level > hi))
+    reject(odd, lambda i: f"level_dbm {level[i]:g} outside {lo:g}…{hi:g} dBm")
+    no_service = ~has_level
+    if not empty_is_no_service:
+        reject(no_service, "cell seen but its level not reported (dbm empty)")
+        no_service = np.zeros(n, dtype=bool)
+
+    tech_text = frame["tech"].astype("string").str.strip().fillna("")
+    # each distinct word looked up once: a log has 10⁵ rows but a handful of network types
+    techs = tech_text.map({t: _tech(t) for t in tech_text.unique()}).to_numpy(dtype=object)
+    reject(~given(frame["tech"]), "technology is empty")
+    reject(
+        given(frame["tech"]) & pd.isna(techs),
+        lambda i: f"unknown technology {tech_text.iloc[i]!r}",
+    )
+
+    operator = frame["operator"].astype("string").str.strip().fillna("")
+    codes = operator.str.extract(_MCC_MNC)
+    coded = codes[0].notna().to_numpy()
+    operator = operator.to_numpy(dtype=object)
+    if coded.any():
+        operator[coded] = operator_names(codes[0][coded], codes[1][coded])
+
+    if "time" in frame.columns:
+        time_cells = frame["time"]
+        time = pd.to_datetime(
+            time_cells.astype("string").str.strip(), format="ISO8601", utc=True, errors="coerce"
+        )
+        reject(given(time_cells) & time.isna().to_numpy(),
+               lambda i: f"time {time_cells.iloc[i]!r} is not an ISO 8601 date")  # fmt: skip
+    else:
+        time = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    cell_id = (
+        clean_ids(frame["cell_id"]).fillna("").astype(str).to_numpy(dtype=object)
+        if "cell_id" in frame.columns
+        else np.full(n, "", dtype=object)
+    )
+
+    others = [c for c in frame.columns if c not in EVIDENCE_COLUMNS]
+    out = pd.DataFrame(
+        {
+            "row": rows,
+            "lat": lat,
+            "lon": lon,
+            "level_dbm": np.where(no_service, np.nan, level),
+            "no_service": no_service,
+            "tech": techs,
+            "operator": operator,
+            "cell_id": cell_id,
+            "time": time.to_numpy(),
+            "source_format": fmt,
+        }
+    )
+    out["time"] = pd.to_datetime(out["time"], utc=True)
+    for c in others:
+        if c not in out.columns:
+            out[c] = frame[c].to_numpy()
+    bad = np.zeros(n, dtype=bool)
+    bad[[r["row"] - 1 for r in rejects.rows]] = True
+    if n == 0:
+        raise InputError(label, "has no measurement rows")
+    if bad.all():
+        raise InputError(label, problems=[Problem(None, "no usable measurement row")]
+                         + rejects.problems())  # fmt: skip
+    out = out[~bad].reset_index(drop=True)
+    geometry = gpd.points_from_xy(out["lon"], out["lat"], crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(out, geometry=geometry, crs="EPSG:4326")
+    if crs is not None:
+        gdf = gdf.to_crs(crs)
+    gdf.attrs["rejects"] = rejects.rows
+    return gdf
+
+
+def _tech(name: str) -> str | None:
+    """lomsong's technology of a log's network type (``"LTE"`` → ``"4G"``); None if unknown."""
+    return canonical_tech(name) or _EXTRA_TECH.get(name.upper())
