@@ -175,21 +175,22 @@ def _coverage_rule(
     """The project's coverage rule for this network: σ and building loss at each technology's
     carrier, and the land cover's clutter loss per technology (P.2108, at that carrier)."""
     cc, mc = config.coverage, config.model
-    probe = CoverageRule.for_network(towers=towers, environment=mc.environment)
-    clutter = {}
-    if landcover is not None:
-        classes = config.inputs.landcover.classes
-        for tech, f_mhz in probe.frequencies_mhz.items():
-            loss = clutter_loss_grid(landcover, f_mhz=f_mhz, rx_height_m=mc.rx_height_m,
-                                     classes=classes)  # fmt: skip
-            clutter[tech] = terrain.with_data(loss)
-    return CoverageRule.for_network(
+    rule = CoverageRule.for_network(
         towers=towers, environment=mc.environment, thresholds=cc.thresholds,
         location_probability=cc.location_probability, indoor=cc.indoor,
         indoor_margin_db=cc.indoor_margin_db, technologies=cc.technologies,
-        dead_share=cc.dead_share, clutter=clutter,
-        landcover=None if config.inputs.landcover is None else config.inputs.landcover.path.name,
+        dead_share=cc.dead_share,
     )  # fmt: skip
+    if landcover is None:
+        return rule
+    classes = config.inputs.landcover.classes
+    clutter = {
+        tech: terrain.with_data(clutter_loss_grid(landcover, f_mhz=f_mhz,
+                                                  rx_height_m=mc.rx_height_m, classes=classes))
+        for tech, f_mhz in rule.frequencies_mhz.items()
+    }  # fmt: skip
+    return dataclasses.replace(rule, clutter=clutter,
+                               landcover=config.inputs.landcover.path.name)  # fmt: skip
 
 
 def _refuse_inputs_inside(

@@ -175,16 +175,6 @@ def _probe_points(gaps: DeadZones, village_ids: Sequence[str]) -> dict[str, tupl
     return out
 
 
-def _representative_points(
-    villages: gpd.GeoDataFrame, village_ids: Sequence[str]
-) -> dict[str, tuple[float, float]]:
-    """Per village: its representative point — where :func:`dead_zones` judges a village that
-    has households but no household point."""
-    sel = villages[villages["village_id"].astype(str).isin(set(village_ids))]
-    rp = sel.geometry.representative_point()
-    return {str(v): (float(p.x), float(p.y)) for v, p in zip(sel["village_id"], rp, strict=True)}
-
-
 def _off_axis(tower: Mapping, bearing: float) -> float:
     az = float(tower.get("azimuth_deg", np.nan))
     if math.isnan(az):
@@ -287,8 +277,9 @@ def explain_villages(
     GeoDataFrame
         A copy of ``gaps.villages`` (same rows and order) with :data:`EXPLAIN_COLUMNS` added;
         villages without uncovered households have empty values (NA / NaN). Every dead
-        village has a reason: one without household points is probed at its representative
-        point, as :func:`dead_zones` judged it. ``covered_by_site`` is left empty: the siting
+        village has a reason: its households are points (:func:`dead_zones` gives a village
+        without any one at its representative point, carrying its census count), so it has
+        uncovered points to probe. ``covered_by_site`` is left empty: the siting
         step fills it (:func:`lomsong.siting.matrix.covered_by_site`).
 
     Notes
@@ -317,8 +308,6 @@ def explain_villages(
     vids = villages["village_id"].astype(str).to_numpy()
     dark = (villages["households_uncovered"].to_numpy() > 0) | villages["dead"].to_numpy(bool)
     probes = _probe_points(gaps, list(vids[dark]))
-    unprobed = [v for v in vids[dark] if v not in probes]
-    probes.update(_representative_points(villages, unprobed))
     rows = [i for i in range(n) if vids[i] in probes]
     towers = signal.towers.reset_index(drop=True)
     records = towers.to_dict("records")

@@ -45,7 +45,6 @@ from lomsong.defaults import (
     INDOOR_TYPES,
     LOCATION_PROBABILITY,
     SERVICE_THRESHOLDS_DBM,
-    TECH_ALIASES,
     TECH_DEFAULTS,
     canonical_tech,
 )
@@ -55,7 +54,7 @@ from lomsong.propagation.service import QUANTITY
 from lomsong.propagation.variability import fade_margin_db, location_sigma_db
 from lomsong.text import RULE, for_lang, format_dbm, format_float, format_pct
 
-__all__ = ["CoverageRule", "TECH_ALIASES", "canonical_tech", "CLASSES"]
+__all__ = ["CoverageRule", "CLASSES"]
 
 #: The three classes of a household and a village, worst first.
 CLASSES = ("no_signal", "weak", "reliable")
@@ -152,13 +151,14 @@ class CoverageRule:
         σ_t is ITU-R P.1546-5 §12's location variability (5.5 dB for systems of ≥ 1 MHz, the
         frequency law of ``environment`` for GSM's 200 kHz carriers).
         """
-        freqs, bws = {}, {}
+        freqs, bws, present = {}, {}, []
         for t in _TECHS:
             f = TECH_DEFAULTS[t]["freq_mhz"]
             bw = TECH_DEFAULTS[t]["bandwidth_mhz"]
             if towers is not None and len(towers) and "tech" in towers:
                 mine = towers[towers["tech"].astype(str) == t]
                 if len(mine):
+                    present.append(t)
                     f = float(np.median(mine["freq_mhz"].to_numpy(dtype=float)))
                     if "bandwidth_mhz" in mine:
                         bw = float(np.nanmedian(mine["bandwidth_mhz"].to_numpy(dtype=float)))
@@ -177,9 +177,8 @@ class CoverageRule:
             dead_share=float(dead_share),
             clutter=dict(clutter or {}),
             landcover=landcover,
-            present=tuple(t for t in _TECHS if towers is not None and len(towers)
-                          and "tech" in towers and (towers["tech"].astype(str) == t).any()),
-        )  # fmt: skip
+            present=tuple(present),
+        )
 
     # -- the levels ----------------------------------------------------------------------------
     def counts(self, tech: str) -> bool:

@@ -19,6 +19,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import rasterio
+import rasterio.errors
 import shapely
 
 from lomsong.errors import InputError, Problem
@@ -297,3 +299,22 @@ class Rejects:
     def to_frame(self, crs: object = None) -> gpd.GeoDataFrame:
         frame = pd.DataFrame(self.rows, columns=["source", "row", "reason", "geometry"])
         return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
+
+
+def open_raster(
+    path: str | PathLike[str], *, what: str, crs_hint: str = ""
+) -> rasterio.DatasetReader:
+    """Open a raster for reading (a rasterio dataset, to use in ``with``), or raise InputError
+    naming the file: not found, not readable as a raster, or without a CRS (``what`` names
+    the layer in that message, ``crs_hint`` says how to fix it)."""
+    label = str(path)
+    if not Path(path).exists() and not label.startswith("/vsi"):
+        raise InputError(label, "file not found")
+    try:
+        ds = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise InputError(label, f"cannot be read as a raster: {exc}") from None
+    if ds.crs is None:
+        ds.close()
+        raise InputError(label, f"{what} has no CRS{crs_hint}")
+    return ds

@@ -39,6 +39,7 @@ from lomsong.layers._io import (
     given,
     has_suffix,
     map_columns,
+    open_raster,
     read_vector,
     source_label,
     to_number,
@@ -234,15 +235,8 @@ def households_from_raster(
     """
     label = str(path)
     p = Path(path)
-    if not p.exists():
-        raise InputError(p, "file not found")
-    try:
-        ds = rasterio.open(p)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputError(p, f"cannot be read as a raster: {exc}") from None
+    ds = open_raster(p, what="population raster")
     with ds:
-        if ds.crs is None:
-            raise InputError(p, "population raster has no CRS")
         src_crs = CRS.from_wkt(ds.crs.to_wkt())
         t = Transformer.from_crs(villages.crs, src_crs, always_xy=True)
         box = t.transform_bounds(*villages.total_bounds, densify_pts=21)

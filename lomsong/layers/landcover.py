@@ -34,6 +34,7 @@ from rasterio.warp import reproject
 from lomsong.defaults import CLUTTER_TYPES, WORLDCOVER_CLUTTER
 from lomsong.errors import InputError, InputWarning, Problem
 from lomsong.grid import Grid
+from lomsong.layers._io import open_raster
 
 __all__ = ["read_landcover", "class_table", "class_problems", "UNKNOWN_CLASS"]
 
@@ -131,16 +132,9 @@ def read_landcover(
     p = Path(path)
     label = str(path)
     table = class_table(classes, label=label)
-    if not p.exists() and not label.startswith("/vsi"):
-        raise InputError(label, "file not found")
-    try:
-        ds = rasterio.open(p)
-    except rasterio.errors.RasterioIOError as exc:
-        raise InputError(label, f"cannot be read as a raster: {exc}") from None
+    hint = ": save it with one (ESA WorldCover tiles are EPSG:4326)"
+    ds = open_raster(p, what="land-cover raster", crs_hint=hint)
     with ds:
-        if ds.crs is None:
-            raise InputError(label, "land-cover raster has no CRS: save it with one "
-                                    "(ESA WorldCover tiles are EPSG:4326)")  # fmt: skip
         share = _overlap_share(ds, terrain)
         if share <= 0.0:
             src_crs = CRS.from_wkt(ds.crs.to_wkt())

@@ -83,6 +83,7 @@ from scipy.special import ndtri
 
 from lomsong.defaults import WORLDCOVER_CLUTTER
 from lomsong.errors import ModelValidityWarning
+from lomsong.propagation._arrays import check_positive, scalar_or_array
 from lomsong.propagation.paths import knife_edge_db
 
 __all__ = [
@@ -138,15 +139,6 @@ STREET_WIDTH_M = 27.0
 P2108_FREQUENCY_RANGE_MHZ: tuple[float, float] = (30.0, 3000.0)
 
 
-def _result(x: np.ndarray) -> np.ndarray | np.float64:
-    return x[()] if x.ndim == 0 else x
-
-
-def _check_positive(name: str, x: np.ndarray) -> None:
-    if np.any(x <= 0.0):
-        raise ValueError(f"{name} must be positive; got min {np.nanmin(x)!r}")
-
-
 def _warn_frequency(model: str, f_mhz: np.ndarray, bounds: tuple[float, float]) -> None:
     lo, hi = bounds
     if np.any((f_mhz < lo) | (f_mhz > hi)):
@@ -197,7 +189,7 @@ def building_entry_loss_db(
     f = np.asarray(f_mhz, dtype=np.float64)
     prob = np.asarray(p, dtype=np.float64)
     theta = np.asarray(elevation_deg, dtype=np.float64)
-    _check_positive("f_mhz", f)
+    check_positive("f_mhz", f)
     if np.any((prob <= 0.0) | (prob >= 1.0)):
         raise ValueError(f"p must be strictly between 0 and 1; got {prob.ravel()[0]!r}")
     if np.any(np.abs(theta) > 90.0):
@@ -216,7 +208,7 @@ def building_entry_loss_db(
     a = f_inv * sigma1 + mu1  # (2)
     b = f_inv * sigma2 + mu2  # (3)
     loss = 10.0 * np.log10(10.0 ** (0.1 * a) + 10.0 ** (0.1 * b) + 10.0 ** (0.1 * BEL_C_DB))  # (1)
-    return _result(np.asarray(loss, dtype=np.float64))
+    return scalar_or_array(np.asarray(loss, dtype=np.float64))
 
 
 def terminal_clutter_loss_db(
@@ -259,10 +251,10 @@ def terminal_clutter_loss_db(
     h = np.asarray(h_m, dtype=np.float64)
     r = float(CLUTTER_HEIGHT_M[clutter] if representative_height_m is None
               else representative_height_m)  # fmt: skip
-    _check_positive("f_mhz", f)
-    _check_positive("h_m", h)
-    _check_positive("width_m", np.asarray(width_m, dtype=np.float64))
-    _check_positive("representative_height_m", np.asarray(r))
+    check_positive("f_mhz", f)
+    check_positive("h_m", h)
+    check_positive("width_m", np.asarray(width_m, dtype=np.float64))
+    check_positive("representative_height_m", np.asarray(r))
     if validate:
         _warn_frequency("ITU-R P.2108 §3.1", f, P2108_FREQUENCY_RANGE_MHZ)
     f_ghz = f / 1000.0
@@ -277,4 +269,4 @@ def terminal_clutter_loss_db(
         nu = k_nu * np.sqrt(h_dif * theta_clut)  # (2c)
         loss = knife_edge_db(nu) - 6.03  # (2a): J(ν) of ITU-R P.526 (lomsong.propagation.paths)
     loss = np.where(h < r, loss, 0.0)
-    return _result(np.asarray(loss, dtype=np.float64))
+    return scalar_or_array(np.asarray(loss, dtype=np.float64))

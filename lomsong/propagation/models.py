@@ -53,6 +53,7 @@ import numpy.typing as npt
 from lomsong.constants import SPEED_OF_LIGHT_M_S
 from lomsong.defaults import ENVIRONMENTS
 from lomsong.errors import ModelValidityWarning
+from lomsong.propagation._arrays import as_float, check_positive, scalar_or_array
 
 __all__ = [
     "MIN_DISTANCE_KM",
@@ -130,26 +131,9 @@ class PathLossModel(Protocol):
 # helpers
 
 
-def _as_float(x: ArrayLike) -> FloatArray:
-    return np.asarray(x, dtype=np.float64)
-
-
-def _out(x: FloatArray) -> FloatArray:
-    # 0-d results become numpy float64 scalars, which compare and format like floats.
-    return x[()] if x.ndim == 0 else x
-
-
-def _check_positive(name: str, x: FloatArray, *, allow_zero: bool = False) -> None:
-    # NaN compares False, so NaN passes through: it marks "no value" in the raster engine.
-    bad = (x < 0) if allow_zero else (x <= 0)
-    if np.any(bad):
-        sign = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{name} must be {sign}; got min {np.nanmin(x)!r}")
-
-
 def _distance_km(d_km: ArrayLike) -> FloatArray:
-    d = _as_float(d_km)
-    _check_positive("d_km", d, allow_zero=True)
+    d = as_float(d_km)
+    check_positive("d_km", d, allow_zero=True)
     return np.maximum(d, MIN_DISTANCE_KM)  # documented clamp; NaN stays NaN
 
 
@@ -234,9 +218,9 @@ def free_space_loss(d_km: ArrayLike, f_mhz: ArrayLike) -> FloatArray:
         Loss (dB), float64, broadcast shape of the inputs.
     """
     d = _distance_km(d_km)
-    f = _as_float(f_mhz)
-    _check_positive("f_mhz", f)
-    return _out(32.44 + 20.0 * np.log10(f) + 20.0 * np.log10(d))
+    f = as_float(f_mhz)
+    check_positive("f_mhz", f)
+    return scalar_or_array(32.44 + 20.0 * np.log10(f) + 20.0 * np.log10(d))
 
 
 def hata_loss(
@@ -327,16 +311,16 @@ def _hata_family_inputs(
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """Arrays (d clamped, f, h_tx, h_rx) of a Hata-family call, checked and range-warned."""
     d = _distance_km(d_km)
-    f = _as_float(f_mhz)
-    hb = _as_float(h_tx_m)
-    hm = _as_float(h_rx_m)
+    f = as_float(f_mhz)
+    hb = as_float(h_tx_m)
+    hm = as_float(h_rx_m)
     for name, x in (("f_mhz", f), ("h_tx_m", hb), ("h_rx_m", hm)):
-        _check_positive(name, x)
+        check_positive(name, x)
     if validate:
         _warn_validity(
             model,
             validity,
-            {"d_km": _as_float(d_km), "f_mhz": f, "h_tx_m": hb, "h_rx_m": hm},
+            {"d_km": as_float(d_km), "f_mhz": f, "h_tx_m": hb, "h_rx_m": hm},
             stacklevel=stacklevel,
         )
     return d, f, hb, hm
@@ -374,7 +358,7 @@ def _hata(
     elif environment == "open":
         coef = _OPEN_COEF_NS3_LEGACY if open_variant == "ns3_legacy" else _OPEN_COEF_TEXTBOOK
         loss = loss - _open_correction(f, coef)
-    return _out(np.asarray(loss, dtype=np.float64))
+    return scalar_or_array(np.asarray(loss, dtype=np.float64))
 
 
 def cost231_loss(
@@ -479,7 +463,7 @@ def _cost231(
     d, f, hb, hm = _hata_family_inputs(
         "COST-231 Hata", COST231_VALIDITY, d_km, f_mhz, h_tx_m, h_rx_m, validate, stacklevel + 1
     )
-    c = (3.0 if environment == "urban_large" else 0.0) if c_db is None else _as_float(c_db)
+    c = (3.0 if environment == "urban_large" else 0.0) if c_db is None else as_float(c_db)
     lf = np.log10(f)
     lhb = np.log10(hb)
     loss = (
@@ -490,7 +474,7 @@ def _cost231(
         loss = loss - _suburban_correction(f)
     elif environment == "open":
         loss = loss - _open_correction(f)
-    return _out(np.asarray(loss, dtype=np.float64))
+    return scalar_or_array(np.asarray(loss, dtype=np.float64))
 
 
 def fresnel_parameter(
@@ -515,14 +499,14 @@ def fresnel_parameter(
     numpy.ndarray
         Dimensionless ``v``, float64, broadcast shape of the inputs.
     """
-    h = _as_float(h_m)
-    d1 = _as_float(d1_m)
-    d2 = _as_float(d2_m)
-    f = _as_float(f_mhz)
+    h = as_float(h_m)
+    d1 = as_float(d1_m)
+    d2 = as_float(d2_m)
+    f = as_float(f_mhz)
     for name, x in (("d1_m", d1), ("d2_m", d2), ("f_mhz", f)):
-        _check_positive(name, x)
+        check_positive(name, x)
     wavelength = SPEED_OF_LIGHT_M_S / (f * 1e6)
-    return _out(h * np.sqrt(2.0 * (d1 + d2) / (wavelength * d1 * d2)))
+    return scalar_or_array(h * np.sqrt(2.0 * (d1 + d2) / (wavelength * d1 * d2)))
 
 
 def knife_edge_loss(v: ArrayLike) -> FloatArray:
@@ -542,11 +526,11 @@ def knife_edge_loss(v: ArrayLike) -> FloatArray:
     numpy.ndarray
         Loss (dB, >= 0 in practice), float64, shape of ``v``; NaN where ``v`` is NaN.
     """
-    v = _as_float(v)
+    v = as_float(v)
     # Evaluate on a safe argument so the discarded branch (v <= -0.78) never warns.
     vs = np.where(v > -0.78, v, 0.0)
     j = 6.9 + 20.0 * np.log10(np.sqrt((vs - 0.1) ** 2 + 1.0) + vs - 0.1)
-    return _out(np.where(v > -0.78, j, np.where(np.isnan(v), np.nan, 0.0)))
+    return scalar_or_array(np.where(v > -0.78, j, np.where(np.isnan(v), np.nan, 0.0)))
 
 
 # --------------------------------------------------------------------------------------------

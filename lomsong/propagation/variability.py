@@ -64,6 +64,7 @@ import numpy.typing as npt
 from scipy.special import ndtr, ndtri
 
 from lomsong.errors import ModelValidityWarning
+from lomsong.propagation._arrays import scalar_or_array
 
 __all__ = [
     "LOCATION_K",
@@ -91,10 +92,6 @@ WIDEBAND_MHZ = 1.0
 WIDEBAND_SIGMA_DB = 5.5
 
 
-def _result(x: np.ndarray) -> np.ndarray | np.float64:
-    return x[()] if x.ndim == 0 else x
-
-
 def _check_probability(name: str, p: np.ndarray) -> None:
     bad = (p <= 0.0) | (p >= 1.0)  # NaN is neither: it propagates
     if np.any(bad):
@@ -118,7 +115,7 @@ def inverse_q(p: ArrayLike) -> np.ndarray | np.float64:
     p = np.asarray(p, dtype=np.float64)
     _check_probability("p", p)
     # −Φ⁻¹(p) equals Φ⁻¹(1 − p) but keeps full precision for p near 0 (1 − p would round).
-    return _result(-ndtri(p))
+    return scalar_or_array(-ndtri(p))
 
 
 def fade_margin_db(p: ArrayLike, sigma_db: ArrayLike) -> np.ndarray | np.float64:
@@ -143,7 +140,7 @@ def fade_margin_db(p: ArrayLike, sigma_db: ArrayLike) -> np.ndarray | np.float64
     _check_probability("p", p)
     if np.any(sigma < 0.0):
         raise ValueError(f"sigma_db must be >= 0; got min {np.nanmin(sigma)!r}")
-    return _result(np.asarray(sigma * ndtri(p)))
+    return scalar_or_array(np.asarray(sigma * ndtri(p)))
 
 
 def location_sigma_db(
@@ -182,7 +179,7 @@ def location_sigma_db(
     if np.any(f <= 0.0):
         raise ValueError(f"f_mhz must be positive; got min {np.nanmin(f)!r}")
     if bandwidth_mhz is not None and float(bandwidth_mhz) >= WIDEBAND_MHZ:
-        return _result(np.full(f.shape, WIDEBAND_SIGMA_DB))
+        return scalar_or_array(np.full(f.shape, WIDEBAND_SIGMA_DB))
     lo, hi = P1546_FREQUENCY_RANGE_MHZ
     if validate and np.any((f < lo) | (f > hi)):
         warnings.warn(
@@ -191,7 +188,7 @@ def location_sigma_db(
             ModelValidityWarning,
             stacklevel=2,
         )
-    return _result(LOCATION_K[environment] + 1.3 * np.log10(np.clip(f, lo, hi)))
+    return scalar_or_array(LOCATION_K[environment] + 1.3 * np.log10(np.clip(f, lo, hi)))
 
 
 def coverage_probability(margin_db: ArrayLike, sigma_db: ArrayLike) -> np.ndarray | np.float64:
@@ -220,4 +217,4 @@ def coverage_probability(margin_db: ArrayLike, sigma_db: ArrayLike) -> np.ndarra
     step = np.where(m >= 0.0, 1.0, 0.0)
     out = np.where(sigma == 0.0, step, spread)
     out = np.where(np.isnan(m), np.nan, out)
-    return _result(np.asarray(out, dtype=np.float64))
+    return scalar_or_array(np.asarray(out, dtype=np.float64))
