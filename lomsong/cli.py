@@ -1,4 +1,4 @@
-"""The ``lomsong`` command: ``init``, ``demo``, ``run``, ``calibrate``, ``diff``.
+"""The ``lomsong`` command: ``init``, ``demo``, ``run``, ``calibrate``, ``validate``, ``diff``.
 
 Exit codes: 0 success, 2 bad input (the message names file, row/feature and reason), 1 other
 failures.
@@ -7,6 +7,7 @@ failures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -32,6 +34,9 @@ from lomsong.defaults import (
     RX_HEIGHT_M,
 )
 from lomsong.errors import InputError, LomsongError, capture_warnings
+
+if TYPE_CHECKING:  # the commands import their modules when run: `lomsong --help` stays quick
+    from lomsong.config import ProjectConfig
 
 __all__ = ["main"]
 
@@ -54,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=2023, help="demo generator seed")
     d.add_argument("--reduced", action="store_true", help="a small, fast demo (for tests)")
     d.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
+    d.add_argument("--offline-map", action="store_true",
+                   help="a map.html that opens without a network (libraries inline)")  # fmt: skip
 
     r = sub.add_parser("run", help="the full pipeline on a project file")
     r.add_argument("project", help="project file (TOML)")
@@ -63,10 +70,24 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", help="dask.distributed scheduler, e.g. tcp://HOST:8786")
     r.add_argument("--force", action="store_true", help="run even when the outputs are up to date")
     r.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
+    r.add_argument("--offline-map", action="store_true",
+                   help="a map.html that opens without a network (libraries inline)")  # fmt: skip
 
-    c = sub.add_parser("calibrate", help="fit a model to measured signal levels")
-    c.add_argument("measurements", help="CSV of measurements (rssi, positions, transmitter id)")
-    c.add_argument("--model", default="fspl", choices=MODEL_NAMES, help="propagation model")
+    c = sub.add_parser(
+        "calibrate", help="fit a model to measured signal levels",
+        description="With a project (--project P.toml, or P.toml first): fit offsets per "
+        "operator/technology (and tower, and distance slopes) of the project's own prediction to "
+        "walk-test logs, no-service rows censored; writes fit.json for [model] calibration. "
+        "Without: fit per-transmitter offsets to one CSV of paths from known transmitters "
+        "(rssi, positions, transmitter id).",
+    )  # fmt: skip
+    c.add_argument("measurements", nargs="+",
+                   help="walk-test logs (with a project), or one CSV of paths")  # fmt: skip
+    c.add_argument("--project", help="project file (TOML) whose prediction is calibrated")
+    c.add_argument("--floor", action="append", default=[], type=_floor, metavar="TECH=DBM",
+                   help="a phone's floor for a technology, e.g. 4G=-124 (repeatable)")  # fmt: skip
+    c.add_argument("--model", choices=MODEL_NAMES,
+                   help="propagation model (default fspl; with a project, its own)")  # fmt: skip
     c.add_argument("--terrain", nargs="*", help="DEM file(s); required for itm")
     c.add_argument("--slope", default="none", choices=("none", "shared", "per_tx"),
                    help="distance slope")  # fmt: skip
@@ -77,8 +98,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="transmitter height above ground (m)")  # fmt: skip
     c.add_argument("--h-rx", type=_positive, default=RX_HEIGHT_M,
                    help="receiver height above ground (m)")  # fmt: skip
-    c.add_argument("--out", default="calibration.json", help="fitted parameters (JSON)")
+    c.add_argument("--out", help="fitted parameters, JSON (default fit.json with a project, "
+                   "else calibration.json)")  # fmt: skip
     c.add_argument("--quiet", action="store_true")
+
+    v = sub.add_parser("validate", help="the prediction against walk tests and reported hamlets")
+    v.add_argument("project", help="project file (TOML)")
+    v.add_argument("evidence", nargs="+",
+                   help="walk-test logs, lists of reported hamlets (name, status)")  # fmt: skip
+    v.add_argument("--out", help="output folder (default: [output] dir of the project)")
+    v.add_argument("--quiet", action="store_true", help="no progress bars or info messages")
 
     f = sub.add_parser("diff", help="what changed between two runs")
     f.add_argument("run_a")
@@ -95,6 +124,18 @@ def _positive(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"{text!r} must be a number > 0")
     return value
+
+
+def _floor(text: str) -> tuple[str, float]:
+    """argparse type of ``--floor``: ``TECH=DBM``."""
+    tech, sep, value = text.partition("=")
+    try:
+        level = float(value)
+    except ValueError:
+        level = math.nan
+    if not sep or not tech.strip() or not math.isfinite(level):
+        raise argparse.ArgumentTypeError(f"{text!r} is not TECH=DBM (e.g. 4G=-124)")
+    return tech.strip(), level
 
 
 def _breakpoint(text: str) -> float | str:
@@ -139,6 +180,8 @@ def _command(args: argparse.Namespace, console: Console) -> int:
         return _run(args, console)
     if args.command == "calibrate":
         return _calibrate(args, console)
+    if args.command == "validate":
+        return _validate(args, console)
     return _diff(args)
 
 
@@ -188,6 +231,14 @@ def _report(console: Console, result) -> None:
     )
 
 
+def _with_offline_map(config: ProjectConfig, args: argparse.Namespace) -> ProjectConfig:
+    """``--offline-map`` turns ``[output] offline_map`` on (it never turns it off)."""
+    if not args.offline_map:
+        return config
+    return dataclasses.replace(config, output=dataclasses.replace(config.output,
+                                                                  offline_map=True))
+
+
 def _init(args: argparse.Namespace, console: Console) -> int:
     target = Path(args.dir) / "project.toml"
     if target.exists():
@@ -211,7 +262,7 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     try:
         with console.status("Generating the demo province"):
             project = write_demo(staging, seed=args.seed, reduced=args.reduced)
-        config = load_config(project)
+        config = _with_offline_map(load_config(project), args)
         with _bars(console) as bars:
             result = run(config, out_dir=out, progress=bars, bundle={"inputs": staging})
     finally:
@@ -224,7 +275,7 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from lomsong.config import load_config
     from lomsong.pipeline import run, up_to_date, with_towers
 
-    config = load_config(args.project)
+    config = _with_offline_map(load_config(args.project), args)
     if args.towers:
         config = with_towers(config, args.towers)
     target = Path(args.out) if args.out else config.output.dir
@@ -239,18 +290,66 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _calibrate(args: argparse.Namespace, console: Console) -> int:
+    files = list(args.measurements)
+    project = args.project
+    if project is None and len(files) > 1 and files[0].lower().endswith(".toml"):
+        project, files = files[0], files[1:]  # lomsong calibrate PROJECT.toml EVIDENCE...
+    if project is not None:
+        return _calibrate_project(args, project, files, console)
     from lomsong.calibration.fit import calibrate_file
 
-    breakpoint_km = args.breakpoint
+    if len(files) > 1:
+        raise InputError(", ".join(files), "several measurement files need a project "
+                         "(--project P.toml); without one, give one file of paths")  # fmt: skip
+    out = args.out or "calibration.json"
     with console.status("Predicting the measured paths and fitting"):
         res = calibrate_file(
-            args.measurements, model=args.model, terrain=args.terrain or None,
+            files[0], model=args.model or "fspl", terrain=args.terrain or None,
             environment=args.env, h_tx_m=args.h_tx, h_rx_m=args.h_rx, slope=args.slope,
-            breakpoint_km=breakpoint_km, validate=False,
+            breakpoint_km=args.breakpoint, validate=False,
         )  # fmt: skip
-    res.to_json(args.out)
+    res.to_json(out)
     console.print(res.summary_text(), highlight=False, markup=False)
-    console.print(f"fitted parameters: {args.out}")
+    console.print(f"fitted parameters: {out}")
+    return 0
+
+
+def _calibrate_project(
+    args: argparse.Namespace, project: str, files: list[str], console: Console
+) -> int:
+    """Walk-test logs against the project's prediction (relative calibration, fit.json)."""
+    from lomsong.config import load_config
+    from lomsong.pipeline import calibrate_evidence
+
+    config = load_config(project)
+    if args.model is not None and args.model != config.model.name:
+        raise InputError(project, f"uses model {config.model.name!r}, not {args.model!r}: the "
+                         "fit calibrates the project's own prediction")  # fmt: skip
+    out = args.out or "fit.json"
+    with _bars(console) as bars:
+        res = calibrate_evidence(config, files, progress=bars, floors_dbm=dict(args.floor))
+    res.to_json(out)
+    console.print(res.summary_text(), highlight=False, markup=False)
+    console.print(f"fitted parameters: {out} (set [model] calibration = \"{out}\")",
+                  highlight=False, markup=False)  # fmt: skip
+    return 0
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    from lomsong.config import load_config
+    from lomsong.pipeline import validate_evidence
+
+    config = load_config(args.project)
+    with _bars(console) as bars:
+        result, files = validate_evidence(config, args.evidence, out_dir=args.out,
+                                          progress=bars)  # fmt: skip
+    n = {k: len(result.names(k)) for k in ("missed", "extra", "agreed", "unmatched")}
+    console.print(
+        f"{len(result.measurements):,} measurements; reported hamlets: {n['missed']} missed, "
+        f"{n['extra']} extra, {n['agreed']} agreed, {n['unmatched']} not found. "
+        f"Outputs: {', '.join(str(f) for f in files.values())}",
+        markup=False, highlight=False,
+    )  # fmt: skip
     return 0
 
 

@@ -103,6 +103,8 @@ class Inputs:
     candidates: LayerInput | None = None  # None = "auto": generated from terrain and dead zones
     water: LayerInput | None = None  # water polygons; None: the DEM's sea (≤ 0 m, at the edge)
     landcover: LandcoverInput | None = None  # class codes → clutter loss; None: no clutter loss
+    # field evidence: walk-test logs and reported-hamlet lists, told apart by their header
+    evidence: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,9 @@ class ModelConfig:
     """Propagation model: ``name`` in fspl | hata | cost231 | itm (default itm with terrain,
     hata without); ``environment`` for Hata;
     ``calibration``: fitted parameters written by ``lomsong calibrate`` (JSON), applied to the
-    existing towers (offset per tower id, else the mean offset, and the distance correction)."""
+    existing towers and candidate sites: per transmitter (offset per tower id, else the mean
+    offset, and the distance correction) or, fitted on walk tests, per operator/technology and
+    tower added to the prediction (:mod:`lomsong.coverage.types`)."""
 
     name: str | None = None  # None: "itm" when the project has terrain, else "hata"
     environment: str = dflt.ENVIRONMENT
@@ -168,8 +172,15 @@ class SitingConfig:
 
 @dataclass(frozen=True)
 class OutputConfig:
+    """``[output]``: the folder, the language, and ``offline_map``: a ``map.html`` that
+    carries its libraries, fonts and icons inline (opens without a network; see
+    :mod:`lomsong.maps.offline`)."""
+
     dir: Path = dflt.OUTPUT_DIR
     lang: str = dflt.LANG
+    offline_map: bool = dflt.OFFLINE_MAP
+    #: The printable commune sheets (``sheets/``, :mod:`lomsong.report.sheets`).
+    sheets: bool = dflt.SHEETS
 
 
 @dataclass(frozen=True)

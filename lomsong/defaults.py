@@ -34,10 +34,26 @@ MAX_RADIUS_KM = 30.0
 
 #: ITM radio-climate and ground defaults for Vietnam: climate 1 (equatorial), surface
 #: refractivity N0 = 350 N-units (humid tropics), average ground (ε = 15, σ = 0.005 S/m),
-#: vertical polarisation, mdvar 12 (broadcast mode, location variability eliminated — the
-#: cell value is the median over time and situations), 50 % time/location/situation.
+#: vertical polarisation, 50 % time/location/situation. Mode of variability ``mdvar`` 3, the
+#: broadcast mode of NTIA ITM v1.4 (README "mdvar"; Hufford et al., NTIA TR-82-100, 1982,
+#: §3): time and location are two separate reliabilities — "at least a fraction q_T of the
+#: time at a fraction q_L of locations", F(L, T) — so the location quantile can be set alone.
+#: A coverage map asks exactly that: a level reached at p of the locations (the run's
+#: location probability), at the median of time (hour-to-hour fading is not what a village
+#: lives with) and of situations (the prediction's own median, no confidence margin). The
+#: mobile mode (2) ties the location quantile to the time quantile (one "reliability" for
+#: both), which would add time fading at p; the +10 flag (location variability eliminated)
+#: would leave only the median. The coverage engine evaluates each cell at the location
+#: median and at the location probability in one pass
+#: (:func:`lomsong.propagation.itm_raster.itm_loss_pair`); at the medians the loss is the same
+#: in every mode.
 ITM_DEFAULTS = {"climate": 1, "n0": 350.0, "pol": 1, "epsilon": 15.0, "sigma": 0.005,
-                "mdvar": 12, "time": 50.0, "location": 50.0, "situation": 50.0}  # fmt: skip
+                "mdvar": 3, "time": 50.0, "location": 50.0, "situation": 50.0}  # fmt: skip
+#: When the run's location probability is the median (0.5), the location quantile at which the
+#: coverage engine still evaluates ITM, only to read each cell's location variability σ_L
+#: (for the households' coverage probability): 0.9, the default probability, so that the
+#: same cells' σ_L are read whatever the probability (ITM's deviation is σ_L · Q⁻¹(1 − q)).
+ITM_SIGMA_LOCATION = 0.9
 
 # -- [coverage] ---------------------------------------------------------------------------------
 #: Default coverage threshold of each technology, in the technology's OWN measured quantity at
@@ -51,8 +67,13 @@ ITM_DEFAULTS = {"climate": 1, "n0": 350.0, "pol": 1, "epsilon": 15.0, "sigma": 0
 #:   standard value;
 #: - 5G, SS-RSRP −110 dBm: the same planning level as LTE RSRP, by practice (no standard value).
 #:
-#: The levels of the Vietnamese regulation on service-area maps (QCVN 81:2019/BTTTT, Annex B)
-#: could not be checked; where they differ, set them in ``[coverage] thresholds``.
+#: The Vietnamese regulation on service-area maps (QCVN 81:2019/BTTTT, issued by Circular
+#: 09/2019/TT-BTTTT, Annex B "Vùng cung cấp dịch vụ dưới dạng bản đồ số") sets no signal level:
+#: its service zones are defined by download rates (e.g. LTE zone 1: Vdmin ≥ 5 Mbit/s, zone 2:
+#: Vdmin ≥ 2.5 Mbit/s; WCDMA zone 1: 1 Mbit/s, zone 2: 256 kbit/s — as published by VNPT under
+#: it, vnpt.vn "Vùng phủ sóng của VNPT", 2020). A rate is not a received level (it depends on
+#: load and interference), so the planning levels above stand; an operator that maps its
+#: QCVN 81 zones to levels sets them in ``[coverage] thresholds``.
 SERVICE_THRESHOLDS_DBM: dict[str, float] = {"2G": -100.0, "3G": -105.0, "4G": -110.0,
                                             "5G": -110.0}  # fmt: skip
 
@@ -203,6 +224,40 @@ UMTS_NODEB_CID_BLOCK = 10
 #: Transmitter antenna height above ground (m) of a measurement file that gives none: a rooftop
 #: or short mast, typical of LoRaWAN gateways in a city.
 CALIBRATION_TX_HEIGHT_M = 15.0
+#: A phone's floor (dBm, in each technology's quantity): a walk-test row with no service says the
+#: level there was below it (a censored value in the calibration's likelihood). It is the level
+#: at which a 3GPP-compliant handset must still work — its reference sensitivity expressed in
+#: the measured quantity — so "no service" bounds the level from above without claiming more:
+#:
+#: - 2G RxLev −102 dBm: GSM 900 MS reference sensitivity (3GPP TS 45.005 §6.2);
+#: - 3G RSCP −115 dBm: TS 25.101 §7.3 REFSENS, DPCH_Ec −117 dBm at Îor −106.7 dBm (Band I) and
+#:   −114 / −103.7 dBm (Band VIII), with the test's CPICH_Ec/Îor of −10 dB → CPICH RSCP
+#:   −116.7 / −113.7 dBm;
+#: - 4G RSRP −122 dBm: TS 36.101 Table 7.3.1-1 REFSENS for Band 3 (1800 MHz, Vietnam's main LTE
+#:   band), 10 MHz: −94 dBm over 600 subcarriers → −94 − 10·log10(600) = −121.8 dBm per resource
+#:   element (Band 1: −97 dBm → −124.8);
+#: - 5G SS-RSRP −122 dBm: TS 38.101-1 Table 7.3.2-1a n1, 15 kHz, 20 MHz: −93.8 dBm over 1,272
+#:   subcarriers → −124.8 dBm per RE; taken as LTE's −122 (TDD bands' tables not checked).
+#:
+#: Real phones are a few dB better than the requirement, and 3GPP's reporting ranges go lower
+#: (RSRP to −140/−156 dBm, TS 36.133); a floor set too low would claim levels the phone never
+#: saw. Override per file or in the call (``floors_dbm``).
+PHONE_FLOOR_DBM: dict[str, float] = {"2G": -102.0, "3G": -115.0, "4G": -122.0, "5G": -122.0}
+#: A tower gets its own (partially pooled) offset only with at least this many measurements:
+#: with a 6-8 dB spread, 30 samples give a standard error of ~1.3 dB, the size of the effect
+#: worth keeping.
+CALIBRATION_TOWER_MIN_SAMPLES = 30
+#: Significance of the likelihood-ratio test that keeps a distance slope for an operator ×
+#: technology (χ² with 1 degree of freedom: 6.63 at 0.01).
+CALIBRATION_SLOPE_ALPHA = 0.01
+#: Leave-one-tower-out / leave-one-village-out: at most this many folds; with more towers or
+#: villages, whole towers (villages) are dealt into this many folds (grouped K-fold).
+CALIBRATION_MAX_FOLDS = 50
+#: Validation: a village (or a village × operator) gets an observed status from a walk test
+#: only with at least this many samples. With n samples the share without signal is known to
+#: ±√(0.25 / n) (one standard error at a share of 0.5): ±0.22 at 5, enough to tell "mostly dark"
+#: from "mostly lit"; fewer samples are counted (``samples``) but judge nothing.
+VALIDATION_MIN_SAMPLES = 5
 
 # -- [siting] -----------------------------------------------------------------------------------
 #: Candidate (proposed) sites: mast height above ground (m) and technology.
@@ -232,5 +287,26 @@ BACKHAUL_FREQ_RANGE_GHZ = (1.0, 90.0)
 OUTPUT_DIR = Path("outputs/project")
 #: Language of the map, report and sentences.
 LANG = "vi"
+#: ``map.html`` loads Leaflet and its plugins from CDNs unless ``[output] offline_map`` (or
+#: ``--offline-map``) asks for a self-contained file (see :mod:`lomsong.maps.offline`).
+OFFLINE_MAP = False
+#: Write the printable commune sheets (``sheets/``, :mod:`lomsong.report.sheets`): 0.5-1 s per
+#: commune with villages without reliable signal; off for a quick look at a big province.
+SHEETS = True
+
+# -- the offline map's libraries (lomsong.maps.assets) --------------------------------------------
+#: Environment variable naming the folder of the offline map's npm packages; without it they
+#: live in the user cache, ``$XDG_CACHE_HOME`` (default ``~/.cache``; ``%LOCALAPPDATA%`` on
+#: Windows) ``/`` :data:`MAP_ASSETS_SUBDIR` — outside any project, fetched once per machine.
+MAP_ASSETS_ENV = "LOMSONG_MAP_ASSETS"
+MAP_ASSETS_SUBDIR = "lomsong/map-assets"
+#: npm registry the packages are downloaded from (HTTPS; each tarball is checked against the
+#: sha512 pinned in lomsong.maps.assets, so a mirror is as safe as the registry itself) and the
+#: environment variable that replaces it (a local mirror, e.g. ``https://registry.npmmirror.com``).
+NPM_REGISTRY = "https://registry.npmjs.org"
+NPM_REGISTRY_ENV = "LOMSONG_NPM_REGISTRY"
+#: Timeout of one registry request, s: the largest tarball (Font Awesome, ≈ 4.9 MB) arrives in
+#: well under a minute on a slow (1 Mbit/s) line.
+DOWNLOAD_TIMEOUT_S = 120.0
 #: Folder inside the outputs that holds the per-tower cache (kept across reruns).
 CACHE_DIR = ".cache"

@@ -30,6 +30,14 @@ import pandas as pd
 from affine import Affine
 
 from lomsong._version import __version__, code_digest
+from lomsong.calibration.censored import fit_censored
+from lomsong.calibration.validate import (
+    EvidenceFiles,
+    Validation,
+    match_measurements,
+    read_evidence_files,
+    validate,
+)
 from lomsong.config import ProjectConfig, key_error
 from lomsong.coverage.cache import TowerCache
 from lomsong.coverage.clutter import clutter_loss_grid
@@ -43,7 +51,7 @@ from lomsong.coverage.explain import (
 )
 from lomsong.coverage.predict import predict
 from lomsong.coverage.rule import CoverageRule
-from lomsong.coverage.types import Coverage
+from lomsong.coverage.types import CalibrationResult, Coverage
 from lomsong.defaults import CACHE_DIR
 from lomsong.errors import InputError, LomsongError, Problem, WarningLog, capture_warnings
 from lomsong.grid import Grid
@@ -55,15 +63,19 @@ from lomsong.layers.towers import read_towers
 from lomsong.layers.villages import read_villages
 from lomsong.layers.water import read_water, sea_mask
 from lomsong.maps.build import build_map
+from lomsong.maps.offline import ensure_assets, save_offline
 from lomsong.propagation.itm import FREQ_RANGE_MHZ as ITM_FREQ_RANGE_MHZ
 from lomsong.report import files as report
 from lomsong.report.changes import changes_markdown, run_changes
 from lomsong.report.html import write_report_html
+from lomsong.report.qgis import write_qgis
+from lomsong.report.sheets import write_sheets
+from lomsong.report.validation import write_validation
 from lomsong.siting.candidates import candidate_sites, read_candidates
 from lomsong.siting.matrix import CoverageMatrix, coverage_matrix, covered_by_site
 from lomsong.siting.rank import rank_sites
 
-__all__ = ["Result", "run", "output_lock", "Progress", "NO_PROGRESS"]
+__all__ = ["Result", "run", "validate_evidence", "output_lock", "Progress", "NO_PROGRESS"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +111,8 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     #: The run's warnings, ``[{category, message, count}]`` (see :class:`WarningLog`).
     warnings: list[dict] = field(default_factory=list)
+    #: The prediction against ``[inputs] evidence`` (None without evidence).
+    validation: Validation | None = None
 
 
 class _Timer:
@@ -160,6 +174,10 @@ def run(
     """
     target = Path(out_dir) if out_dir is not None else config.output.dir
     _refuse_inputs_inside(config, target, towers)
+    if write and config.output.offline_map:
+        # the map's libraries are fetched (once per machine) before the work, not after it:
+        # without them and without network the run stops here, saying how to get them
+        ensure_assets()
     parallel = {"workers": workers, "scheduler": scheduler}
     with capture_warnings() as caught:
         if not write:
@@ -225,62 +243,17 @@ def _run(
     if towers is not None:
         config = with_towers(config, towers)
     inp, mc = config.inputs, config.model
-    reading = progress("Reading inputs", 4)  # villages, towers, terrain, households
     with timer("read_inputs"):
-        villages = read_villages(
-            inp.villages.path, columns=inp.villages.columns, layer=inp.villages.layer,
-            population=inp.villages.population, household_size=inp.villages.household_size,
-            crs=config.crs,
-        )  # fmt: skip
-        tw = read_towers(
-            inp.towers.path, columns=inp.towers.columns, layer=inp.towers.layer, area=villages,
-            max_radius_km=mc.max_radius_km,
-        )  # fmt: skip
-        _check_frequencies(tw, mc.name, inp.towers.path, "tower_id")
-        reading(2, 4)
-        terrain_info: dict = {}
-        if inp.terrain:
-            terrain, info = read_terrain(
-                list(inp.terrain), area=villages, max_radius_km=mc.max_radius_km,
-                return_info=True,
-            )  # fmt: skip
-            terrain_info = info.to_dict()
-        else:
-            logger.warning("no terrain: predicting over flat ground (terrain-free model)")
-            terrain = flat_grid(villages, margin_m=mc.max_radius_km * 1000.0)
-        reading(3, 4)
-        hh_in = inp.households
-        households = read_households(
-            None if hh_in is None else hh_in.path, villages=villages,
-            columns=None if hh_in is None else hh_in.columns,
-            layer=None if hh_in is None else hh_in.layer,
-            population=None if hh_in is None else hh_in.population,
-            household_size=inp.villages.household_size if hh_in is None else hh_in.household_size,
-        )  # fmt: skip
-        reading(4, 4)
-        # where the sea is, once: candidates avoid it and explanations name paths across it
-        water = None
-        if inp.water is not None:
-            water = read_water(inp.water.path, crs=terrain.crs, layer=inp.water.layer)
-        sea = sea_mask(terrain, water=water)
-        landcover = None
-        if inp.landcover is not None:
-            landcover = read_landcover(inp.landcover.path, terrain=terrain,
-                                       classes=inp.landcover.classes)  # fmt: skip
-    cc = config.coverage
-    # the one coverage rule of the run, for this network: every stage reads it
-    rule = _coverage_rule(config, tw, terrain, landcover)
-    calibration = _load_calibration(config)
+        layers = _read_inputs(config, progress)
+    villages, tw, terrain, sea = layers.villages, layers.towers, layers.terrain, layers.sea
+    terrain_info = layers.terrain_info
     cache = TowerCache(_cache_folder(target)) if write and use_cache else None
-    with timer("predict"):
-        signal = predict(
-            tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
-            max_radius_km=mc.max_radius_km, groups=True if cc.by_operator else "tech",
-            progress=progress("Predicting towers", len(tw)), cache=cache, **parallel,
-            calibration=calibration,
-        )  # fmt: skip
-    with timer("dead_zones"):
-        gaps = dead_zones(signal, villages, households, rule=rule, by_operator=cc.by_operator)
+    signal, gaps = _coverage(config, layers, progress=progress, timer=timer, cache=cache,
+                             parallel=parallel)  # fmt: skip
+    validation = None
+    if layers.evidence is not None:
+        with timer("validate"):
+            validation = _validate(layers.evidence, signal, gaps, terrain)
     sc = config.siting
     with timer("candidates"):
         if inp.candidates is not None:
@@ -305,6 +278,7 @@ def _run(
                 time_limit_s=sc.time_limit_s, require_backhaul=sc.require_backhaul,
                 target_share=sc.target_share, budget=sc.budget, matrix=matrix,
                 backhaul_freq_ghz=sc.backhaul_freq_ghz, backhaul_max_hop_km=sc.backhaul_max_hop_km,
+                progress=progress,
             )  # fmt: skip
         except InputError as exc:  # an option the project sets (target_share): name its key
             raise key_error(exc, "siting", config.path) from None
@@ -321,14 +295,14 @@ def _run(
         config=config, villages=gaps.villages, towers=tw, terrain=terrain,
         households=gaps.households, signal=signal, gaps=gaps, candidates=candidates,
         ranking=ranking, rejects=rejects, summary={}, timings=timer.times,
-        warnings=caught.records if caught is not None else [],
+        warnings=caught.records if caught is not None else [], validation=validation,
     )  # fmt: skip
     result.summary = summarise(result)
     result.summary["terrain"].update(terrain_info)
     result.summary["towers_predicted"] = signal.stats
     if write:
         with timer("write"):
-            write_outputs(result, target, bundle=bundle)
+            write_outputs(result, target, bundle=bundle, progress=progress)
         if cache is not None:
             cache.prune(cache.used)  # towers removed or changed drop out
             for png in plots.glob("*.png") if plots is not None and plots.exists() else []:
@@ -337,6 +311,214 @@ def _run(
         result.out_dir = target
         result.summary["timings_s"] = timer.times
     return result
+
+
+def _read_network(
+    config: ProjectConfig, reading: Callable[[int, int], None]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, Grid, dict]:
+    """The project's villages, towers (checked against the model) and terrain (a flat grid
+    over the villages without one), and the terrain's read info; ``reading(2, 4)`` after the
+    towers, ``reading(3, 4)`` after the terrain."""
+    inp, mc = config.inputs, config.model
+    villages = read_villages(
+        inp.villages.path, columns=inp.villages.columns, layer=inp.villages.layer,
+        population=inp.villages.population, household_size=inp.villages.household_size,
+        crs=config.crs,
+    )  # fmt: skip
+    tw = read_towers(
+        inp.towers.path, columns=inp.towers.columns, layer=inp.towers.layer, area=villages,
+        max_radius_km=mc.max_radius_km,
+    )  # fmt: skip
+    _check_frequencies(tw, mc.name, inp.towers.path, "tower_id")
+    reading(2, 4)
+    terrain_info: dict = {}
+    if inp.terrain:
+        terrain, info = read_terrain(
+            list(inp.terrain), area=villages, max_radius_km=mc.max_radius_km, return_info=True,
+        )  # fmt: skip
+        terrain_info = info.to_dict()
+    else:
+        logger.warning("no terrain: predicting over flat ground (terrain-free model)")
+        terrain = flat_grid(villages, margin_m=mc.max_radius_km * 1000.0)
+    reading(3, 4)
+    return villages, tw, terrain, terrain_info
+
+
+def calibrate_evidence(
+    config: ProjectConfig,
+    evidence: list[str | os.PathLike[str]],
+    *,
+    progress: Progress = NO_PROGRESS,
+    floors_dbm: dict[str, float] | None = None,
+) -> CalibrationResult:
+    """Fit ``[model] calibration`` to walk-test logs against the project's own prediction.
+
+    Reads the project's inputs (the land cover gives the coverage rule's clutter), matches
+    every measurement to its cell and predicts it there
+    (:func:`~lomsong.calibration.validate.match_measurements`, uncalibrated: the project's
+    own ``[model] calibration`` is ignored, the fit replaces it) and fits offsets per operator
+    × technology, per tower and slopes with no-service rows censored
+    (:func:`~lomsong.calibration.censored.fit_censored`). Reported-hamlet lists among the
+    files are ignored (they carry no level).
+
+    Returns
+    -------
+    CalibrationResult
+        The relative calibration: ``to_json`` writes ``fit.json``.
+
+    Raises
+    ------
+    InputError
+        Unreadable inputs or evidence, no measurement file, no measurement with a prediction.
+    """
+    mc = config.model
+    layers = _read_inputs(config, progress, evidence=[Path(p) for p in evidence])
+    rule = _coverage_rule(config, layers.towers, layers.terrain, layers.landcover)
+    files = layers.evidence
+    if files is None or files.measurements is None:
+        raise InputError(", ".join(map(str, evidence)),
+                         "no measurement file among them (only reported hamlets)")  # fmt: skip
+    matched = match_measurements(
+        files.measurements, layers.towers, terrain=layers.terrain, rule=rule, model=mc.name,
+        rx_height_m=mc.rx_height_m,
+        params={"environment": mc.environment, "max_radius_km": mc.max_radius_km},
+        villages=layers.villages,
+    )  # fmt: skip
+    source = ", ".join(sorted(k for k, v in files.files.items() if v == "measurements"))
+    fit = fit_censored(matched, floors_dbm=floors_dbm, progress=progress, source=source)
+    terrain_label = ", ".join(p.name for p in config.inputs.terrain) or None
+    return fit.to_result(model=mc.name, environment=mc.environment, terrain=terrain_label,
+                         rx_height_m=mc.rx_height_m, source=source)  # fmt: skip
+
+
+@dataclass
+class _Layers:
+    """The project's inputs, read and checked: the layers every stage starts from."""
+
+    villages: gpd.GeoDataFrame
+    towers: gpd.GeoDataFrame
+    terrain: Grid
+    terrain_info: dict
+    households: gpd.GeoDataFrame
+    sea: Grid
+    landcover: Grid | None
+    evidence: EvidenceFiles | None
+
+
+def _read_inputs(
+    config: ProjectConfig, progress: Progress, evidence: list[Path] | None = None
+) -> _Layers:
+    """Read every input of the project (``evidence``: these evidence files instead of
+    ``[inputs] evidence``); bad input raises before anything is predicted."""
+    inp = config.inputs
+    reading = progress("Reading inputs", 4)  # villages, towers, terrain, households
+    villages, tw, terrain, terrain_info = _read_network(config, reading)
+    hh_in = inp.households
+    households = read_households(
+        None if hh_in is None else hh_in.path, villages=villages,
+        columns=None if hh_in is None else hh_in.columns,
+        layer=None if hh_in is None else hh_in.layer,
+        population=None if hh_in is None else hh_in.population,
+        household_size=inp.villages.household_size if hh_in is None else hh_in.household_size,
+    )  # fmt: skip
+    reading(4, 4)
+    # where the sea is, once: candidates avoid it and explanations name paths across it
+    water = None
+    if inp.water is not None:
+        water = read_water(inp.water.path, crs=terrain.crs, layer=inp.water.layer)
+    sea = sea_mask(terrain, water=water)
+    landcover = None
+    if inp.landcover is not None:
+        landcover = read_landcover(inp.landcover.path, terrain=terrain,
+                                   classes=inp.landcover.classes)  # fmt: skip
+    files = list(inp.evidence) if evidence is None else list(evidence)
+    found = read_evidence_files(files, crs=villages.crs) if files else None
+    return _Layers(villages, tw, terrain, terrain_info, households, sea, landcover, found)
+
+
+def _coverage(
+    config: ProjectConfig,
+    layers: _Layers,
+    *,
+    progress: Progress,
+    timer: _Timer,
+    cache: TowerCache | None,
+    parallel: dict,
+) -> tuple[Coverage, DeadZones]:
+    """The project's coverage rule, prediction and dead zones."""
+    cc, mc = config.coverage, config.model
+    tw, terrain = layers.towers, layers.terrain
+    # the one coverage rule of the run, for this network: every stage reads it
+    rule = _coverage_rule(config, tw, terrain, layers.landcover)
+    calibration = _load_calibration(config)
+    with timer("predict"):
+        signal = predict(
+            tw, terrain, model=mc.name, environment=mc.environment, rx_height_m=mc.rx_height_m,
+            max_radius_km=mc.max_radius_km, groups=True if cc.by_operator else "tech",
+            progress=progress("Predicting towers", len(tw)), cache=cache, **parallel,
+            calibration=calibration, location_probability=rule.location_probability,
+        )  # fmt: skip
+    with timer("dead_zones"):
+        gaps = dead_zones(signal, layers.villages, layers.households, rule=rule,
+                          by_operator=cc.by_operator)  # fmt: skip
+    return signal, gaps
+
+
+def _validate(
+    evidence: EvidenceFiles, signal: Coverage, gaps: DeadZones, terrain: Grid
+) -> Validation:
+    """The prediction against the evidence (:func:`lomsong.calibration.validate.validate`)."""
+    return validate(evidence.measurements, evidence.reported, signal=signal, gaps=gaps,
+                    terrain=terrain, rejects=evidence.rejects)  # fmt: skip
+
+
+def validate_evidence(
+    config: ProjectConfig,
+    evidence: list[str | os.PathLike[str]],
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[Validation, dict[str, Path]]:
+    """``lomsong validate``: the project's prediction against evidence files, written to a folder.
+
+    Reads the project's inputs and the evidence files (walk-test logs and reported-hamlet
+    lists, told apart by their header: :func:`~lomsong.calibration.validate.read_evidence_files`;
+    bad evidence raises before anything is predicted), predicts and finds the dead zones as
+    ``lomsong run`` does (reusing the tower predictions cached in ``out_dir`` when it holds a
+    run), compares (:func:`~lomsong.calibration.validate.validate`) and writes
+    ``validation.csv``, ``validation.json``, ``evidence.gpkg`` and ``validation.html`` into
+    ``out_dir`` (default ``[output] dir``), beside whatever it holds. The files are written to
+    a temporary folder first and moved in, under the output folder's lock.
+
+    Returns
+    -------
+    (Validation, dict)
+        The comparison, and the files written by name.
+    """
+    target = Path(out_dir) if out_dir is not None else config.output.dir
+    files = [Path(p) for p in evidence]
+    if not files:
+        raise InputError("<evidence>", "no evidence file given")
+    timer = _Timer()
+    with output_lock(target):
+        layers = _read_inputs(config, progress, evidence=files)
+        cache = TowerCache(_cache_folder(target))
+        signal, gaps = _coverage(config, layers, progress=progress, timer=timer, cache=cache,
+                                 parallel={})  # fmt: skip
+        found = layers.evidence if layers.evidence is not None else EvidenceFiles(None, None)
+        validation = _validate(found, signal, gaps, layers.terrain)
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = _new_folder(target)
+        try:
+            written = write_validation(validation, tmp, lang=config.output.lang,
+                                       version=__version__)  # fmt: skip
+            out = {}
+            for name, path in written.items():
+                os.replace(path, target / name)
+                out[name] = target / name
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return validation, out
 
 
 def _check_frequencies(sites: gpd.GeoDataFrame, model: str, path: Path, ids: str) -> None:
@@ -507,6 +689,7 @@ def input_paths(config: ProjectConfig) -> list[Path]:
             paths.append(extra.path)
     if config.model.calibration is not None:
         paths.append(config.model.calibration)
+    paths.extend(config.inputs.evidence)
     return [p for p in paths if Path(p).exists()]
 
 
@@ -617,6 +800,7 @@ def summarise(result: Result) -> dict:
             if k in result.towers.attrs
         },
         "rejects": len(result.rejects),
+        "validation": result.validation.summary() if result.validation is not None else None,
         "input_sha256": report.file_sha256(input_paths(cfg)),
         "fingerprint": fingerprint(cfg),
         "timings_s": dict(result.timings),
@@ -626,18 +810,25 @@ def summarise(result: Result) -> dict:
     }
 
 
-def write_outputs(result: Result, target: Path, *, bundle: dict[str, Path] | None = None) -> None:
+def write_outputs(
+    result: Result,
+    target: Path,
+    *,
+    bundle: dict[str, Path] | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> None:
     """Write every output file into a temporary folder, then rename it to ``target``.
 
     The folders and files are created as any other (0o777 / 0o666 minus the umask): a folder
     published on a web server is readable. Paths into the ``bundle`` folders recorded in
-    ``summary.json`` become paths relative to ``target``: the bundled copies.
+    ``summary.json`` become paths relative to ``target``: the bundled copies. ``progress``
+    shows the long writers (the commune sheets).
     """
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_folder(target)
     try:
-        _write_files(result, tmp)
+        _write_files(result, tmp, progress)
         if (target / "summary.json").exists() and (target / "planning.gpkg").exists():
             # a rerun: say what changed since the previous outputs
             changes = run_changes(target, tmp)
@@ -738,21 +929,34 @@ def _recover(target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_files(result: Result, d: Path) -> None:
+def _write_files(result: Result, d: Path, progress: Progress = NO_PROGRESS) -> None:
     # three independent writers in threads: the rasters and tables (GDAL and OGR release the
     # GIL), the map (folium; its image warp and PNG encoding release it) and the report (the
     # only matplotlib user, so no font state is shared between threads); about 2 s of a
     # province rerun's 6 s of writing overlap
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lomsong-write") as pool:
         jobs = [pool.submit(_write_data, result, d), pool.submit(_write_map, result, d),
-                pool.submit(write_report_html, d / "report.html", gaps=result.gaps,
-                            ranking=result.ranking, summary=result.summary,
-                            signal=result.signal, lang=result.config.output.lang)]  # fmt: skip
+                pool.submit(_write_report, result, d, progress)]  # fmt: skip
         for job in jobs:
             job.result()  # the first failure is raised (after every writer has stopped)
+    if result.validation is not None:  # after the pool: matplotlib stays in one thread
+        write_validation(result.validation, d, lang=result.config.output.lang,
+                         version=__version__)  # fmt: skip
     summary = dict(result.summary)
     summary["outputs"] = sorted(p.name for p in d.iterdir())
     report.write_summary(summary, d / "summary.json")
+
+
+def _write_report(result: Result, d: Path, progress: Progress) -> None:
+    """``report.html``, then the commune sheets: the matplotlib writers, one after the other in
+    one thread (the sheets set matplotlib's PDF font settings while they draw)."""
+    lang = result.config.output.lang
+    write_report_html(d / "report.html", gaps=result.gaps, ranking=result.ranking,
+                      summary=result.summary, signal=result.signal, lang=lang)  # fmt: skip
+    if result.config.output.sheets:
+        write_sheets(d / "sheets", villages=result.gaps.villages, rule=result.gaps.rule,
+                     summary=result.summary, towers=result.towers, ranking=result.ranking,
+                     lang=lang, progress=progress("Commune sheets", 1))  # fmt: skip
 
 
 def _write_data(result: Result, d: Path) -> None:
@@ -778,17 +982,19 @@ def _write_data(result: Result, d: Path) -> None:
     villages = result.gaps.villages.drop(columns=[*HELPER_COLUMNS, "profile_png"], errors="ignore")
     report.write_villages_csv(villages, d / "villages.csv")
     report.write_ranking_csv(result.ranking, d / "ranking.csv")
-    report.write_planning_gpkg(
-        {
-            "villages": villages,
-            "dead_zones": result.gaps.zones,
-            "towers": result.towers,
-            "candidates": result.candidates,
-            "ranking": result.ranking,
-            "rejects": result.rejects,
-        },
-        d / "planning.gpkg",
-    )
+    layers = {
+        "villages": villages,
+        "dead_zones": result.gaps.zones,
+        "towers": result.towers,
+        "candidates": result.candidates,
+        "ranking": result.ranking,
+        "backhaul": report.backhaul_links(result.ranking, result.candidates, result.towers),
+        "rejects": result.rejects,
+    }
+    report.write_planning_gpkg(layers, d / "planning.gpkg")
+    # styles (layer_styles, .qml beside the rasters) and planning.qgz over the files above
+    write_qgis(d, layers=layers, rule=result.gaps.rule, towers=result.signal.towers,
+               lang=result.config.output.lang)  # fmt: skip
 
 
 def _write_map(result: Result, d: Path) -> None:
@@ -796,6 +1002,10 @@ def _write_map(result: Result, d: Path) -> None:
     m = build_map(
         villages=result.gaps.villages, towers=result.towers, signal=result.signal,
         gaps=result.gaps, ranking=result.ranking, candidates=result.candidates,
-        lang=cfg.output.lang, summary=result.summary["totals"],
+        lang=cfg.output.lang, summary=result.summary["totals"], offline=cfg.output.offline_map,
+        validation=result.validation,
     )  # fmt: skip
-    m.save(str(d / "map.html"))
+    if cfg.output.offline_map:
+        save_offline(m, d / "map.html")
+    else:
+        m.save(str(d / "map.html"))

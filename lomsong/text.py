@@ -11,6 +11,9 @@ One home for all text, organised by audience:
 * :data:`SENTENCES` -- templates of the "why is this village dark" sentences
   (``lomsong.coverage.explain.dark_sentence``);
 * :data:`PLOT` -- labels of the tower → village profile plot;
+* :data:`SHEET` -- labels of the printable commune sheets (``lomsong.report.sheets``);
+* :data:`QGIS` -- layer names and legends of the QGIS project and styles
+  (``lomsong.report.qgis``);
 * :data:`COMPASS` -- the eight compass directions, clockwise from north.
 
 Each table maps a language of :data:`lomsong.defaults.LANGS` to its text; :func:`for_lang` picks
@@ -27,6 +30,7 @@ This module is on the ground floor: it imports nothing from lomsong but :mod:`lo
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Mapping
 from typing import TypeVar
@@ -42,13 +46,17 @@ __all__ = [
     "REPORT",
     "SENTENCES",
     "PLOT",
+    "SHEET",
     "COMPASS",
+    "QGIS",
+    "VALIDATION",
     "for_lang",
     "format_int",
     "format_float",
     "format_pct",
     "format_km",
     "format_dbm",
+    "format_date",
     "compass",
 ]
 
@@ -388,6 +396,55 @@ REPORT: dict[str, dict[str, str]] = {
     },
 }
 
+# -- QGIS ---------------------------------------------------------------------------------------
+#: Layer names and legend labels of ``planning.qgz`` and the layers' QML styles
+#: (``lomsong.report.qgis``): the map's words where the map shows the same thing.
+_QGIS_TERMS = ("no_signal", "weak_signal", "reliable_signal", "backhaul")
+QGIS: dict[str, dict[str, str]] = {
+    "vi": {
+        **_terms("vi", *_QGIS_TERMS),
+        "title": MAP["vi"]["title"],
+        "layer_villages": MAP["vi"]["layer_villages"],
+        "layer_zones": MAP["vi"]["layer_zones"],
+        "layer_towers": MAP["vi"]["layer_towers"],
+        "layer_candidates": MAP["vi"]["layer_candidates"],
+        "layer_ranking": MAP["vi"]["layer_ranking"],
+        "layer_backhaul": f"{_VI['backhaul']} ({_lower(_VI['proposed_sites'])})",
+        "layer_rejects": "Dòng dữ liệu bị loại",
+        "layer_signal": MAP["vi"]["legend_signal"],
+        "layer_signal_tech": f"{_VI['signal_level']} {{tech}} ({{quantity}}, dBm)",
+        "layer_margin": f"Độ dự trữ so với mức {_lower(_VI['reliable_signal'])} (dB)",
+        "layer_serving": "Cell phục vụ",
+        "legend_from_weak": MAP["vi"]["legend_from_weak"],
+        "legend_from_reliable": MAP["vi"]["legend_from_reliable"],
+        "legend_dead_zone": MAP["vi"]["legend_dead_zone"],
+        "legend_rank": MAP["vi"]["legend_rank"],
+        "no_or_weak": f"{_VI['no_signal']} / {_lower(_VI['weak_signal'])}",
+        "status_unknown": "Chưa xác định",
+    },
+    "en": {
+        **_terms("en", *_QGIS_TERMS),
+        "title": MAP["en"]["title"],
+        "layer_villages": MAP["en"]["layer_villages"],
+        "layer_zones": MAP["en"]["layer_zones"],
+        "layer_towers": MAP["en"]["layer_towers"],
+        "layer_candidates": MAP["en"]["layer_candidates"],
+        "layer_ranking": MAP["en"]["layer_ranking"],
+        "layer_backhaul": f"{_EN['backhaul']} ({_lower(_EN['proposed_sites'])})",
+        "layer_rejects": "Rejected rows",
+        "layer_signal": MAP["en"]["legend_signal"],
+        "layer_signal_tech": f"{_EN['signal_level']} {{tech}} ({{quantity}}, dBm)",
+        "layer_margin": f"Margin over the level for {_lower(_EN['reliable_signal'])} (dB)",
+        "layer_serving": "Serving cell",
+        "legend_from_weak": MAP["en"]["legend_from_weak"],
+        "legend_from_reliable": MAP["en"]["legend_from_reliable"],
+        "legend_dead_zone": MAP["en"]["legend_dead_zone"],
+        "legend_rank": MAP["en"]["legend_rank"],
+        "no_or_weak": f"{_EN['no_signal']} / {_lower(_EN['weak_signal'])}",
+        "status_unknown": "Not determined",
+    },
+}
+
 # -- the coverage rule -------------------------------------------------------------------------
 #: The coverage rule in one sentence (:meth:`lomsong.coverage.rule.CoverageRule.describe`).
 #: ``thr`` the thresholds, ``indoor`` the indoor/clutter fragments or "", ``p`` the location
@@ -415,6 +472,141 @@ RULE: dict[str, dict[str, str]] = {
         "clutter": ", less the land-cover clutter loss (ITU-R P.2108)",
     },
 }  # fmt: skip
+
+# -- validation ---------------------------------------------------------------------------------
+#: Labels of ``validation.html`` (``lomsong.report.validation``) and of the map's evidence layers
+#: (``lomsong.maps.build``): the prediction against walk tests and reported hamlets.
+_VALIDATION_TERMS = ("village", "commune", "district", "no_signal", "weak_signal",
+                     "reliable_signal", "tower", "status")  # fmt: skip
+VALIDATION: dict[str, dict[str, str]] = {
+    "vi": {
+        **_terms("vi", *_VALIDATION_TERMS),
+        "title": "Kiểm chứng bản đồ phủ sóng với số liệu thực địa",
+        "subtitle": "Mức thu đo được và thôn/bản được xã báo cáo, đối chiếu với dự đoán",
+        "hamlets": "Thôn/bản được báo cáo",
+        "hamlets_note": "Tên như xã đã viết. Bỏ sót: xã báo lõm sóng (hoặc sóng kém hơn) nhưng "
+        "bản đồ dự đoán có sóng; thừa: bản đồ dự đoán lõm sóng (hoặc kém hơn) nhưng xã báo có "
+        "sóng.",
+        "missed": "Bỏ sót (báo lõm sóng, dự đoán có sóng)",
+        "extra": "Thừa (dự đoán lõm sóng, báo có sóng)",
+        "agreed": "Khớp",
+        "unmatched": "Không tìm thấy tên trong danh sách thôn/bản",
+        "agreement": "Đối chiếu",
+        "none_listed": "Không có.",
+        "no_reports": "Không có danh sách thôn/bản được báo cáo.",
+        "name_written": "Tên như báo cáo",
+        "matched_name": "Thôn/bản tương ứng",
+        "reported_status": "Tình trạng được báo cáo",
+        "predicted_status": "Tình trạng dự đoán",
+        "observed_status": "Tình trạng đo được",
+        "samples": "Số mẫu đo",
+        "confusion": "Bảng đối chiếu: dự đoán × đo được (số thôn/bản)",
+        "confusion_all": "Mọi nhà mạng (tình trạng của thôn/bản trên bản đồ)",
+        "confusion_operator": "Nhà mạng {operator} (dự đoán tại các điểm đo)",
+        "confusion_note": "Hàng: tình trạng dự đoán; cột: tình trạng đo được. Một thôn/bản đo "
+        "được lõm sóng khi từ {share} số mẫu trở lên không có sóng (mất sóng hoặc dưới ngưỡng); "
+        "sóng yếu khi quá {fail} số mẫu không có sóng; cần ít nhất {n} mẫu.",
+        "no_samples": "Không có mẫu đo nào trong thôn/bản.",
+        "residuals": "Sai số dự đoán (đo − dự đoán)",
+        "residuals_note": "Độ lệch > 0: đo được mạnh hơn dự đoán (mô hình bi quan); < 0: mô "
+        "hình lạc quan. Chỉ tính các mẫu có mức thu và có dự đoán.",
+        "residuals_tower": "Sai số theo trạm",
+        "no_residuals": "Không có mẫu đo nào có mức thu và dự đoán.",
+        "operator": "Nhà mạng",
+        "tech": "Công nghệ",
+        "n": "Số mẫu",
+        "bias": "Độ lệch trung bình (dB)",
+        "std": "Độ lệch chuẩn (dB)",
+        "rmse": "RMSE (dB)",
+        "measurements": "Số liệu đo",
+        "measurements_summary": "{n} mẫu đo, {no_service} mẫu mất sóng; ghép với cell theo mã "
+        "cell: {cell_id}, theo trạm mạnh nhất: {best_server}, không ghép được: {none}.",
+        "villages_table": "Thôn/bản có số liệu thực địa",
+        "plots": "Biểu đồ sai số",
+        "hist_title": "Phân bố sai số — {operator}",
+        "hist_x": "Sai số đo − dự đoán (dB)",
+        "hist_y": "Số mẫu",
+        "scatter_title": "Sai số theo khoảng cách — {operator}",
+        "scatter_x": "Khoảng cách đến cell (km)",
+        "scatter_y": "Sai số (dB)",
+        "plot_note": "Mỗi nhà mạng một hình: bên trái phân bố sai số, bên phải sai số theo "
+        "khoảng cách đến cell phục vụ.",
+        "rejects": "{n} dòng số liệu đo bị loại (không có vị trí, số không hợp lệ, …).",
+        "footer": "Tạo bởi lomsong {version}.",
+        "layer_measurements": "Mẫu đo — sai số (đo − dự đoán)",
+        "layer_reported": "Thôn/bản được báo cáo — đối chiếu",
+        "measured": "Đo được",
+        "predicted": "Dự đoán",
+        "residual": "Sai số",
+        "no_service": "Mất sóng",
+        "cell": "Cell",
+        "legend_residual": "Sai số đo − dự đoán (dB)",
+        "shown_of": "{shown} trên {n} mẫu đo",
+    },
+    "en": {
+        **_terms("en", *_VALIDATION_TERMS),
+        "title": "Coverage map against field evidence",
+        "subtitle": "Measured levels and hamlets reported by the communes, against the prediction",
+        "hamlets": "Reported hamlets",
+        "hamlets_note": "Names as the communes wrote them. Missed: reported dark (or worse) but "
+        "predicted covered; extra: predicted dark (or worse) but reported fine.",
+        "missed": "Missed (reported dark, predicted covered)",
+        "extra": "Extra (predicted dark, reported fine)",
+        "agreed": "Agreed",
+        "unmatched": "Names not found among the villages",
+        "agreement": "Agreement",
+        "none_listed": "None.",
+        "no_reports": "No list of reported hamlets.",
+        "name_written": "Name as reported",
+        "matched_name": "Matched village",
+        "reported_status": "Reported status",
+        "predicted_status": "Predicted status",
+        "observed_status": "Measured status",
+        "samples": "Samples",
+        "confusion": "Confusion tables: predicted × measured (villages)",
+        "confusion_all": "All operators (the villages' status on the map)",
+        "confusion_operator": "Operator {operator} (predicted at the samples)",
+        "confusion_note": "Rows: predicted status; columns: measured status. A village is "
+        "measured as no signal when {share} or more of its samples have no signal (no service "
+        "or below the threshold); weak when more than {fail} have none; at least {n} samples.",
+        "no_samples": "No sample inside a village.",
+        "residuals": "Prediction residuals (measured − predicted)",
+        "residuals_note": "Bias > 0: measured stronger than predicted (the model is "
+        "pessimistic); < 0: optimistic. Samples with a level and a prediction only.",
+        "residuals_tower": "Residuals per tower",
+        "no_residuals": "No sample has both a level and a prediction.",
+        "operator": "Operator",
+        "tech": "Technology",
+        "n": "Samples",
+        "bias": "Bias (dB)",
+        "std": "Standard deviation (dB)",
+        "rmse": "RMSE (dB)",
+        "measurements": "Measurements",
+        "measurements_summary": "{n} samples, {no_service} without service; matched to a cell "
+        "by cell id: {cell_id}, by best server: {best_server}, not matched: {none}.",
+        "villages_table": "Villages with field evidence",
+        "plots": "Residual plots",
+        "hist_title": "Residuals — {operator}",
+        "hist_x": "Residual measured − predicted (dB)",
+        "hist_y": "Samples",
+        "scatter_title": "Residual against distance — {operator}",
+        "scatter_x": "Distance to the cell (km)",
+        "scatter_y": "Residual (dB)",
+        "plot_note": "One figure per operator: the residuals' distribution on the left, the "
+        "residual against the distance to the serving cell on the right.",
+        "rejects": "{n} measurement rows rejected (no position, invalid numbers, …).",
+        "footer": "Made by lomsong {version}.",
+        "layer_measurements": "Samples — residual (measured − predicted)",
+        "layer_reported": "Reported hamlets — agreement",
+        "measured": "Measured",
+        "predicted": "Predicted",
+        "residual": "Residual",
+        "no_service": "No service",
+        "cell": "Cell",
+        "legend_residual": "Residual measured − predicted (dB)",
+        "shown_of": "{shown} of {n} samples",
+    },
+}
 
 # -- sentences ----------------------------------------------------------------------------------
 #: Why a village is dark and what would light it (``dark_sentence``). Placeholders: ``name``
@@ -468,6 +660,79 @@ SENTENCES: dict[str, dict[str, str]] = {
         "site": "Vị trí trạm đề xuất số {k} sẽ phủ sóng được thôn/bản này.",
         "site_no": "Chưa có vị trí trạm đề xuất nào phủ sóng được thôn/bản này.",
         "across_sea": " qua biển",
+    },
+}  # fmt: skip
+
+# -- commune sheets -----------------------------------------------------------------------------
+#: Labels of the printable commune sheets and their index (``lomsong.report.sheets``). The
+#: classes, the places and the sites are worded as in :data:`TERMS`; ``reason_*`` names each
+#: ``dark_reason`` of :data:`lomsong.coverage.explain.REASONS` in a table cell (the full
+#: sentence is :data:`SENTENCES`'); ``fix_*`` say what would fix a village in a table cell.
+_SHEET_TERMS = ("commune", "district", "village", "households", "total_households",
+                "households_no_signal", "households_weak", "households_uncovered",
+                "dead_villages", "villages_weak", "no_signal", "weak_signal", "reliable_signal",
+                "status", "existing_towers", "threshold")  # fmt: skip
+SHEET: dict[str, dict[str, str]] = {
+    "vi": {
+        **_terms("vi", *_SHEET_TERMS),
+        "title": "Phiếu lõm sóng di động cấp xã",
+        "index_title": "Phiếu lõm sóng di động cấp xã — danh mục",
+        "continued": "(tiếp theo)",
+        "legend_other": "Thôn/bản của xã khác",
+        "legend_rank": MAP["vi"]["legend_rank"],
+        "table_title": REPORT["vi"]["dead_table"],
+        "reason": "Nguyên nhân",
+        "fix": "Giải pháp",
+        "reason_terrain": "Địa hình che chắn",
+        "reason_distance": "Quá xa trạm",
+        "reason_sector": "Ngoài hướng anten",
+        "reason_sea": "Cách trạm qua biển",
+        "reason_no_tower": "Không có trạm trong tầm",
+        "fix_site": f"{_VI['proposed_site']} số {{k}}",
+        "fix_mast": "Nâng anten trạm {t} lên {m} m",
+        "fix_none": "Chưa có giải pháp",
+        "date": "Ngày lập",
+        "model": REPORT["vi"]["model"],
+        "rule": "Quy tắc phủ sóng",
+        "page": "Trang {i}/{n}",
+        "footer": REPORT["vi"]["footer"],
+        "unknown": "(không rõ)",
+        "file": "Tệp",
+        "pages": "Số trang",
+        "index_note": "{n} xã có thôn/bản lõm sóng hoặc sóng yếu, mỗi xã một phiếu (tệp PDF "
+                      "trong thư mục sheets/); {m} xã khác có sóng ở mọi thôn/bản.",
+        "index_none": "Không có xã nào có thôn/bản lõm sóng hoặc sóng yếu.",
+    },
+    "en": {
+        **_terms("en", *_SHEET_TERMS),
+        "title": "Mobile dead zones — commune sheet",
+        "index_title": "Mobile dead zones — commune sheets: index",
+        "continued": "(continued)",
+        "legend_other": "Villages of other communes",
+        "legend_rank": MAP["en"]["legend_rank"],
+        "table_title": REPORT["en"]["dead_table"],
+        "reason": "Reason",
+        "fix": "What would fix it",
+        "reason_terrain": "Blocked by terrain",
+        "reason_distance": "Too far from a tower",
+        "reason_sector": "Outside the antenna's sector",
+        "reason_sea": "Across the sea from a tower",
+        "reason_no_tower": "No tower in range",
+        "fix_site": f"{_EN['proposed_site']} no. {{k}}",
+        "fix_mast": "Raise tower {t}'s antenna to {m} m",
+        "fix_none": "No fix found",
+        "date": "Date",
+        "model": REPORT["en"]["model"],
+        "rule": "Coverage rule",
+        "page": "Page {i} of {n}",
+        "footer": REPORT["en"]["footer"],
+        "unknown": "(unknown)",
+        "file": "File",
+        "pages": "Pages",
+        "index_note": "{n} communes have villages with no or weak signal, one sheet each (PDF "
+                      "files in the sheets/ folder); {m} other communes have reliable signal in "
+                      "every village.",
+        "index_none": "No commune has a village with no or weak signal.",
     },
 }  # fmt: skip
 
@@ -542,6 +807,15 @@ def format_km(value: float | None, lang: str) -> str:
 def format_dbm(value: float | None, lang: str) -> str:
     """A power in whole dBm with a true minus sign (``−100``), as the map writes it."""
     return format_float(value, lang, digits=0).replace("-", "−")
+
+
+#: How each language writes a date: day first in Vietnamese (25/03/2026), ISO 8601 in English.
+_DATE_FORMATS: dict[str, str] = {"vi": "%d/%m/%Y", "en": "%Y-%m-%d"}
+
+
+def format_date(value: datetime.date, lang: str) -> str:
+    """A date as ``lang`` writes it: ``25/03/2026`` in vi, ``2026-03-25`` in en."""
+    return value.strftime(for_lang(_DATE_FORMATS, lang))
 
 
 def compass(bearing_deg: float, lang: str) -> str:

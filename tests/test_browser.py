@@ -3,8 +3,8 @@
 A reduced demo is run into a temporary folder with a hostile village name injected into its
 inputs; its ``map.html`` is served from a local HTTP server on 127.0.0.1 and opened in Debian's
 Chromium driven by Playwright. The CDN libraries the page loads (Leaflet, plugins, jQuery, …)
-are answered from npm packages (see ``browser_assets.py``): the machine has no other network,
-and any request that no rule knows fails the test.
+are answered from their npm packages (``lomsong.maps.assets``, see ``browser_assets.py``): the
+machine has no other network, and any request that no rule knows fails the test.
 
 Checked: no JavaScript error; every layer listed in the layer control by its Vietnamese name;
 clicking the numbered marker of rank 1 opens a popup with that site's figures from
@@ -13,8 +13,9 @@ its sector table; the hostile strings show as text and no dialog opens. Screensh
 ``outputs/browser/``: ``map.png`` (the whole map), ``rank1_popup.png``, ``hostile_tooltip.png``.
 
 Needs: Chromium (``apt-get install chromium``), the ``playwright`` package (its own browser
-download is never used) and npm. Without Chromium, Playwright or the npm packages the tests
-skip, saying why — and fail in CI (``CI=true``), where `make test` installs them.
+download is never used) and the map's npm packages in the user cache (``python -m
+lomsong.maps.assets``, run by ``make install``). Without Chromium, Playwright or the packages
+the tests skip, saying why — and fail in CI (``CI=true``), where `make test` installs them.
 """
 
 from __future__ import annotations
@@ -113,11 +114,9 @@ def server(run_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def assets() -> Path:
-    try:
-        return browser_assets.ensure_packages()
-    except (browser_assets.AssetError, OSError) as exc:
-        require(False, f"cannot fetch the map's JavaScript libraries from npm: {exc}")
-        raise
+    root, why_not = browser_assets.packages_root()
+    require(why_not is None, why_not or "")
+    return root
 
 
 class _Session:

@@ -16,7 +16,8 @@ from lomsong.report.files import RANKING_CSV_COLUMNS, VILLAGE_CSV_COLUMNS
 
 OUTPUTS = ["coverage.tif", "serving.tif", "planning.gpkg", "villages.csv", "ranking.csv",
            "map.html", "summary.json"]  # fmt: skip
-LAYERS = {"villages", "dead_zones", "towers", "candidates", "ranking", "rejects"}
+LAYERS = {"villages", "dead_zones", "towers", "candidates", "ranking", "backhaul", "rejects",
+          "layer_styles"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

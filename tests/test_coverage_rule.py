@@ -113,3 +113,39 @@ def test_indoors_the_building_loss_and_its_spread_raise_the_threshold():
     doc = inside.to_dict()
     assert doc["metric"]["4G"] == "RSRP" and doc["threshold_dbm"]["4G"] == -110.0
     assert doc["fade_margin_db"]["4G"] == pytest.approx(inside.fade_margin("4G"), abs=0.01)
+
+
+# --- ITM: its own location variability ---------------------------------------------------------
+Z_90 = 1.2815515655446004  # Q⁻¹(0.1)
+
+
+@pytest.mark.parametrize("p", [0.9, 0.5])
+def test_itm_levels_at_the_quantile_make_the_three_classes(p):
+    """Four hand-built 4G cells, median level and level at the 90 % location quantile (ITM's
+    own deviation y): A below the threshold at the median (no signal); B 5 dB above it with
+    y = 8 dB (weak at 90 %: 5 − 8 < 0); C 10 dB above, y = 4 (reliable: 6 dB); D 4 dB above
+    on flat ground, y = 1 dB — reliable with ITM's own σ_L (4 − 1 = 3 dB), weak with
+    P.1546's fade margin (4 − 7.05 < 0). At p = 0.5 nothing is weak."""
+    rule = CoverageRule(thresholds={"4G": THRESHOLD}, location_probability=p,
+                        sigma_db={"4G": 5.5})  # fmt: skip
+    median = np.array([[-115.0, -105.0, -100.0, -106.0]], dtype=np.float32)
+    at_q = median - np.array([[6.0, 8.0, 4.0, 1.0]], dtype=np.float32)
+    groups = {("", "4G"): median}
+    judged = rule.margins(median, groups, at_quantile=(0.9, at_q, {("", "4G"): at_q}))
+    assert judged["signal"].tolist() == [[False, True, True, True]]
+    if p == 0.9:
+        assert judged["reliable"].tolist() == [[False, False, True, True]]
+        # margin at p = q: the level at the quantile over the threshold
+        np.testing.assert_allclose(judged["margin"][0, 1:], [-3.0, 6.0, 3.0], atol=1e-5)
+    else:
+        assert judged["reliable"].tolist() == [[False, True, True, True]]
+        np.testing.assert_allclose(judged["margin"][0, 1:], [5.0, 10.0, 4.0], atol=1e-5)
+    # coverage probability Φ(m / σ_L), σ_L = y / Q⁻¹(0.1), whatever p
+    sigma = np.array([6.0, 8.0, 4.0, 1.0]) / Z_90
+    m = np.array([-5.0, 5.0, 10.0, 4.0])
+    from scipy.special import ndtr
+
+    np.testing.assert_allclose(judged["probability"][0], ndtr(m / sigma), atol=1e-5)
+    # the fade-margin path (closed-form models) calls D weak at 90 %
+    fade = rule.margins(median, groups)
+    assert bool(fade["reliable"][0, 3]) is (p == 0.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pytest
 from pyproj import CRS
 from shapely.geometry import Point
@@ -62,3 +63,24 @@ def test_require_crs_catches_metres_labelled_as_degrees() -> None:
     gdf = gpd.GeoDataFrame(geometry=[Point(108.8, 15.1), Point(586_000, 1_669_000)], crs=WGS84)
     with pytest.raises(InputError, match=r"not longitude/latitude degrees.*features 2\b"):
         require_crs(gdf, "hamlets.geojson")
+
+
+def test_utm_zone_is_the_one_pyproj_finds_for_the_point() -> None:
+    # utm_crs computes the zone; pyproj's database query (what it did before, ~0.2 s a call)
+    # must agree everywhere off the zone borders, both hemispheres, all longitudes
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+
+    for lon in np.arange(-179.3, 180.0, 2.5):  # never on a border (a multiple of 6°)
+        for lat in (-79.0, -33.3, -0.5, 0.5, 15.5, 21.0, 83.0):
+            infos = query_utm_crs_info(datum_name="WGS 84",
+                                       area_of_interest=AreaOfInterest(lon, lat, lon, lat))
+            codes = {int(i.code) for i in infos if " / UTM zone " in i.name
+                     and i.name.endswith("S") == (lat < 0)}  # fmt: skip
+            assert codes == {utm_crs(lon, lat).to_epsg()}, (lon, lat, codes)
+
+
+def test_a_point_on_a_zone_border_takes_the_western_zone() -> None:
+    assert utm_crs(108.0, 15.0).to_epsg() == 32648  # 102°–108° E is 48N
+    assert utm_crs(-180.0, 5.0).to_epsg() == 32601
+    assert utm_crs(180.0, -5.0).to_epsg() == 32760

@@ -11,6 +11,7 @@ Three layers of checks:
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import math
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
+from assertions import ITM_REFERENCE_DB
 from conftest import require
 
 from lomsong.propagation import _itm_cell, _itm_core, itm, itm_raster
@@ -44,11 +46,9 @@ RADIO = {
     "location": 50.0,
     "situation": 50.0,
 }
-CORE_ARGS = tuple(
-    RADIO[k]
-    for k in ("h_tx_m", "h_rx_m", "climate", "n0", "f_mhz", "pol", "epsilon", "sigma", "mdvar",
-              "time", "location", "situation")
-)  # fmt: skip
+#: 535 calls run through the NTIA ITM v1.4 C++ reference (see tests/test_itm.py)
+ITM_CASES = Path(__file__).resolve().parent / "data" / "itm_cases.csv"
+ITM_CASE_PFLS = Path(__file__).resolve().parent / "data" / "itm_cases_pfl.csv"
 
 
 def _utm_window(lon: float, lat: float, half_cells: int) -> tuple[Affine, tuple[float, float]]:
@@ -95,9 +95,12 @@ def danang() -> tuple[np.ndarray, Affine, tuple[float, float], int]:
     return z, tr, txy, n
 
 
-def _exact_dh_window(z: np.ndarray, row: int, col: int, radius_m: float) -> np.ndarray:
-    """The raster with Δh evaluated exactly at every sample (no interpolation)."""
-    r = RADIO
+def _exact_dh_window(
+    z: np.ndarray, row: int, col: int, radius_m: float, radio: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raster with Δh evaluated exactly at every sample (no interpolation): the windows at
+    the location median and at ``radio``'s location quantile."""
+    r = radio or RADIO
     return itm_raster._window(z, row, col, RES, radius_m, r["h_tx_m"], r["h_rx_m"], r["f_mhz"],
                               r["climate"], r["n0"], r["pol"], r["epsilon"], r["sigma"],
                               r["mdvar"], r["time"], r["location"], r["situation"], 10**9,
@@ -218,20 +221,72 @@ def test_cell_loss_equals_reference_on_random_paths() -> None:
                                         radio["situation"], z_g)  # fmt: skip
         d = pfl[0] * pfl[1]
         got = _itm_cell._cell_loss(kc, z_g, f, th0, th1, dl0, dl1, he0, he1, gamma_e, n_s, dh, d)
+        pair = _itm_cell._cell_loss_pair(kc, z_g, f, th0, th1, dl0, dl1, he0, he1, gamma_e, n_s,
+                                         dh, d)  # fmt: skip
         geo = [np.array([v]) for v in (th0, th1, dl0, dl1, he0, he1, 0.0, gamma_e, n_s, dh, d)]
-        batch = np.empty(1)
-        _itm_cell.cells_loss(1, *geo, batch, np.empty(1), np.empty(1), kc, z_g, f)
+        batch, batch_q = np.empty(1), np.empty(1)
+        _itm_cell.cells_loss(1, *geo, batch, batch_q, np.empty(1), np.empty(1), kc, z_g, f)
         if code >= 1000:
             assert math.isnan(got)
-            assert math.isnan(batch[0])
+            assert math.isnan(batch[0]) and math.isnan(batch_q[0])
             continue
         modes.add(mode)
         # same expressions up to the order of a few operations (a hoisted product, x^0.25 as
         # two square roots, one log for two knife edges): ~1e-13 dB measured
         assert got == pytest.approx(loss, abs=1e-9)
-        # the batch: polynomial exp/log/cbrt (~1e-14 relative): ≤ 2e-12 dB measured
-        assert batch[0] == pytest.approx(loss, abs=1e-9)
+        # the batch: polynomial exp/log/cbrt (~1e-14 relative): ≤ 2e-12 dB measured; its
+        # quantile output is the loss at the given quantiles, its median output the loss with
+        # the location at 50 % (time, situation and mode unchanged)
+        median = _itm_core._p2p_core(pfl, *args[:10], 50.0, args[11])[1]
+        assert batch_q[0] == pytest.approx(loss, abs=1e-9)
+        assert pair[1] == pytest.approx(loss, abs=1e-9)
+        assert batch[0] == pytest.approx(median, abs=1e-9)
+        assert pair[0] == pytest.approx(median, abs=1e-9)
     assert modes == {1, 2, 3}  # line of sight, diffraction, troposcatter all exercised
+
+
+def test_pair_is_the_ntia_reference_at_location_quantiles() -> None:
+    """The pair's quantile output is the NTIA ITM v1.4 C++ reference's loss (tests/data/
+    itm_cases.csv) at that call's time, location and situation quantiles, in every mode of
+    variability — broadcast (mdvar 3, the engine's) at 18 non-median location quantiles
+    among them; its median output is the reference core with the location at 50 %."""
+    with ITM_CASES.open() as fh:
+        rows = [r for r in csv.DictReader(line for line in fh if not line.startswith("#"))
+                if r["fn"] == "p2p_tls" and int(r["code"]) < 1000]  # fmt: skip
+    pfls = [np.array([float(v) for v in line.split(",")])
+            for line in ITM_CASE_PFLS.read_text().splitlines()]  # fmt: skip
+    names = ("h_tx_m", "h_rx_m", "climate", "n0", "f_mhz", "pol", "epsilon", "sigma", "mdvar",
+             "time", "location", "situation")  # fmt: skip
+    checked = broadcast = 0
+    for r in rows:
+        kw = {k: float(r[k]) for k in names}
+        for k in ("climate", "pol", "mdvar"):
+            kw[k] = int(kw[k])
+        pfl = pfls[int(r["profile"])]
+        args = tuple(kw[k] for k in names)
+        out = _itm_core._p2p_core(pfl, *args)
+        th0, th1, dl0, dl1, he0, he1, n_s, dh = out[4:12]
+        f = kw["f_mhz"]
+        z_g, _, _ = _itm_core._ground(f, 0.0, kw["n0"], kw["pol"], kw["epsilon"], kw["sigma"])
+        gamma_e = _itm_core._GAMMA_A * (1.0 - 0.04665 * math.exp(n_s / 179.3))
+        kc = _itm_cell._tower_constants(f, kw["h_tx_m"], kw["h_rx_m"], kw["climate"],
+                                        kw["mdvar"], kw["time"], kw["location"],
+                                        kw["situation"], z_g)  # fmt: skip
+        d = pfl[0] * pfl[1]
+        geo = [np.array([v]) for v in (th0, th1, dl0, dl1, he0, he1, 0.0, gamma_e, n_s, dh, d)]
+        med, q = np.empty(1), np.empty(1)
+        _itm_cell.cells_loss(1, *geo, med, q, np.empty(1), np.empty(1), kc, z_g, f)
+        pair = _itm_cell._cell_loss_pair(kc, z_g, f, th0, th1, dl0, dl1, he0, he1, gamma_e, n_s,
+                                         dh, d)  # fmt: skip
+        ref = float(r["loss_db"])  # the C++ reference, stored to 1e-6 dB
+        assert q[0] == pytest.approx(ref, abs=ITM_REFERENCE_DB)
+        assert pair[1] == pytest.approx(ref, abs=ITM_REFERENCE_DB)
+        median = _itm_core._p2p_core(pfl, *args[:10], 50.0, args[11])[1]
+        assert med[0] == pytest.approx(median, abs=1e-9)
+        assert pair[0] == pytest.approx(median, abs=1e-9)
+        checked += 1
+        broadcast += kw["mdvar"] % 10 == 3 and kw["location"] != 50.0
+    assert checked >= 250 and broadcast >= 15  # a truncated data file fails here
 
 
 def test_batch_equals_scalar_on_engine_like_geometry() -> None:
@@ -245,23 +300,33 @@ def test_batch_equals_scalar_on_engine_like_geometry() -> None:
            rng.uniform(2, 30, n), (rng.random(n) < 0.5).astype(float),
            rng.uniform(0.8, 1.2, n) / 8.5e6, np.full(n, 320.0), rng.uniform(10, 200, n),
            rng.uniform(1e3, 3e4, n)]  # fmt: skip
-    for f, h_tx, mdvar, q in ((900.0, 30.0, 12, 50.0), (2100.0, 45.0, 1, 90.0),
-                              (150.0, 100.0, 23, 10.0)):  # fmt: skip
+    # (f, h_tx, mdvar, time, location): the medians; the engine's broadcast mode at the 90 %
+    # and 99 % location quantiles (the vectorised pair); other modes and time quantiles
+    for f, h_tx, mdvar, t, loc in ((900.0, 30.0, 12, 50.0, 50.0), (1800.0, 30.0, 3, 50.0, 90.0),
+                                   (2100.0, 45.0, 3, 50.0, 99.0), (2100.0, 45.0, 1, 90.0, 50.0),
+                                   (150.0, 100.0, 23, 10.0, 70.0)):  # fmt: skip
         z_g, _, _ = _itm_core._ground(f, 0.0, 301.0, 1, 15.0, 0.005)
-        kc = _itm_cell._tower_constants(f, h_tx, 1.5, 5, mdvar, q, 50.0, 50.0, z_g)
+        kc = _itm_cell._tower_constants(f, h_tx, 1.5, 5, mdvar, t, loc, 50.0, z_g)
         arrays = [a.copy() for a in geo]
-        got = np.empty(n)
-        _itm_cell.cells_loss(n, *arrays, got, np.empty(n), np.empty(n), kc, z_g, f)
+        got_median, got = np.empty(n), np.empty(n)
+        _itm_cell.cells_loss(n, *arrays, got_median, got, np.empty(n), np.empty(n), kc, z_g, f)
         want = np.empty(n)
+        want_median = np.empty(n)
         for i in range(n):
             g = tuple(a[i] for a in geo[:6])
             if geo[6][i]:
                 g = _itm_cell._smooth_geometry(geo[4][i], geo[5][i], 1.0 / geo[7][i],
                                                geo[9][i], geo[10][i])  # fmt: skip
+            want_median[i] = _itm_cell._cell_loss_pair(kc, z_g, f, *g, geo[7][i], geo[8][i],
+                                                       geo[9][i], geo[10][i])[0]  # fmt: skip
             want[i] = _itm_cell._cell_loss(kc, z_g, f, *g, geo[7][i], geo[8][i], geo[9][i],
                                            geo[10][i])  # fmt: skip
         assert np.isfinite(want).all()
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(got_median, want_median, rtol=0, atol=1e-9)
+        if mdvar == 3 and loc > 50.0:  # ITM's own location deviation: ≥ 0, up to ~10 dB × z
+            dev = got - got_median
+            assert (dev >= 0).all() and dev.max() > 5.0
 
 
 # --- the raster engine -------------------------------------------------------------------------
@@ -320,12 +385,24 @@ def test_point_loss_is_the_reference_on_the_straight_profile(danang) -> None:
     assert got == pytest.approx(itm.p2p_tls(pfl, **RADIO).loss_db, abs=1e-9)
 
 
-def test_raster_with_exact_delta_h_is_itm_on_each_ray_profile(danang) -> None:
+#: The engine's variability mode (broadcast, mdvar 3) at the 90 % location quantile, time and
+#: situation at 50 % (lomsong.defaults.ITM_DEFAULTS with the default location probability).
+BROADCAST_90 = dict(RADIO, mdvar=3, location=90.0)
+
+
+@pytest.mark.parametrize(("radio", "which"), [(RADIO, 1), (BROADCAST_90, 0), (BROADCAST_90, 1)])
+def test_raster_with_exact_delta_h_is_itm_on_each_ray_profile(danang, radio, which) -> None:
     """The incremental evaluation changes the cost, not the result: each cell's loss is the exact
-    ITM of the ray prefix that reaches it (receiver ground at the cell centre)."""
+    ITM of the ray prefix that reaches it (receiver ground at the cell centre) — both windows
+    of the pair: the location median (``which`` 0) and the location quantile (1)."""
     z, _, _, n = danang
     radius = 4000.0
-    win = _exact_dh_window(z, n, n, radius)
+    win = _exact_dh_window(z, n, n, radius, radio)[which]
+    args = tuple(radio[k] for k in ("h_tx_m", "h_rx_m", "climate", "n0", "f_mhz", "pol",
+                                    "epsilon", "sigma", "mdvar", "time", "location",
+                                    "situation"))  # fmt: skip
+    if which == 0:
+        args = (*args[:10], 50.0, args[11])
     R = win.shape[0] // 2
     q = itm_raster._RAY_DENSITY
     ext = itm_raster._extents(z, n, n, R, q, RES, radius)
@@ -342,7 +419,7 @@ def test_raster_with_exact_delta_h_is_itm_on_each_ray_profile(danang) -> None:
             dr, dc, off = _ray_cell(direction, m, k, q * R)
             prof.append(float(_elev_minor(z, n + dr, n + dc, direction, off)))
         prof[-1] = float(z[n + dr, n + dc])
-        r = _itm_core._p2p_loss(np.array([t, s, *prof]), *CORE_ARGS)
+        r = _itm_core._p2p_loss(np.array([t, s, *prof]), *args)
         diff.append(abs(float(win[R + dr, R + dc]) - r[1]))
     diff = np.array(diff)
     # float32 output: ~1e-5 dB. A few cells may differ more: where 0.9 × a horizon distance
@@ -356,7 +433,7 @@ def test_raster_with_exact_delta_h_is_itm_on_each_ray_profile(danang) -> None:
 def test_delta_h_interpolation_error_is_small(danang) -> None:
     z, _, _, n = danang
     radius = 6000.0
-    exact = _exact_dh_window(z, n, n, radius)
+    exact = _exact_dh_window(z, n, n, radius)[1]
     approx = itm_raster.itm_loss_window(z, n, n, res_m=RES, max_radius_m=radius, **RADIO)
     ok = np.isfinite(exact)
     assert (np.isfinite(approx) == ok).all()

@@ -36,7 +36,7 @@ def _notebooks() -> list[Path]:
 def test_notebooks_are_stored_without_outputs() -> None:
     assert [p.name for p in _notebooks()] == [
         "01_quickstart.ipynb", "02_dead_zones.ipynb", "03_site_ranking.ipynb",
-        "04_batch_rerun.ipynb",
+        "04_batch_rerun.ipynb", "05_field_evidence.ipynb",
     ]  # fmt: skip
     for path in _notebooks():
         nb = nbformat.read(path, as_version=4)

@@ -310,3 +310,58 @@ def test_an_area_without_crs_is_refused_by_name(tmp_path: Path) -> None:
     naive = gpd.GeoDataFrame(geometry=[box(108.4, 15.4, 108.5, 15.5)])
     with pytest.raises(InputError, match=r"<area>: has no CRS"):
         read_terrain(tile, area=naive)
+
+
+#: Heights of one source cell resampled through two interpolated meshes (the crop's and the
+#: whole tile's): each places the cell centre within 0.01 source cell (the mesh tolerance) of
+#: the exact position, so on slopes of up to ~100 % (30 m per 30 m cell) they differ by < 1 cm.
+MESH_TOLERANCE_M = 0.01
+#: GDAL's warper places cell centres with its own approximate transformer, to 1/8 of a source
+#: cell (its default): up to ~4 m apart on the steepest SRTM slopes of Đà Nẵng and Hải Phòng;
+#: typically a few centimetres.
+GDAL_PLACEMENT_M = (0.05, 1.0, 4.0)  # median, 99th percentile, max
+
+
+@pytest.mark.parametrize("name", ["srtm_danang.tif", "srtm_haiphong.tif"])
+def test_cropped_reading_gives_the_heights_of_the_whole_tile(name: str) -> None:
+    # the crop (area + radius, read and resampled alone) against the whole DEM resampled onto
+    # the same grid lines: the same cells, the same heights
+    path = SHARED_DATA / "danang_lora" / name
+    require(path.exists(), f"shared data not found at {path}")
+    full = read_terrain(path)
+    with rasterio.open(path) as src:
+        b = src.bounds
+    lon, lat = (b.left + b.right) / 2, (b.bottom + b.top) / 2
+    area = gpd.GeoDataFrame(geometry=[box(lon - 0.03, lat - 0.02, lon + 0.02, lat + 0.03)],
+                            crs="EPSG:4326")  # fmt: skip
+    crop = read_terrain(path, area=area, max_radius_km=2.0)
+    assert crop.crs == full.crs and crop.res == full.res
+    assert crop.data.size < full.data.size / 4
+    col = (crop.transform.c - full.transform.c) / full.res
+    row = (full.transform.f - crop.transform.f) / full.res
+    assert col == pytest.approx(round(col), abs=1e-6) and row == pytest.approx(round(row), abs=1e-6)
+    r0, c0 = round(row), round(col)
+    same = full.data[r0 : r0 + crop.shape[0], c0 : c0 + crop.shape[1]]
+    assert np.isfinite(crop.data).all() and np.isfinite(same).all()
+    assert np.abs(crop.data - same).max() < MESH_TOLERANCE_M
+
+
+@pytest.mark.parametrize("name", ["srtm_danang.tif", "srtm_haiphong.tif"])
+def test_resampling_agrees_with_gdals_bilinear_warp(name: str) -> None:
+    from rasterio.warp import Resampling, reproject
+
+    path = SHARED_DATA / "danang_lora" / name
+    require(path.exists(), f"shared data not found at {path}")
+    grid = read_terrain(path)
+    ref = np.full(grid.shape, np.nan, dtype=np.float32)
+    with rasterio.open(path) as src:
+        reproject(src.read(1).astype(np.float32), ref, src_transform=src.transform,
+                  src_crs=src.crs, src_nodata=-32768, dst_transform=grid.transform,
+                  dst_crs=grid.crs.to_wkt(), dst_nodata=np.nan,
+                  resampling=Resampling.bilinear)  # fmt: skip
+    both = np.isfinite(grid.data) & np.isfinite(ref)
+    # the tile's footprint (its edges are NaN in both, but for a few edge cells)
+    assert (np.isfinite(grid.data) != np.isfinite(ref)).sum() < 0.001 * both.sum()
+    d = np.abs(grid.data - ref)[both]
+    median, p99, worst = GDAL_PLACEMENT_M
+    assert np.median(d) < median and np.percentile(d, 99) < p99 and d.max() < worst

@@ -14,9 +14,12 @@ from lomsong.text import (
     COMPASS,
     MAP,
     PLOT,
+    QGIS,
     REPORT,
     SENTENCES,
+    SHEET,
     TERMS,
+    VALIDATION,
     compass,
     for_lang,
     format_dbm,
@@ -27,7 +30,8 @@ from lomsong.text import (
 )
 
 PACKAGE = Path(text.__file__).resolve().parent
-TEMPLATES = {"TERMS": TERMS, "MAP": MAP, "REPORT": REPORT, "SENTENCES": SENTENCES, "PLOT": PLOT}
+TEMPLATES = {"TERMS": TERMS, "MAP": MAP, "REPORT": REPORT, "SENTENCES": SENTENCES, "PLOT": PLOT,
+             "SHEET": SHEET, "QGIS": QGIS, "VALIDATION": VALIDATION}
 TABLES = {**TEMPLATES, "COMPASS": COMPASS}
 
 
@@ -80,7 +84,7 @@ def test_sentences_fill_without_leftovers() -> None:
 def test_shared_terms_are_used_as_defined() -> None:
     """A table key named like a shared term shows that term, word for word."""
     for lang in defaults.LANGS:
-        for name in ("MAP", "REPORT"):
+        for name in ("MAP", "REPORT", "SHEET", "QGIS", "VALIDATION"):
             table = TEMPLATES[name][lang]
             for key in set(table) & set(TERMS[lang]):
                 assert table[key] == TERMS[lang][key], (name, lang, key)

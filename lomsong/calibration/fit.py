@@ -1,5 +1,11 @@
 """Calibrate a path-loss model against measured signal levels (drive tests, LoRaWAN uplinks).
 
+This module fits the *absolute* calibration of paths from known transmitters of unknown power
+(one CSV of paths: ``lomsong calibrate MEASUREMENTS.csv``). Walk tests of a project's own
+network — offsets per operator × technology relative to the project's prediction, no-service
+rows censored — are fitted by :mod:`lomsong.calibration.censored`
+(``lomsong calibrate --project P.toml EVIDENCE...``).
+
 Model
 -----
 A measurement is a received level ``rssi`` (dBm) on the path from a known transmitter ``tx`` to a

@@ -43,7 +43,7 @@ import numpy as np
 import zstandard
 
 from lomsong._version import code_digest
-from lomsong.coverage.types import TowerPrediction
+from lomsong.coverage.types import LossWindow, TowerPrediction
 from lomsong.grid import Grid
 
 __all__ = ["TowerCache", "ENGINE_SOURCES", "engine_digest"]
@@ -58,7 +58,7 @@ ENGINE_SOURCES = ("propagation", "coverage/engine.py", "coverage/pruning.py", "c
                   "coverage/types.py", "grid.py", "defaults.py", "constants.py",
                   "errors.py", "_version.py")  # fmt: skip
 #: Bump whenever the entry format changes (part of the key too).
-_FORMAT = "zstd-planes-2"
+_FORMAT = "zstd-planes-3"
 COMPOSITE = "composite.npz"
 _NAN_Q = np.int16(-32768)
 #: A cell the prediction skipped (−inf: certainly below the composite, see predict_tower).
@@ -136,15 +136,42 @@ class TowerCache:
             "xy": [round(geom.x, 3), round(geom.y, 3)],
         }
         if settings.get("calibration") is not None:
-            # the engine reads the tower's own offset and slope (its id's, or the mean's)
+            # the engine reads the tower's own offset and slope (its id's, or the mean's), and
+            # under a walk-test calibration its operator's (types.CalibrationFit.group_terms)
             payload["tower_id"] = str(tower.get("tower_id", ""))
+            payload["operator"] = str(tower.get("operator", ""))
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    @staticmethod
+    def window_key(
+        tower: Mapping, *, terrain_digest: str, settings: Mapping, own: bool = False
+    ) -> str:
+        """Content key of one antenna position's loss window (:class:`LossWindow`), shared by
+        the co-sited cells of one height and carrier: the position, height and frequency, the
+        terrain, the model and its parameters. ``own``: the window is the cell's alone (a
+        closed-form model under a calibration, whose distance correction enters its loss
+        table): its whole :meth:`key`."""
+        if own:
+            return TowerCache.key(tower, terrain_digest=terrain_digest, settings=settings)
+        geom = tower["geometry"]
+        payload = {
+            "engine": engine_digest(),
+            "format": _FORMAT,
+            "kind": "window",
+            "terrain": terrain_digest,
+            "settings": {k: settings[k] for k in sorted(settings) if k != "calibration"},
+            "height_m": round(float(tower["height_m"]), 6),
+            "freq_mhz": round(float(tower["freq_mhz"]), 6),
+            "xy": [round(geom.x, 3), round(geom.y, 3)],
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
 
-    def get(self, key: str) -> TowerPrediction | None:
-        """The stored prediction, or None when absent or corrupt (then it is deleted)."""
+    def get(self, key: str) -> TowerPrediction | LossWindow | None:
+        """The stored prediction or loss window (what :meth:`put` stored), or None when absent
+        or corrupt (then it is deleted)."""
         with self._lock:
             self.used.add(key)
         path = self._path(key)
@@ -155,14 +182,23 @@ class TowerCache:
         try:
             # open the file ourselves: np.load leaks its handle when the zip is corrupt
             with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
-                packed = z["packed"]
+                packed = [z[name] for name in ("packed", "packed_q") if name in z.files]
                 shape = tuple(int(v) for v in z["shape"])
                 origin = z["origin"]
                 digest = str(z["sha256"])
-            q, power = _unpack(packed.tobytes(), shape)
-            if hashlib.sha256(q.tobytes()).hexdigest() != digest:
+                kind = str(z["kind"])
+            h = hashlib.sha256()
+            arrays = []
+            for data in packed:
+                q, arr = _unpack(data.tobytes(), shape)
+                h.update(q.tobytes())
+                # a loss window is stored negated: a skipped cell (+inf) is the power's −inf
+                arrays.append(-arr if kind == "loss" else arr)
+            if h.hexdigest() != digest:
                 raise ValueError("checksum mismatch")
-            pred = TowerPrediction(int(origin[0]), int(origin[1]), power)
+            second = arrays[1] if len(arrays) > 1 else None
+            cls = LossWindow if kind == "loss" else TowerPrediction
+            pred = cls(int(origin[0]), int(origin[1]), arrays[0], second)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError,
                 zstandard.ZstdError) as exc:  # fmt: skip
             logger.warning("cache entry %s is corrupt (%s): recomputing", path.name, exc)
@@ -175,22 +211,36 @@ class TowerCache:
             self.hits += 1
         return pred
 
-    def put(self, key: str, pred: TowerPrediction) -> None:
-        """Store atomically: a temporary file in the same folder, then a rename."""
+    def put(self, key: str, pred: TowerPrediction | LossWindow) -> None:
+        """Store atomically: a temporary file in the same folder, then a rename. A
+        :class:`LossWindow` (the unit :func:`~lomsong.coverage.predict.predict` stores: one per
+        antenna position, height and carrier) or a :class:`TowerPrediction`, with its second
+        array (the location quantile's) when it has one."""
         self.used.add(key)
         # centi-dB in int16 (±327 dB, 0.005 dB rounding), compressed: an entry is a few MB
         # instead of 16 MB at 30 km / 30 m; NaN (outside the radius) is the int16 minimum, a
-        # skipped cell (−inf) the next value
-        power = np.ascontiguousarray(pred.power, dtype=np.float32)
-        q = np.empty(power.shape, dtype=np.int16)
-        _quantise(power.reshape(-1), q.reshape(-1))
-        packed = np.frombuffer(_pack(q), dtype=np.uint8)
-        self._atomic_npz(
-            self._path(key),
-            {"packed": packed, "shape": np.array(q.shape, dtype=np.int64),
-             "origin": np.array([pred.row0, pred.col0], dtype=np.int64),
-             "sha256": np.array(hashlib.sha256(q.tobytes()).hexdigest())},
-        )  # fmt: skip
+        # skipped cell (−inf power, +inf loss: losses are stored negated) the next value
+        if isinstance(pred, LossWindow):
+            kind, origin, arrays = "loss", (pred.row, pred.col), (pred.loss, pred.loss_q)
+        else:
+            kind, origin, arrays = "power", (pred.row0, pred.col0), (pred.power, pred.power_q)
+        h = hashlib.sha256()
+        doc: dict[str, np.ndarray] = {}
+        for name, arr in zip(("packed", "packed_q"), arrays, strict=True):
+            if arr is None:
+                continue
+            a = np.ascontiguousarray(arr, dtype=np.float32)
+            if kind == "loss":
+                a = -a
+            q = np.empty(a.shape, dtype=np.int16)
+            _quantise(a.reshape(-1), q.reshape(-1))
+            h.update(q.tobytes())
+            doc[name] = np.frombuffer(_pack(q), dtype=np.uint8)
+            doc["shape"] = np.array(q.shape, dtype=np.int64)
+        doc["origin"] = np.array(origin, dtype=np.int64)
+        doc["kind"] = np.array(kind)
+        doc["sha256"] = np.array(h.hexdigest())
+        self._atomic_npz(self._path(key), doc)
 
     # -- the composite of the previous run ------------------------------------------------------
     def save_composite(
@@ -199,22 +249,35 @@ class TowerCache:
         best: np.ndarray,
         serving: np.ndarray,
         groups: dict[tuple[str, str], np.ndarray],
+        *,
+        best_q: np.ndarray | None = None,
+        groups_q: dict[tuple[str, str], np.ndarray] | None = None,
+        window_keys: list[str] | tuple[str, ...] = (),
     ) -> None:
-        """Store the best-server composite with the tower keys in serving-index order."""
-        arrays = {"best": best, "serving": serving, "keys": np.array(keys, dtype=str)}
+        """Store the best-server composite with the tower keys in serving-index order (and
+        the composites at the location quantile, and the keys of the loss windows they were
+        made of: a rerun that starts from this composite keeps those entries)."""
+        arrays = {"best": best, "serving": serving, "keys": np.array(keys, dtype=str),
+                  "window_keys": np.array(sorted(set(window_keys)), dtype=str)}  # fmt: skip
         for (op, tech), arr in groups.items():
             arrays[f"group\x1f{op}\x1f{tech}"] = arr
+        if best_q is not None:
+            arrays["best_q"] = best_q
+        for (op, tech), arr in (groups_q or {}).items():
+            arrays[f"groupq\x1f{op}\x1f{tech}"] = arr
         arrays["crc32"] = np.array(_crc32(arrays))
         self._atomic_npz(self.folder / COMPOSITE, arrays)
 
     def load_composite(
         self, keys: list[str], shape: tuple[int, int], *, groups: bool
-    ) -> tuple[np.ndarray, np.ndarray, dict[tuple[str, str], np.ndarray], set[int]] | None:
+    ) -> tuple | None:
         """The previous composite when every tower it holds is still here, unchanged.
 
-        Returns ``(best, serving, groups, indices)`` re-indexed to ``keys``' order, where
-        ``indices`` are the towers already merged; None when a tower was removed or changed
-        (then the composite must be rebuilt from the per-tower entries), or on any mismatch.
+        Returns ``(best, serving, groups, indices, best_q, groups_q)`` re-indexed to ``keys``'
+        order, where ``indices`` are the towers already merged (``best_q`` None and
+        ``groups_q`` empty when stored without a location quantile); None when a tower was
+        removed or changed (then the composite must be rebuilt from the entries), or on any
+        mismatch.
         """
         path = self.folder / COMPOSITE
         if not path.exists():
@@ -235,6 +298,10 @@ class TowerCache:
             tuple(name.split("\x1f")[1:]): arr for name, arr in arrays.items()
             if name.startswith("group\x1f")
         }  # fmt: skip
+        groups_q = {
+            tuple(name.split("\x1f")[1:]): arr for name, arr in arrays.items()
+            if name.startswith("groupq\x1f")
+        }  # fmt: skip
         if best.shape != tuple(shape) or (groups and not group_arrays and old):
             return None
         # match old towers to new ones by key; identical towers pair up in order
@@ -249,7 +316,9 @@ class TowerCache:
         merged = {int(i) for i in remap[:-1]}
         serving = remap[np.where(serving < 0, len(old), serving)]
         self.used.update(old)
-        return best, serving.astype(np.int32), group_arrays if groups else {}, merged
+        self.used.update(str(k) for k in arrays.get("window_keys", ()))
+        return (best, serving.astype(np.int32), group_arrays if groups else {}, merged,
+                arrays.get("best_q"), groups_q if groups else {})  # fmt: skip
 
     def _atomic_npz(
         self, path: Path, arrays: dict[str, np.ndarray], *, compress: bool = False

@@ -130,8 +130,11 @@ def dead_zones(
     villages = match_crs(villages, grid.crs, "<villages>")
     households = match_crs(households, grid.crs, "<households>")
     techs = signal.towers["tech"].astype(str).tolist() if "tech" in signal.towers else []
+    # ITM: the best levels at the location quantile too (its own location variability)
+    at_q = signal.at_quantile()
     judged = rule.margins(grid.data, signal.groups,
-                          serving_tech=(signal.serving.data, techs) if techs else None)  # fmt: skip
+                          serving_tech=(signal.serving.data, techs) if techs else None,
+                          at_quantile=at_q)  # fmt: skip
     hh = households.copy()
     # one unit for the whole run: the points of a village with a census count sum to it (the
     # points say where, the census how many) — read_households(villages=...) does it already;
@@ -155,7 +158,9 @@ def dead_zones(
     operators = sorted({op for op, _ in signal.groups}) if by_operator else []
     for op in operators:
         mine = {k: g for k, g in signal.groups.items() if k[0] == op}
-        reliable = rule.margins(grid.data, mine)["reliable"]
+        mine_q = None if at_q is None else (
+            at_q[0], at_q[1], {k: g for k, g in at_q[2].items() if k[0] == op})
+        reliable = rule.margins(grid.data, mine, at_quantile=mine_q)["reliable"]
         sums[f"op:{op}"] = weight * _sample_mask(grid, reliable, x, y)
     by_village = pd.DataFrame({"village_id": hh["village_id"], **sums}).groupby("village_id").sum()
     v = villages.copy()

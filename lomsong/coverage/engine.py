@@ -4,8 +4,9 @@ Service level (dBm) at receiver height = EIRP (dBm) + service offset (dB) + ante
 relative to boresight (dB, ≤ 0) − path loss (dB), in the tower's technology's own quantity:
 2G RxLev, 3G RSCP, 4G RSRP, 5G SS-RSRP (the offset from the total power:
 :func:`lomsong.coverage.pruning.tower_params`, :mod:`lomsong.propagation.service`). Under a
-calibration the fitted offset replaces EIRP + service offset: it was fitted on measured levels,
-which are already in the measured quantity. Path loss is ITM
+calibration fitted per transmitter (absolute) the fitted offset replaces EIRP + service offset:
+it was fitted on measured levels, which are already in the measured quantity; under one fitted
+per operator/technology on walk tests (relative) the offset is added to it. Path loss is ITM
 (:mod:`lomsong.propagation.itm_raster`) or the closed-form model's distance loss plus knife-edge
 diffraction over the dominant terrain obstacle of the profile (:mod:`lomsong.propagation.paths`).
 """
@@ -20,8 +21,15 @@ from typing import Any
 import numpy as np
 
 from lomsong.coverage.pruning import pruning_mask, tower_params
-from lomsong.coverage.types import CalibrationResult, TowerPrediction
-from lomsong.defaults import ENVIRONMENT, ITM_DEFAULTS, MAX_RADIUS_KM, RX_HEIGHT_M
+from lomsong.coverage.types import CalibrationResult, LossWindow, TowerPrediction
+from lomsong.defaults import (
+    ENVIRONMENT,
+    ITM_DEFAULTS,
+    ITM_SIGMA_LOCATION,
+    LOCATION_PROBABILITY,
+    MAX_RADIUS_KM,
+    RX_HEIGHT_M,
+)
 from lomsong.errors import LomsongError, ModelValidityWarning, log_warning
 from lomsong.grid import Grid
 from lomsong.propagation import antennas, itm_raster, models, paths
@@ -30,6 +38,10 @@ from lomsong.propagation.paths import half_width
 __all__ = [
     "RASTER_MODELS",
     "predict_tower",
+    "window_loss",
+    "cell_prediction",
+    "tower_cell",
+    "itm_location_quantile",
     "path_loss_points",
     "received_power_points",
     "validity_notes",
@@ -196,34 +208,160 @@ def _loss_table(
 
 
 def _calibrated(
-    calibration: CalibrationResult, tower_id: str, table: np.ndarray, step: float
+    calibration: CalibrationResult, tower: Mapping, eirp: float, table: np.ndarray, step: float
 ) -> tuple[float, np.ndarray]:
-    """(offset, loss table + c(d)) of a tower under a fitted calibration."""
-    fit = calibration.fit
-    offset = float(fit.offsets_db.get(tower_id, fit.mean_offset_db))
+    """(EIRP term, loss table + c(d)) of a tower under a fitted calibration (either kind:
+    :meth:`~lomsong.coverage.types.CalibrationFit.service_eirp_dbm`)."""
     d_km = np.maximum(np.arange(len(table)) * step, step) / 1000.0
-    # received = offset − L − c(d)  ⇒  L + c(d) = offset − received
-    return offset, offset - calibration.received_dbm(table, d_km, tx_id=tower_id)
+    return (
+        calibration.service_eirp_dbm(eirp, tower),
+        table + calibration.extra_loss_db(d_km, tower),
+    )
 
 
 def _calibrated_window(
-    calibration: CalibrationResult, tower: Mapping, loss: np.ndarray, res: float
+    calibration: CalibrationResult, tower: Mapping, eirp: float, loss: np.ndarray, res: float
 ) -> tuple[float, np.ndarray]:
-    """(offset, loss + c(d)) on a loss window: the distance correction cell by cell."""
-    tower_id = str(tower.get("tower_id", ""))
-    fit = calibration.fit
-    offset = float(fit.offsets_db.get(tower_id, fit.mean_offset_db))
+    """(EIRP term, loss + c(d)) on a loss window: the distance correction cell by cell."""
     R = loss.shape[0] // 2
     off = (np.arange(loss.shape[0]) - R) * res
     d_km = np.maximum(np.hypot(off[None, :], off[:, None]), res / 2) / 1000.0
-    return offset, (offset - calibration.received_dbm(loss, d_km, tx_id=tower_id)).astype(
-        np.float32
-    )
+    corrected = loss + calibration.extra_loss_db(d_km, tower)
+    return calibration.service_eirp_dbm(eirp, tower), corrected.astype(np.float32)
 
 
 def _check_model(model: str) -> None:
     if model not in RASTER_MODELS:
         raise LomsongError(f"unknown model {model!r}; use one of {', '.join(RASTER_MODELS)}")
+
+
+def itm_location_quantile(location_probability: float) -> float:
+    """The location quantile (0.5-1) at which the engine evaluates ITM beside its median.
+
+    The run's location probability p when p > 0.5; at p = 0.5 (the median)
+    :data:`~lomsong.defaults.ITM_SIGMA_LOCATION`, only to read each cell's location
+    variability (the coverage probability): the classes at p = 0.5 use the median alone.
+    """
+    p = float(location_probability)
+    return p if p > 0.5 else float(ITM_SIGMA_LOCATION)
+
+
+def tower_cell(tower: Mapping, terrain: Grid) -> tuple[int, int] | None:
+    """The terrain cell (row, col) of a tower's antenna; None outside the grid."""
+    rows, cols = terrain.rowcol(tower["geometry"].x, tower["geometry"].y)
+    row, col = int(rows), int(cols)
+    if not terrain.inside(np.array(row), np.array(col)):
+        return None
+    return row, col
+
+
+def window_loss(
+    tower: Mapping,
+    terrain: Grid,
+    *,
+    model: str = "hata",
+    environment: str = ENVIRONMENT,
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+    location_probability: float = LOCATION_PROBABILITY,
+    calibration: CalibrationResult | None = None,
+    skip: np.ndarray | None = None,
+) -> LossWindow | None:
+    """Path loss (dB) of a tower's antenna position on its window: what its co-sited cells of
+    the same height and carrier share.
+
+    ITM: the median and the location quantile :func:`itm_location_quantile` of
+    ``location_probability`` in one pass (:func:`~lomsong.propagation.itm_raster.itm_loss_pair`,
+    :data:`~lomsong.defaults.ITM_DEFAULTS`: broadcast mode, time and situation at 50 %). The
+    closed-form models: their distance loss plus knife-edge diffraction, no quantile (the rule's
+    fade margin); under a ``calibration`` their distance correction enters the loss table, so
+    such a window is the tower's own (``calibration`` is ignored for ITM: it is applied per cell
+    by :func:`cell_prediction`).
+
+    ``skip``: cells not to evaluate (ITM only; +inf in both windows), see
+    :func:`~lomsong.coverage.pruning.pruning_mask`. None when the antenna stands outside the
+    terrain grid.
+    """
+    _check_model(model)
+    cell = tower_cell(tower, terrain)
+    if cell is None:
+        return None
+    row, col = cell
+    f_mhz, h_tx, eirp = tower_params(tower)
+    res = terrain.res
+    max_m = max_radius_km * 1000.0
+    if model == "itm":
+        q = itm_location_quantile(location_probability)
+        loss, loss_q = itm_raster.itm_loss_pair(
+            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
+            h_rx_m=rx_height_m, f_mhz=f_mhz, **{**ITM_DEFAULTS, "location": 100.0 * q},
+            skip=skip,
+        )  # fmt: skip
+        return LossWindow(row, col, loss, loss_q)
+    table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
+    if calibration is not None:
+        _, table = _calibrated(calibration, tower, eirp, table, step)
+    loss = paths.ray_loss_window(
+        terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
+        h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
+    )  # fmt: skip
+    return LossWindow(row, col, loss)
+
+
+def cell_eirp(tower: Mapping, calibration: CalibrationResult | None = None) -> float:
+    """The EIRP term (dBm) of a cell's level: its service EIRP
+    (:func:`~lomsong.coverage.pruning.tower_params`), or the calibration's."""
+    eirp = tower_params(tower)[2]
+    return eirp if calibration is None else float(calibration.service_eirp_dbm(eirp, tower))
+
+
+def cell_gain(
+    tower: Mapping, terrain: Grid, window: LossWindow, rx_height_m: float
+) -> np.ndarray | None:
+    """The cell's antenna pattern gain (dB ≤ 0, float32) on the window; None for an omni cell."""
+    if math.isnan(float(tower.get("azimuth_deg", np.nan))):
+        return None
+    R = window.R
+    return _sector_gain(tower, terrain, window.row - R, window.col - R, 2 * R + 1, rx_height_m)
+
+
+def cell_prediction(
+    tower: Mapping,
+    terrain: Grid,
+    window: LossWindow,
+    *,
+    model: str,
+    rx_height_m: float = RX_HEIGHT_M,
+    calibration: CalibrationResult | None = None,
+    gain: np.ndarray | None = None,
+) -> TowerPrediction:
+    """One cell's level (dBm) on its antenna's loss window: EIRP term + pattern gain − loss,
+    at the median and (ITM) at the location quantile, cropped to the grid (``gain``: the
+    cell's :func:`cell_gain` when already computed)."""
+    eirp = cell_eirp(tower, calibration)
+    loss, loss_q = window.loss, window.loss_q
+    if calibration is not None and model == "itm":
+        raw = tower_params(tower)[2]
+        _, loss = _calibrated_window(calibration, tower, raw, loss, terrain.res)
+        if loss_q is not None:
+            _, loss_q = _calibrated_window(calibration, tower, raw, loss_q, terrain.res)
+    if gain is None:
+        gain = cell_gain(tower, terrain, window, rx_height_m)
+    R = window.R
+    r0, c0 = window.row - R, window.col - R
+    h, w = terrain.shape
+    size = 2 * R + 1
+    i0, j0 = max(0, -r0), max(0, -c0)
+    i1, j1 = size - max(0, r0 + size - h), size - max(0, c0 + size - w)
+
+    def level(lo: np.ndarray) -> np.ndarray:
+        p = np.float32(eirp) - lo[i0:i1, j0:j1]
+        if gain is not None:
+            p += gain[i0:i1, j0:j1]
+        return np.ascontiguousarray(p, dtype=np.float32)
+
+    return TowerPrediction(r0 + i0, c0 + j0, level(loss),
+                           None if loss_q is None else level(loss_q))  # fmt: skip
 
 
 def predict_tower(
@@ -236,8 +374,12 @@ def predict_tower(
     max_radius_km: float = MAX_RADIUS_KM,
     calibration: CalibrationResult | None = None,
     floor: np.ndarray | None = None,
+    location_probability: float = LOCATION_PROBABILITY,
 ) -> TowerPrediction | None:
     """Service level of one tower over the terrain cells within ``max_radius_km``.
+
+    :func:`window_loss` then :func:`cell_prediction` (the composite of many cells shares the
+    window among co-sited cells: :func:`lomsong.coverage.predict.predict`).
 
     Parameters
     ----------
@@ -248,70 +390,53 @@ def predict_tower(
     terrain
         Elevation Grid (m) in a metric CRS.
     calibration
-        From ``lomsong calibrate``: the tower's fitted offset (its own, or the mean of the
-        calibrated transmitters) replaces EIRP + service offset — it was fitted on measured
-        levels, already in the measured quantity, so no service offset is added — and the
-        fitted distance correction c(d) is added to the model's loss.
+        From ``lomsong calibrate``. Absolute (per transmitter): the tower's fitted offset (its
+        own, or the mean of the calibrated transmitters) replaces EIRP + service offset — it
+        was fitted on measured levels, already in the measured quantity, so no service offset
+        is added. Relative (walk tests): its operator/technology offset and its own tower
+        offset are added to EIRP + service offset. Either way the fitted distance correction
+        c(d) is added to the model's loss.
     floor
-        Best-server power (dBm, −inf where none) of other towers on the terrain grid (ITM
-        without calibration only): cells where this tower's power is certainly below it are not
-        evaluated and hold −inf (see :func:`pruning_mask`). Exact for the best server: such a
-        cell can never be this tower's.
+        Best-server level at the location quantile (dBm, −inf where none; the median's for
+        the closed-form models) of other cells on the terrain grid (ITM without calibration
+        only): cells where this cell's level is certainly below it are not evaluated and hold
+        −inf (see :func:`pruning_mask`). Exact for the best server at the median and at the
+        quantile: such a cell can never be this cell's.
+    location_probability
+        ITM: the run's location probability; the prediction's ``power_q`` is the level at
+        location quantile :func:`itm_location_quantile` of it.
 
     Returns
     -------
     TowerPrediction or None
-        Service level (dBm) in the tower's technology's quantity; None when the tower stands
-        outside the terrain grid.
+        Service level (dBm) in the tower's technology's quantity (``power_q``: at the location
+        quantile, ITM only); None when the tower stands outside the terrain grid.
 
     Raises
     ------
     InputError
         A tower of unknown technology, or a bandwidth that is no channel of its technology.
     """
-    f_mhz, h_tx, eirp = tower_params(tower)
-    res = terrain.res
-    rows, cols = terrain.rowcol(tower["geometry"].x, tower["geometry"].y)
-    row, col = int(rows), int(cols)
-    if not terrain.inside(np.array(row), np.array(col)):
+    tower_params(tower)  # a bad technology or bandwidth fails before any work
+    cell = tower_cell(tower, terrain)
+    if cell is None:
         logger.warning("tower %s is outside the terrain grid: skipped", tower.get("tower_id"))
         return None
-    max_m = max_radius_km * 1000.0
     _check_model(model)
-    if model == "itm":
-        skip = None
-        if floor is not None and calibration is None:
-            R = half_width(max_m, res)
-            skip = pruning_mask(tower, floor, row - R, col - R, R, res, rx_height_m=rx_height_m)
-        loss = itm_raster.itm_loss_window(
-            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
-            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS, skip=skip,
-        )  # fmt: skip
-        if calibration is not None:
-            eirp, loss = _calibrated_window(calibration, tower, loss, res)
-    else:
-        table, step = _loss_table(model, f_mhz, h_tx, rx_height_m, environment, max_m, res)
-        if calibration is not None:
-            eirp, table = _calibrated(calibration, str(tower.get("tower_id", "")), table, step)
-        loss = paths.ray_loss_window(
-            terrain.data, row, col, res_m=res, max_radius_m=max_m, h_tx_m=h_tx,
-            h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
-        )  # fmt: skip
-    R = loss.shape[0] // 2
-    power = (eirp - loss).astype(np.float32)
-    az = float(tower.get("azimuth_deg", np.nan))
-    r0, c0 = row - R, col - R
-    if not math.isnan(az):
-        gain = _sector_gain(tower, terrain, r0, c0, loss.shape[0], rx_height_m)
-        power += gain.astype(np.float32)
-    # crop the window to the grid
-    h, w = terrain.shape
-    i0, j0 = max(0, -r0), max(0, -c0)
-    i1, j1 = (
-        loss.shape[0] - max(0, r0 + loss.shape[0] - h),
-        loss.shape[1] - max(0, c0 + loss.shape[1] - w),
-    )
-    return TowerPrediction(r0 + i0, c0 + j0, np.ascontiguousarray(power[i0:i1, j0:j1]))
+    skip = gain = None
+    if model == "itm" and floor is not None and calibration is None:
+        R = half_width(max_radius_km * 1000.0, terrain.res)
+        shape = LossWindow(cell[0], cell[1], np.empty((2 * R + 1, 2 * R + 1), np.float32))
+        gain = cell_gain(tower, terrain, shape, rx_height_m)
+        skip = pruning_mask(tower, floor, cell[0] - R, cell[1] - R, R, terrain.res,
+                            rx_height_m=rx_height_m, gain=gain)  # fmt: skip
+    window = window_loss(tower, terrain, model=model, environment=environment,
+                         rx_height_m=rx_height_m, max_radius_km=max_radius_km,
+                         location_probability=location_probability, calibration=calibration,
+                         skip=skip)  # fmt: skip
+    assert window is not None
+    return cell_prediction(tower, terrain, window, model=model, rx_height_m=rx_height_m,
+                           calibration=calibration, gain=gain)  # fmt: skip
 
 
 def _sector_gain(
@@ -411,10 +536,11 @@ def received_power_points(
     ``P = service EIRP + antenna gain − path_loss_points(...)``, the service EIRP of
     :func:`~lomsong.coverage.pruning.tower_params` (total EIRP + the technology's service
     offset): the raster engine's model on the straight profile to each point, as
-    :func:`predict_tower` computes it on the grid. With a ``calibration`` the tower's fitted
-    offset (its own, else the mean) replaces the service EIRP (fitted on measured levels: no
-    service offset) and the fitted distance correction is added to the loss — existing towers,
-    candidates and explanations alike. ``h_tx_m`` overrides the tower's ``height_m`` (mast
+    :func:`predict_tower` computes it on the grid. With a ``calibration`` the EIRP term and the
+    distance correction are the calibration's (:func:`predict_tower`): an absolute fit's offset
+    replaces the service EIRP, a relative fit's operator/technology (and tower) offset is added
+    to it — existing towers, candidates (by their ``tech`` and ``operator``, if any) and
+    explanations alike. ``h_tx_m`` overrides the tower's ``height_m`` (mast
     search). NaN beyond ``max_radius_km`` or where the profile leaves the grid.
     """
     xs = np.atleast_1d(np.asarray(xs, dtype=float))
@@ -429,7 +555,7 @@ def received_power_points(
     gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
     if calibration is None:
         return eirp + gain - loss, gain
-    # as _calibrated_window: received = offset − loss − c(d), d from the cell distance rule
+    # as _calibrated_window: EIRP term − loss − c(d), d from the cell distance rule
     d_km = np.maximum(np.hypot(xs - g.x, ys - g.y), terrain.res / 2) / 1000.0
-    tx_id = str(tower.get("tower_id", tower.get("site_id", "")))
-    return calibration.received_dbm(loss, d_km, tx_id=tx_id) + gain, gain
+    level = calibration.service_eirp_dbm(eirp, tower) - loss
+    return level - calibration.extra_loss_db(d_km, tower) + gain, gain

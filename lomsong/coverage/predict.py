@@ -1,5 +1,13 @@
-"""The best-server composite of many towers: orchestration of the engine, pruning, cache and
-workers (one tower's physics is in :mod:`.engine`).
+"""The best-server composite of many cells: orchestration of the engine, pruning, cache and
+workers (one cell's physics is in :mod:`.engine`).
+
+Cells that share an antenna position, height and carrier — the sectors of a site on one band —
+share one loss window (:func:`~lomsong.coverage.engine.window_loss`): the window is the unit of
+work, of parallelism and of the cache; each cell's level is its EIRP term + its own pattern gain
+(horizontal and vertical) − the shared loss. Cells of other bands on the same site get windows
+of their own: ITM's ray geometry (horizons, effective heights, Δh) does not depend on the
+frequency, but it is derived inside the ray walk together with the frequency terms, and is not
+kept between windows.
 """
 
 from __future__ import annotations
@@ -13,13 +21,21 @@ import geopandas as gpd
 import numba as nb
 import numpy as np
 
-from lomsong.coverage.engine import predict_tower, warn_model_validity
-from lomsong.coverage.parallel import tower_predictions
-from lomsong.coverage.pruning import PrunedCells, fill_skipped, spread_order
-from lomsong.coverage.types import CalibrationResult, Coverage, TowerPrediction
-from lomsong.defaults import ENVIRONMENT, MAX_RADIUS_KM, RX_HEIGHT_M
+from lomsong.coverage.engine import (
+    cell_gain,
+    cell_prediction,
+    itm_location_quantile,
+    tower_cell,
+    warn_model_validity,
+    window_loss,
+)
+from lomsong.coverage.parallel import window_results
+from lomsong.coverage.pruning import PrunedCells, pruning_mask, spread_order, tower_params
+from lomsong.coverage.types import CalibrationResult, Coverage, LossWindow, TowerPrediction
+from lomsong.defaults import ENVIRONMENT, LOCATION_PROBABILITY, MAX_RADIUS_KM, RX_HEIGHT_M
 from lomsong.grid import Grid
 from lomsong.layers.crs import match_crs
+from lomsong.propagation.paths import half_width
 
 if TYPE_CHECKING:
     from lomsong.coverage.cache import TowerCache
@@ -43,6 +59,7 @@ def predict(
     workers: int | None = None,
     scheduler: str | None = None,
     calibration: CalibrationResult | None = None,
+    location_probability: float = LOCATION_PROBABILITY,
 ) -> Coverage:
     """Predict received power of every tower and the best-server composite.
 
@@ -80,7 +97,15 @@ def predict(
         A dask.distributed scheduler address (or Client): towers become cluster tasks.
     calibration
         Fitted offsets and distance correction from ``lomsong calibrate`` (see
-        :func:`predict_tower`).
+        :func:`predict_tower`): per transmitter (absolute), or per operator/technology and
+        tower added to each tower's prediction (relative, from walk tests); candidates are
+        predicted with the same calibration (``Coverage.calibration``).
+
+    location_probability
+        ITM: the run's location probability p (the rule's); each window is evaluated at the
+        location median and at location quantile
+        :func:`~lomsong.coverage.engine.itm_location_quantile` of p in one pass, giving
+        ``Coverage.power_q`` and ``groups_q``. The closed-form models ignore it.
 
     Returns
     -------
@@ -88,19 +113,22 @@ def predict(
 
     Notes
     -----
-    Cost per tower: 8R² ray samples with R = radius / cell size (8 million at 30 km, 30 m),
-    parallel over rays on all cores; memory ≈ 60 MB per tower at that size, freed after each.
+    Cost per shared window: 8R² ray samples with R = radius / cell size (8 million at 30 km,
+    30 m), parallel over rays on all cores; memory ≈ 60 MB per window at that size, freed after
+    each (with workers, ≤ 2 windows in flight per worker), plus the composites (float32 grids:
+    median, quantile and each group's of both; int32 serving).
 
-    With ITM in this process (no ``workers``, no ``scheduler``, no calibration), each tower is
-    evaluated only where it could beat the towers merged before it (:func:`pruning_mask`):
-    ITM's median loss is never below free space minus the climate's largest median
-    variability (1.25 dB for climate 1), nor the sector's gain above its horizontal pattern,
-    so a cell where that bound is below the composite can never be the tower's. The composite
-    is the same (tested against the unpruned one); in a province of 1,000 towers within each
-    other's 30 km, later towers skip most of their window (64 % against the final composite
-    of the province benchmark), and ITM's per-cell work with them. Cached entries keep those
-    cells as skipped; when a tower is removed or changed, the cached towers whose skipped
-    cells could now serve are evaluated on exactly those cells (:class:`_PrunedCells`).
+    With ITM without calibration, each window is evaluated only where one of its cells could
+    beat the cells merged before it (:func:`pruning_mask`): ITM's loss at the median and at
+    a location quantile ≥ 50 % is never below free space minus the climate's largest median
+    variability (1.25 dB for climate 1), so a cell where EIRP + the sector's exact gain − that
+    bound is below the composite at the quantile can never be the cell's at either. With
+    ``workers`` or a ``scheduler`` the same holds: each window's skipped cells are found when
+    it is sent, against the composite of the windows merged by then (the first few run whole).
+    The composite is the same (tested against the unpruned one). Cached windows keep those
+    cells as skipped; when cells are removed or changed (or a cell is added to a cached
+    window), the cached windows whose skipped cells could now serve are evaluated on exactly
+    those cells (:class:`~lomsong.coverage.pruning.PrunedCells`).
     """
     # towers in another CRS (another UTM zone, lon/lat) are points: reprojected exactly
     towers = match_crs(towers, terrain.crs, "<towers>")
@@ -109,153 +137,236 @@ def predict(
     h, w = terrain.shape
     best = np.full((h, w), -np.inf, dtype=np.float32)
     serving = np.full((h, w), -1, dtype=np.int32)
+    # ITM carries its own location variability: a second composite at the location quantile
+    q = itm_location_quantile(location_probability) if model == "itm" else None
+    best_q = np.full((h, w), -np.inf, dtype=np.float32) if q is not None else None
     by_group: dict[tuple[str, str], np.ndarray] = {}
+    by_group_q: dict[tuple[str, str], np.ndarray] = {}
     records = towers.reset_index(drop=True)
     n = len(records)
-    params = {"environment": environment, "max_radius_km": max_radius_km}
+    params: dict = {"environment": environment, "max_radius_km": max_radius_km}
+    if q is not None:
+        params["location_quantile"] = q
     if calibration is not None:
-        doc = calibration.to_dict()
-        params["calibration"] = {"offsets_db": doc["offsets_db"], "distance": doc["distance"]}
+        params["calibration"] = calibration.applied()
     settings = {"model": model, "rx_height_m": rx_height_m, **params}
     digest = cache.terrain_digest(terrain) if cache is not None else ""
     stats = {"predicted": 0, "cached": 0}
     skipped = 0  # cells not evaluated: certainly weaker than the composite
     tower_rows = records.to_dict("records")
-    keys = [""] * n
-    todo: list[tuple[int, dict]] = []
-    done = 0
-
     by_tech = groups == "tech"  # one group per technology ("" operator): fewer, larger groups
 
     def group_of(i: int) -> tuple[str, str]:
         op = "" if by_tech else str(tower_rows[i].get("operator", ""))
         return (op, str(tower_rows[i].get("tech", "")))
 
-    def merge(i: int, pred: TowerPrediction | None) -> int:
-        """Merge; returns how many cells the prediction skipped."""
+    # the shared windows: cells of one antenna position, height and carrier (a closed-form
+    # model under a calibration puts the distance correction in the loss: one window a cell)
+    own = calibration is not None and model != "itm"
+    shared: dict[tuple, list[int]] = {}
+    outside = []
+    for i, t in enumerate(tower_rows):
+        f_mhz, h_tx, _ = tower_params(t)  # a bad technology or bandwidth fails before any work
+        cell = tower_cell(t, terrain)
+        if cell is None:
+            logger.warning("tower %s is outside the terrain grid: skipped", t.get("tower_id"))
+            outside.append(i)
+            continue
+        key = (*cell, round(h_tx, 6), round(f_mhz, 6), *((i,) if own else ()))
+        shared.setdefault(key, []).append(i)
+    win_cells = list(shared.values())  # window j: its cells, in index order
+    rep = [tower_rows[cells[0]] for cells in win_cells]  # the window's antenna
+    R = half_width(max_radius_km * 1000.0, terrain.res)
+
+    def composite_of(group: tuple[str, str] | None) -> np.ndarray:
+        """The composite skipped cells are checked against: at the location quantile when the
+        model has one (the lower composite), per group when groups are kept."""
+        if group is not None:
+            return (by_group_q if q is not None else by_group)[group]
+        return best_q if best_q is not None else best
+
+    def floor_of(i: int) -> np.ndarray | None:
+        """The composite cell ``i`` is pruned against (read at call time: each window is
+        pruned against the cells merged before it)."""
+        if not groups:
+            return composite_of(None)
+        g = group_of(i)
+        return composite_of(g) if g in by_group else None
+
+    done = 0
+
+    def merge(i: int, window: LossWindow | None, gain: np.ndarray | None = None) -> int:
+        """Merge cell ``i``'s level on its window; returns how many cells it skipped."""
         nonlocal done
-        skipped = 0
-        if pred is not None:
-            skipped = merge_prediction(best, serving, pred, i)
+        skips = 0
+        if window is not None:
+            pred = cell_prediction(tower_rows[i], terrain, window, model=model,
+                                   rx_height_m=rx_height_m, calibration=calibration,
+                                   gain=gain)  # fmt: skip
+            skips = merge_prediction(best, serving, pred, i)
+            at_q = TowerPrediction(pred.row0, pred.col0, pred.power_q) if q is not None else None
+            if at_q is not None:
+                merge_prediction(best_q, None, at_q, i)
             if groups:
                 g = group_of(i)
                 if g not in by_group:
                     by_group[g] = np.full((h, w), -np.inf, dtype=np.float32)
+                    if q is not None:
+                        by_group_q[g] = np.full((h, w), -np.inf, dtype=np.float32)
                 merge_prediction(by_group[g], None, pred, i)
+                if at_q is not None:
+                    merge_prediction(by_group_q[g], None, at_q, i)
         done += 1
         if progress is not None:
             progress(done, n)
-        return skipped
+        return skips
 
-    def composite_of(group: tuple[str, str] | None) -> np.ndarray:
-        return by_group[group] if group is not None else best
-
-    def floor_of(i: int) -> np.ndarray | None:
-        """The composite a tower's cells are pruned against: its group's, when groups are
-        kept (each group's best must stay exact), else the overall one (read at call time:
-        towers are predicted one after the other, each against those merged before it)."""
-        return by_group.get(group_of(i)) if groups else best
-
-    # ITM in this process: each tower pruned against the composite of the towers before it
-    # (the other models are cheap, and their losses are not bounded here)
+    # ITM: each window pruned against the composite of the cells merged before it (the other
+    # models are cheap, and their losses are not bounded here)
     prune = model == "itm" and calibration is None
-    local = prune and workers in (None, 1) and scheduler is None
-    again: set[int] = set()  # cached towers predicted again whole (workers, cluster)
-    candidates: list[int] = []  # cached towers that may have skipped cells they now serve
-
+    cell_keys: list[str] = []
+    wkeys: list[str] = []
     merged: set[int] = set()
     if cache is not None:
-        keys = [cache.key(t, terrain_digest=digest, settings=settings) for t in tower_rows]
-        base = cache.load_composite(keys, (h, w), groups=bool(groups))
+        cell_keys = [cache.key(t, terrain_digest=digest, settings=settings) for t in tower_rows]
+        wkeys = [cache.window_key(t, terrain_digest=digest, settings=settings, own=own)
+                 for t in rep]  # fmt: skip
+        base = cache.load_composite(cell_keys, (h, w), groups=bool(groups))
         if base is not None and groups and {group_of(i) for i in range(n)} != set(base[2]):
             base = None  # stored with another grouping (per technology / per operator)
-        if base is not None:  # no tower removed or changed: start from the last composite
-            best, serving, by_group, merged = base
+        if base is not None and q is not None and (base[4] is None
+                                                   or (groups and set(base[5]) != set(base[2]))):
+            base = None  # stored without the location quantile
+        if base is not None:  # no cell removed or changed: start from the last composite
+            best, serving, by_group, merged, stored_q, stored_groups_q = base
+            if q is not None:
+                best_q, by_group_q = stored_q, stored_groups_q
             stats["cached"] = done = len(merged)
-    rest = [i for i in range(n) if i not in merged]
+    for i in outside:
+        if i not in merged:
+            stats["cached" if cache is not None else "predicted"] += 1
+            merge(i, None)
+    pending = {j: todo for j, cells in enumerate(win_cells)
+               if (todo := [i for i in cells if i not in merged])}  # fmt: skip
+    options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
+               "max_radius_km": max_radius_km, "location_probability": location_probability,
+               "calibration": calibration}  # fmt: skip
+    gains: dict[int, dict[int, np.ndarray | None]] = {}  # window → its cells' pattern gains
+
+    def cell_gains(j: int) -> dict[int, np.ndarray | None]:
+        shape = LossWindow(*_window_cell(rep[j], terrain), np.empty((2 * R + 1,) * 2, np.float32))
+        return {i: cell_gain(tower_rows[i], terrain, shape, rx_height_m) for i in pending[j]}
+
+    pruned = PrunedCells(terrain, max_radius_km, rx_height_m) if cache is not None else None
+    jobs: list[int] = []
     if cache is None:
-        todo = [(i, tower_rows[i]) for i in rest]
+        jobs = list(pending)
     else:
         # a rebuilt composite reads every entry: two threads read and decode them (file I/O,
         # Zstandard and the numba decoder release the GIL) while this one merges, in order
-        pruned = PrunedCells(terrain, max_radius_km, rx_height_m)
-        for i, pred in _prefetched(cache.get, rest, keys):
-            if pred is not None:
-                stats["cached"] += 1
-                if merge(i, pred):
-                    pruned.add(i, tower_rows[i], pred, group_of(i) if groups else None)
-            else:
-                todo.append((i, tower_rows[i]))
-        # entries predicted against a composite that held towers now removed or changed may
-        # have skipped cells they would now serve: in process, those cells are evaluated after
-        # the new towers (below); towers side by side predict such a tower again whole
-        candidates = pruned.candidates(composite_of)
-        if not local:
-            for i in candidates:
-                old = cache.get(keys[i])
-                if old is None or pruned.open_cells(i, tower_rows[i], old, composite_of).any():
-                    again.add(i)
-                    todo.append((i, tower_rows[i]))
-            done -= len(again)
-    options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
-               "max_radius_km": max_radius_km, "calibration": calibration}  # fmt: skip
+        for j, window in _prefetched(cache.get, list(pending), wkeys):
+            if not isinstance(window, LossWindow) or (window.loss_q is None) != (q is None):
+                jobs.append(j)
+                continue
+            stats["cached"] += len(pending[j])
+            some_skipped = prune and bool(np.isposinf(window.loss).any())
+            for i in pending[j]:
+                gain = cell_gain(tower_rows[i], terrain, window, rx_height_m) if prune else None
+                if merge(i, window, gain) and some_skipped:
+                    cropped = _skip_view(window, terrain)
+                    pruned.add(i, tower_rows[i], cropped, group_of(i) if groups else None, gain)
+
+    def skip_of(j: int) -> np.ndarray | None:
+        """The window's cells that no cell sharing it can serve (None: evaluate all)."""
+        gains[j] = cell_gains(j) if prune else {}
+        if not prune:
+            return None
+        row, col = _window_cell(rep[j], terrain)
+        mask = None
+        for i in pending[j]:
+            floor = floor_of(i)
+            if floor is None:
+                return None
+            m = pruning_mask(tower_rows[i], floor, row - R, col - R, R, terrain.res,
+                             rx_height_m=rx_height_m, gain=gains[j][i])  # fmt: skip
+            if m is None:
+                return None
+            mask = m if mask is None else (mask & m)
+        return mask
 
     # cache entries are written by a background thread (compression and file I/O release the
-    # GIL) while the next tower is predicted; a few pending at most, so memory stays bounded
+    # GIL) while the next window is predicted; a few pending at most, so memory stays bounded
     writes: list[Future] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lomsong-cache") as writer:
 
-        def keep(i: int, pred: TowerPrediction | None) -> None:
+        def keep(j: int, window: LossWindow | None) -> None:
             nonlocal skipped
-            if pred is None:  # outside the grid: remembered as an empty window
-                pred = TowerPrediction(0, 0, np.zeros((0, 0), dtype=np.float32))
-            if cache is not None:
-                writes.append(writer.submit(cache.put, keys[i], pred))
+            if cache is not None and window is not None:
+                writes.append(writer.submit(cache.put, wkeys[j], window))
                 while len(writes) > 2:
                     writes.pop(0).result()
-            skipped += merge(i, pred)
+            own_gains = gains.pop(j, {})
+            for i in win_cells[j] if j not in pending else pending[j]:
+                skipped += merge(i, window, own_gains.get(i))
 
-        if local:
-            todo = [todo[k] for k in spread_order(todo)]
-        for i, pred in tower_predictions(
-            todo, terrain, options=options, workers=workers, scheduler=scheduler,
-            floors=floor_of if local else None,
+        order = spread_order([(j, rep[j]) for j in jobs])
+        for j, window in window_results(
+            [(jobs[k], rep[jobs[k]]) for k in order], terrain, options=options,
+            workers=workers, scheduler=scheduler, skips=skip_of,
         ):  # fmt: skip
-            stats["predicted"] += 1
-            stats["cached"] -= i in again  # predicted again whole (side by side, unpruned)
-            keep(i, pred)
-        # in process: the cached towers' skipped cells that may now be theirs, most likely
-        # servers first (each evaluation raises the composite, settling the others' cells)
+            stats["predicted"] += len(pending[j])
+            keep(j, window)
+        # the cached windows' skipped cells that may now be theirs (cells removed or changed,
+        # or new cells on a cached window), most likely servers first (each evaluation raises
+        # the composite, settling the others' cells): evaluated on exactly those cells
         completed = 0
-        for i in candidates if local else []:
-            old = cache.get(keys[i])
-            if old is None:  # gone since it was merged: predicted again whole
-                stats["predicted"] += 1
-                stats["cached"] -= 1
-                pred = predict_tower(tower_rows[i], terrain, **options, floor=floor_of(i))
-            else:
-                cells = pruned.open_cells(i, tower_rows[i], old, composite_of)
-                if not cells.any():
-                    continue
-                floor = np.full((h, w), np.inf, dtype=np.float32)  # skip all but those cells
-                hh, ww = cells.shape
-                floor[old.row0 : old.row0 + hh, old.col0 : old.col0 + ww][cells] = -np.inf
-                new = predict_tower(tower_rows[i], terrain, **options, floor=floor)
-                pred = fill_skipped(old, new)
-                completed += 1
-            done -= 1
-            keep(i, pred)
+        seen: set[int] = set()
+        where = {i: j for j, cells in enumerate(win_cells) for i in cells}
+        for i in pruned.candidates(composite_of) if pruned is not None else []:
+            j = where[i]
+            if j in seen:
+                continue
+            seen.add(j)
+            old = cache.get(wkeys[j])
+            if not isinstance(old, LossWindow):  # gone since it was merged: predicted whole
+                pending[j] = win_cells[j]
+                keep(j, window_loss(rep[j], terrain, **options, skip=skip_of(j)))
+                continue
+            view = _skip_view(old, terrain)
+            cells = np.zeros(view.power.shape, dtype=bool)
+            for c in win_cells[j]:
+                if c in pruned.entries:
+                    gain = cell_gain(tower_rows[c], terrain, old, rx_height_m)
+                    cells |= pruned.open_cells(c, tower_rows[c], view, composite_of, gain)
+            if not cells.any():
+                continue
+            skip = np.ones((2 * R + 1,) * 2, dtype=bool)  # all but those cells
+            skip[view.row0 - (old.row - R) :, view.col0 - (old.col - R) :][
+                : cells.shape[0], : cells.shape[1]
+            ][cells] = False
+            new = window_loss(rep[j], terrain, **options, skip=skip)
+            filled = LossWindow(old.row, old.col, _fill(old.loss, new.loss),
+                                None if old.loss_q is None else _fill(old.loss_q, new.loss_q))
+            done -= len(win_cells[j])
+            pending.pop(j, None)  # re-merge every cell of the window (merging is idempotent)
+            keep(j, filled)
+            completed += 1
         if completed:
-            logger.info("%d cached towers evaluated on cells they had skipped", completed)
+            logger.info("%d cached windows evaluated on cells they had skipped", completed)
         for fut in writes:
             fut.result()  # a failed write fails the run
     if cache is not None:
-        cache.save_composite(keys, best, serving, by_group)
-    if cache is not None:
-        logger.info("towers: %(predicted)d predicted, %(cached)d from the cache", stats)
+        cache.save_composite(cell_keys, best, serving, by_group, best_q=best_q,
+                             groups_q=by_group_q, window_keys=wkeys)  # fmt: skip
+        logger.info("cells: %(predicted)d predicted, %(cached)d from the cache", stats)
+    logger.info("%d cells in %d shared windows", n - len(outside), len(win_cells))
     if skipped:
-        logger.info("%d cells skipped: those towers' power there is below the composite", skipped)
+        logger.info("%d cells skipped: those cells' level there is below the composite", skipped)
     power = np.where(np.isfinite(best), best, np.nan).astype(np.float32)
+    power_q = None
+    if best_q is not None:
+        at_q = np.where(np.isfinite(best_q), best_q, np.nan).astype(np.float32)
+        power_q = terrain.with_data(at_q)
     return Coverage(
         power=terrain.with_data(power),
         serving=terrain.with_data(serving, nodata=-1),
@@ -266,7 +377,33 @@ def predict(
         groups=by_group,
         stats=stats,
         calibration=calibration,
+        power_q=power_q,
+        groups_q=by_group_q,
+        location_quantile=q,
     )
+
+
+def _window_cell(tower: dict, terrain: Grid) -> tuple[int, int]:
+    cell = tower_cell(tower, terrain)
+    assert cell is not None  # windows are made of cells inside the grid
+    return cell
+
+
+def _skip_view(window: LossWindow, terrain: Grid) -> TowerPrediction:
+    """The window cropped to the grid as a prediction whose skipped cells are −inf (what
+    :class:`~lomsong.coverage.pruning.PrunedCells` reads)."""
+    R = window.R
+    size = 2 * R + 1
+    r0, c0 = window.row - R, window.col - R
+    hh, ww = terrain.shape
+    i0, j0 = max(0, -r0), max(0, -c0)
+    i1, j1 = size - max(0, r0 + size - hh), size - max(0, c0 + size - ww)
+    return TowerPrediction(r0 + i0, c0 + j0, np.ascontiguousarray(-window.loss[i0:i1, j0:j1]))
+
+
+def _fill(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``old`` with its skipped cells (+inf) taken from ``new`` (the same window)."""
+    return np.where(np.isposinf(old), new, old).astype(np.float32)
 
 
 def _prefetched(

@@ -1,11 +1,13 @@
 """Pruning: the cells a tower certainly does not serve, so the engine never evaluates them.
 
-ITM's median loss is never below free space minus the climate's largest median variability,
-nor a sector's gain above its horizontal pattern: where EIRP + pattern − that loss bound is
-below the composite of the towers merged before, the tower cannot be the best server, and the
-cell is skipped (−inf). Reruns after removals re-check the skipped cells of cached towers
-(:class:`PrunedCells`). The EIRP here, as in the engine, is the tower's service EIRP
-(:func:`tower_params`): the bound is on the level the composite holds.
+ITM's loss (at the median, and at any location quantile ≥ 50 % with time and situation at their
+medians) is never below free space minus the climate's largest median variability: where
+EIRP + the sector's exact gain − that loss bound is below the composite at the location
+quantile of the cells merged before (the lower of the two composites), the cell cannot be the
+best server at the median nor at the quantile, and is skipped (−inf). Co-sited cells sharing
+one loss window skip a cell only where each of them can. Reruns after removals re-check the
+skipped cells of cached towers (:class:`PrunedCells`). The EIRP here, as in the engine, is the
+tower's service EIRP (:func:`tower_params`): the bound is on the level the composite holds.
 """
 
 from __future__ import annotations
@@ -97,10 +99,18 @@ _PRUNE_MARGIN_DB = 0.05
 _RECHECK_MARGIN_DB = 0.02
 
 
-def _power_bound_terms(tower: Mapping, R: int, res: float, rx_height_m: float) -> tuple | None:
-    """(loss bound window, bearings, EIRP, azimuth, beamwidth, front-to-back, sectored): the
-    terms of an ITM tower's power bound on its window (:func:`_power_bound`), or None when
-    ITM's loss is not bounded (quantiles other than the medians)."""
+#: An empty gain window: the bound takes no exact pattern.
+_NO_GAIN = np.zeros((1, 1), dtype=np.float32)
+
+
+def _power_bound_terms(
+    tower: Mapping, R: int, res: float, rx_height_m: float, gain: np.ndarray | None = None
+) -> tuple | None:
+    """(loss bound window, bearings, EIRP, azimuth, beamwidth, front-to-back, sectored, gain,
+    exact): the terms of an ITM tower's power bound on its window (:func:`_power_bound`), or
+    None when ITM's loss is not bounded (time or situation quantiles other than the medians).
+    ``gain``: the cell's exact pattern gain on the window (vertical pattern included, as the
+    engine adds it), else the horizontal pattern bounds it."""
     f_mhz, h_tx, eirp = tower_params(tower)
     lmin = itm_raster.loss_lower_bound_window(
         R, res_m=res, f_mhz=f_mhz, climate=ITM_DEFAULTS["climate"], time=ITM_DEFAULTS["time"],
@@ -112,9 +122,11 @@ def _power_bound_terms(tower: Mapping, R: int, res: float, rx_height_m: float) -
     az = float(tower.get("azimuth_deg", np.nan))
     sectored = not math.isnan(az)
     bw = float(tower.get("beamwidth_deg", np.nan)) if sectored else 360.0
-    bearing = antennas._window_bearings(2 * R + 1) if sectored else np.zeros((1, 1))
+    exact = gain is not None and sectored
+    bearing = antennas._window_bearings(2 * R + 1) if sectored and not exact else np.zeros((1, 1))
+    g = np.ascontiguousarray(gain, dtype=np.float32) if exact else _NO_GAIN
     return (lmin, bearing, eirp, az if sectored else 0.0, bw, antennas.DEFAULT_FRONT_TO_BACK_DB,
-            sectored)  # fmt: skip
+            sectored, g, exact)  # fmt: skip
 
 
 def pruning_mask(
@@ -126,18 +138,23 @@ def pruning_mask(
     res: float,
     *,
     rx_height_m: float = RX_HEIGHT_M,
+    gain: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Cells of the tower's (2R+1)² window (grid cell (r0, c0) first) where its ITM power is
     certainly below ``floor`` (a best-server power grid, dBm, −inf where none).
 
-    Model: power = EIRP + antenna gain − loss ≤ EIRP + A_H(bearing) −
-    :func:`~lomsong.propagation.itm_raster.loss_lower_bound_window`, since the sector's gain never
-    exceeds its horizontal pattern (the vertical term is ≤ 0) and ITM's median loss never
-    goes below the bound (free space minus ITM's largest median variability). A cell is
-    marked when that bound is :data:`_PRUNE_MARGIN_DB` below the floor. None when ITM's loss
-    is not bounded (quantiles other than the medians).
+    Model: power = EIRP + antenna gain − loss ≤ EIRP + gain −
+    :func:`~lomsong.propagation.itm_raster.loss_lower_bound_window`: ITM's loss — at the
+    median, and at any location quantile ≥ 50 % with time and situation at their medians —
+    never goes below the bound (free space minus ITM's largest median variability). ``gain``
+    is the sector's exact gain on the window (horizontal and vertical pattern, as the engine
+    adds it: :func:`lomsong.coverage.engine.cell_gain`); without it the horizontal pattern
+    bounds it (the vertical term is ≤ 0). A cell is marked when that bound is
+    :data:`_PRUNE_MARGIN_DB` below the floor. Against the composite at the location quantile,
+    the cells marked can serve neither at the median nor at the quantile (the quantile's
+    composite is the lower). None when ITM's loss is not bounded.
     """
-    terms = _power_bound_terms(tower, R, res, rx_height_m)
+    terms = _power_bound_terms(tower, R, res, rx_height_m, gain)
     if terms is None:
         return None
     return _skip_window(floor, r0, c0, terms, _PRUNE_MARGIN_DB)
@@ -147,8 +164,11 @@ def pruning_mask(
 def _power_bound(terms: tuple, i: int, j: int) -> float:
     """Window cell (i, j)'s power bound: EIRP + the sector's horizontal pattern (its gain's
     upper bound) − the loss bound (``terms`` from :func:`_power_bound_terms`)."""
-    lmin, bearing, eirp, az, bw, am, sectored = terms
-    g = antennas.horizontal_db(bearing[i, j], az, bw, am) if sectored else 0.0
+    lmin, bearing, eirp, az, bw, am, sectored, gain, exact = terms
+    if exact:
+        g = float(gain[i, j])
+    else:
+        g = antennas.horizontal_db(bearing[i, j], az, bw, am) if sectored else 0.0
     return eirp + g - lmin[i, j]
 
 
@@ -253,10 +273,16 @@ class PrunedCells:
         self.entries: dict[int, tuple] = {}
 
     def add(
-        self, i: int, tower: Mapping, pred: TowerPrediction, group: tuple[str, str] | None
+        self,
+        i: int,
+        tower: Mapping,
+        pred: TowerPrediction,
+        group: tuple[str, str] | None,
+        gain: np.ndarray | None = None,
     ) -> None:
-        """Record entry ``i`` (which skipped cells) and raise its group's bound there."""
-        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m)
+        """Record cell ``i`` (which skipped cells) and raise its group's bound there
+        (``gain``: its exact pattern gain on the window, see :func:`pruning_mask`)."""
+        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m, gain)
         hh, ww = pred.power.shape
         row, col = (int(v) for v in self.terrain.rowcol(tower["geometry"].x, tower["geometry"].y))
         eirp = tower_params(tower)[2]
@@ -308,11 +334,12 @@ class PrunedCells:
         tower: Mapping,
         pred: TowerPrediction,
         composite: Callable[[tuple[str, str] | None], np.ndarray],
+        gain: np.ndarray | None = None,
     ) -> np.ndarray:
         """The cells (on entry ``i``'s window) it skipped whose bound reaches the composite
         now (within the pruning margin): those it must evaluate."""
         group, *_, row, col = self.entries[i]
-        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m)
+        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m, gain)
         if terms is None:
             return np.isneginf(pred.power)
         return _skipped_bounds(composite(group), np.ascontiguousarray(pred.power), pred.row0,

@@ -23,10 +23,22 @@ max_t Φ((P_t − C_t − T_t − B_t) / √(σ_t² + σ_B,t²)). A village's st
 ``dead_share`` to its households: ``no_signal`` when at least that share has no signal, else
 ``weak`` when at least that share is not reliable, else ``reliable``.
 
-The location variability is applied as a margin to every model, ITM included: the raster engine
-evaluates ITM at its median (mdvar 12: broadcast mode, location variability eliminated — NTIA
-ITM v1.4) and the margin above adds the location variability, so one prediction gives both
-classes and pruning stays exact.
+Where the location variability comes from depends on the model:
+
+- the closed-form models (Hata, COST-231, free space) have none of their own: σ_t above is
+  ITU-R P.1546-5 §12's, a fade margin σ_t · Q⁻¹(1 − p) over the median (``fade_margin_db``
+  in ``summary.json``);
+- ITM has its own, per path: σ_L = 10 k Δh(d) / (k Δh(d) + 13) dB (k = f / 47.7 MHz, Δh(d)
+  the path's terrain irregularity; NTIA ITM v1.4 ``Variability``): < 1 dB on flat ground,
+  ≈ 10 dB on hilly paths at UHF. The engine evaluates every cell at the location median and
+  at location quantile q (p, or 0.9 when p = 0.5 — only to read σ_L) in one pass, in ITM's
+  broadcast mode (``mdvar`` 3, time and situation at 50 %:
+  :data:`lomsong.defaults.ITM_DEFAULTS`), and the composite keeps both: the best level at the
+  median P_t and at the quantile P_t,q (:meth:`margins`' ``at_quantile``). Each cell's
+  outdoor deviation is then y = P_t − P_t,q and its σ_L = y / Q⁻¹(1 − q), which replaces
+  σ_t: outdoors at q = p, *reliable* is exactly "the best cell at the location quantile
+  reaches the threshold". P_t and P_t,q may come from different cells (each composite is its
+  own best); σ_L then is that of the two composites, not of one path.
 """
 
 from __future__ import annotations
@@ -43,6 +55,8 @@ from lomsong.defaults import (
     ENVIRONMENT,
     INDOOR_MARGIN_DB,
     INDOOR_TYPES,
+    ITM_DEFAULTS,
+    ITM_SIGMA_LOCATION,
     LOCATION_PROBABILITY,
     SERVICE_THRESHOLDS_DBM,
     TECH_DEFAULTS,
@@ -58,6 +72,8 @@ __all__ = ["CoverageRule", "CLASSES"]
 
 #: The three classes of a household and a village, worst first.
 CLASSES = ("no_signal", "weak", "reliable")
+#: NTIA ITM's modes of variability (``mdvar`` without the +10 / +20 flags).
+_MDVAR_MODES = ("single message", "accidental", "mobile", "broadcast")
 _TECHS = tuple(TECH_DEFAULTS)
 
 
@@ -253,6 +269,7 @@ class CoverageRule:
         *,
         serving_tech: tuple[np.ndarray, Sequence[str]] | None = None,
         clutter: bool = True,
+        at_quantile: tuple[float, np.ndarray, Mapping[tuple[str, str], np.ndarray]] | None = None,
     ) -> dict[str, np.ndarray]:
         """The rule on the grid.
 
@@ -266,6 +283,12 @@ class CoverageRule:
             technology of each tower index); without either, with 4G's values.
         clutter
             Subtract the rule's clutter grids (False: the levels already carry it).
+        at_quantile
+            ``(q, power_q, groups_q)`` of a model with its own location variability (ITM,
+            :meth:`lomsong.coverage.types.Coverage.at_quantile`): the best levels at location
+            quantile q, laid out as ``power`` and ``groups``. Each cell's σ is then
+            (level − level at q) / Q⁻¹(1 − q) instead of the fade margin's σ_t (module
+            docstring). None: the closed-form models' fade margin.
 
         Returns
         -------
@@ -279,6 +302,12 @@ class CoverageRule:
         margin = np.full(shape, -np.inf, dtype=np.float32)
         prob = np.zeros(shape, dtype=np.float32)
         layers = self._layers(power, groups, serving_tech)
+        q_layers: dict[str, np.ndarray] = {}
+        if at_quantile is not None:
+            q, power_q, groups_q = at_quantile
+            q_layers = dict(self._layers(power_q, groups_q, serving_tech))
+            z_q = float(fade_margin_db(q, 1.0))  # Q⁻¹(1 − q) > 0
+        z_p = float(fade_margin_db(self.location_probability, 1.0))
         for tech, level in layers:
             if not self.counts(tech):
                 continue
@@ -287,10 +316,24 @@ class CoverageRule:
                 lv = lv - self.clutter[tech].data.astype(np.float32)
             m_med = lv - np.float32(self.signal_threshold(tech))
             signal |= m_med >= 0
-            np.maximum(margin, lv - np.float32(self.threshold(tech)), out=margin)
-            sigma = self.sigma(tech)
-            with np.errstate(invalid="ignore"):
-                pr = ndtr(m_med / sigma) if sigma > 0 else (m_med >= 0).astype(np.float32)
+            if tech in q_layers:
+                # the model's own deviation at q, per cell (−inf at q where the median has a
+                # level cannot happen: both come from the same windows)
+                lq = np.nan_to_num(np.asarray(q_layers[tech], dtype=np.float32), nan=-np.inf)
+                with np.errstate(invalid="ignore"):
+                    y = np.where(np.isfinite(lv), np.maximum(lv - lq, 0.0), 0.0)
+                y = np.nan_to_num(y, nan=0.0, posinf=0.0).astype(np.float32)
+                sigma_b = np.float32(self.indoor_sigma(tech))
+                sigma = np.sqrt((y / np.float32(z_q)) ** 2 + sigma_b**2)
+                np.maximum(margin, m_med - np.float32(z_p) * sigma, out=margin)
+                with np.errstate(all="ignore"):  # −inf / tiny σ: the probability is 0
+                    pr = np.where(sigma > 0, ndtr(m_med / np.maximum(sigma, 1e-6)),
+                                  (m_med >= 0).astype(np.float32))  # fmt: skip
+            else:
+                np.maximum(margin, lv - np.float32(self.threshold(tech)), out=margin)
+                sigma = self.sigma(tech)
+                with np.errstate(invalid="ignore"):
+                    pr = ndtr(m_med / sigma) if sigma > 0 else (m_med >= 0).astype(np.float32)
             np.maximum(prob, np.nan_to_num(pr, nan=0.0).astype(np.float32), out=prob)
         return {"signal": signal, "reliable": margin >= 0, "margin": margin, "probability": prob}
 
@@ -327,6 +370,20 @@ class CoverageRule:
             share=format_pct(self.dead_share, lang, digits=0),
         )  # fmt: skip
 
+    def itm_variability(self) -> dict[str, Any]:
+        """How ITM's own location variability is used (``summary.json`` → ``rule``): NTIA ITM
+        v1.4's mode of variability, the quantiles evaluated, and the σ it gives."""
+        q = self.location_probability if self.location_probability > 0.5 else ITM_SIGMA_LOCATION
+        return {
+            "mdvar": int(ITM_DEFAULTS["mdvar"]),
+            "mode": _MDVAR_MODES[int(ITM_DEFAULTS["mdvar"]) % 10],
+            "time_pct": float(ITM_DEFAULTS["time"]),
+            "situation_pct": float(ITM_DEFAULTS["situation"]),
+            "location_pct": [50.0, round(100.0 * q, 4)],
+            "sigma": "per cell: (level at 50 % − level at location_pct) / Q⁻¹(1 − q), ITM's "
+                     "σ_L = 10 kΔh(d) / (kΔh(d) + 13) dB",
+        }  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         """The rule in full, for ``summary.json`` (``rule``)."""
         techs = list(self.technologies or self.present or _TECHS)
@@ -335,7 +392,11 @@ class CoverageRule:
             "threshold_dbm": {t: self.thresholds[t] for t in techs},
             "location_probability": self.location_probability,
             "sigma_db": {t: round(float(self.sigma_db.get(t, 0.0)), 2) for t in techs},
+            # σ_t and the fade margin stand for the closed-form models' location variability;
+            # ITM uses its own (itm_variability)
             "fade_margin_db": {t: round(self.fade_margin(t), 2) for t in techs},
+            "fade_margin_models": ["hata", "cost231", "fspl"],
+            "itm_variability": self.itm_variability(),
             "indoor": self.indoor if self.indoor_margin_db <= 0 else None,
             "indoor_margin_db": self.indoor_margin_db,
             "indoor_loss_db": {t: round(self.indoor_loss(t), 2) for t in techs},

@@ -4,6 +4,17 @@ Tiles are mosaicked, cropped to the area plus the prediction radius, reprojected
 CRS (bilinear) and their voids filled by interpolation. What was done is described by a
 :class:`TerrainInfo`, returned with the grid when ``return_info=True`` (the Grid itself carries
 no metadata).
+
+Only the source cells under the area (plus the radius and two cells of margin) are read. They
+are resampled onto the metric grid by :func:`_resample`: each output cell centre is located in
+the source's grid through a coarse mesh of exactly transformed points (pyproj), interpolated
+between them — the approximate transformer of GDAL's warper (``gdalwarp -et``), here refined
+until the interpolation error is below :data:`_MESH_TOLERANCE` of a source cell, an order below
+GDAL's default of 1/8 —, and its elevation is the bilinear mean of the four source cells around
+it, over those that hold data (a void neighbour's weight is given to the others, as GDAL's
+bilinear warp does with nodata). numba, parallel over rows: ~0.03 s for the 4 million cells of
+a 30 km radius at 30 m, where ``rasterio.warp.reproject`` took ~0.45 s single-threaded (and a
+second pass for the coverage mask).
 """
 
 from __future__ import annotations
@@ -19,17 +30,15 @@ from pathlib import Path
 from typing import Literal, overload
 
 import geopandas as gpd
+import numba as nb
 import numpy as np
 import rasterio
-import rasterio.crs
 import rasterio.errors
 import rasterio.windows
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
-from rasterio.enums import Resampling
 from rasterio.fill import fillnodata
-from rasterio.warp import reproject
 
 from lomsong.errors import InputError, Problem
 from lomsong.grid import Grid
@@ -45,6 +54,12 @@ SRTM_VOID = -32768
 #: 100 cells ≈ 3 km at 30 m, wider than almost every SRTM v2 void in Vietnam's mountains.
 FILL_SEARCH_CELLS = 100
 _UNFILLED = np.float32(-1e30)  # marks void cells fillnodata could not reach
+#: Largest error (source cells) of the interpolated mesh that locates output cells in the
+#: source's grid; the mesh is refined until its worst midpoint is within it.
+_MESH_TOLERANCE = 0.01
+#: Starting spacing of that mesh (output cells); UTM ↔ geographic over 32 cells (~1 km) is
+#: linear to ~1e-5 cell.
+_MESH_STEP = 32
 #: File endings taken from a folder or a zip archive as terrain.
 TERRAIN_SUFFIXES = (".hgt", ".tif", ".tiff", ".vrt", ".img", ".dem", ".asc", ".bil")
 
@@ -461,29 +476,150 @@ def _warp(
     transform = Affine(res, 0.0, left, 0.0, -res, top)
     out = np.full((height, width), np.nan, dtype=np.float32)
     covered = np.zeros((height, width), dtype=bool)
-    dst_crs = rasterio.crs.CRS.from_wkt(crs.to_wkt())
     for group in _same_grid(datasets):
         pieces = [(w, ds) for ds in group if (w := _read_window(ds, bounds, crs)) is not None]
         if not pieces:
             continue
         src, present, src_transform = _paste([w for w, _ in pieces])
-        src_crs = pieces[0][1].crs
-        tmp = np.full_like(out, np.nan)
-        reproject(
-            src, tmp, src_transform=src_transform, src_crs=src_crs, src_nodata=np.nan,
-            dst_transform=transform, dst_crs=dst_crs, dst_nodata=np.nan,
-            resampling=Resampling.bilinear,
-        )  # fmt: skip
-        # where the sources are, voids included
-        cov = np.zeros(out.shape, dtype=np.uint8)
-        reproject(
-            present.astype(np.uint8), cov, src_transform=src_transform, src_crs=src_crs,
-            dst_transform=transform, dst_crs=dst_crs, src_nodata=0, dst_nodata=0,
-            resampling=Resampling.nearest,
-        )  # fmt: skip
+        tmp, cov = _resample(src, present, src_transform, _src_crs(pieces[0][1]), transform,
+                             crs, out.shape)  # fmt: skip
         out = np.where(np.isfinite(out), out, tmp)
-        covered |= cov.astype(bool)
+        covered |= cov
     return out, covered, transform
+
+
+def _resample(
+    src: np.ndarray,
+    present: np.ndarray,
+    src_transform: Affine,
+    src_crs: CRS,
+    transform: Affine,
+    crs: CRS,
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """``src`` (float32, voids NaN) resampled bilinearly onto the grid of ``transform``/``crs``
+    and ``shape``, and the mask of output cells whose centre falls on a ``present`` source
+    cell (nearest cell: where the sources are, voids included). See the module docstring."""
+    h, w = shape
+    rows, cols = _mesh_lines(h, _MESH_STEP), _mesh_lines(w, _MESH_STEP)
+    to_src = Transformer.from_crs(crs, src_crs, always_xy=True)
+    inverse = ~src_transform
+
+    def locate(r: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Source (row, col) of cell centres, in cell-centre units ((0, 0): the first cell's
+        centre, as :func:`lomsong.grid.bilinear_rc`), exactly."""
+        t, v = transform, inverse
+        x = t.a * (c + 0.5) + t.b * (r + 0.5) + t.c
+        y = t.d * (c + 0.5) + t.e * (r + 0.5) + t.f
+        sx, sy = (np.asarray(u) for u in to_src.transform(x, y))
+        return v.d * sx + v.e * sy + v.f - 0.5, v.a * sx + v.b * sy + v.c - 0.5
+
+    while True:
+        mr, mc = locate(*np.meshgrid(rows.astype(np.float64), cols.astype(np.float64),
+                                     indexing="ij"))  # fmt: skip
+        if len(rows) == h and len(cols) == w:
+            break  # every cell is a mesh point: exact
+        # the worst error of the interpolation is near the middle of a mesh cell
+        midr = (rows[:-1] + rows[1:]) / 2.0
+        midc = (cols[:-1] + cols[1:]) / 2.0
+        er, ec = locate(*np.meshgrid(midr, midc, indexing="ij"))
+        ir = 0.25 * (mr[:-1, :-1] + mr[1:, :-1] + mr[:-1, 1:] + mr[1:, 1:])
+        ic = 0.25 * (mc[:-1, :-1] + mc[1:, :-1] + mc[:-1, 1:] + mc[1:, 1:])
+        if not (np.nanmax(np.hypot(er - ir, ec - ic), initial=0.0) > _MESH_TOLERANCE):
+            break  # (NaN — a point the transform refuses — refines too, down to exact)
+        step = max(1, int(rows[1] - rows[0]) // 4)
+        rows, cols = _mesh_lines(h, step), _mesh_lines(w, step)
+    # output cells coarser than the source's widen the tent to their size (GDAL's bilinear
+    # does the same): every source cell under an output cell counts, none is skipped
+    scale_r, scale_c = _cell_scale(rows, cols, mr, mc)
+    out = np.empty(shape, dtype=np.float32)
+    covered = np.empty(shape, dtype=np.bool_)
+    _resample_rows(np.ascontiguousarray(src, dtype=np.float32), np.ascontiguousarray(present),
+                   rows.astype(np.int64), cols.astype(np.int64), mr, mc, scale_r, scale_c, out,
+                   covered)  # fmt: skip
+    return out, covered
+
+
+def _cell_scale(
+    rows: np.ndarray, cols: np.ndarray, mr: np.ndarray, mc: np.ndarray
+) -> tuple[float, float]:
+    """Size of an output cell in source rows and columns (at least 1), from the mesh."""
+    with np.errstate(invalid="ignore"):
+        dr = np.hypot(np.diff(mr, axis=0), np.diff(mc, axis=0)) / np.diff(rows)[:, None]
+        dc = np.hypot(np.diff(mr, axis=1), np.diff(mc, axis=1)) / np.diff(cols)[None, :]
+    scale_r = float(np.nanmedian(dr)) if dr.size and np.isfinite(dr).any() else 1.0
+    scale_c = float(np.nanmedian(dc)) if dc.size and np.isfinite(dc).any() else 1.0
+    return max(1.0, scale_r), max(1.0, scale_c)
+
+
+def _mesh_lines(n: int, step: int) -> np.ndarray:
+    """Mesh rows (or columns) of ``n`` cells every ``step``, the last cell always included."""
+    lines = np.arange(0, n, step)
+    return lines if lines[-1] == n - 1 else np.append(lines, n - 1)
+
+
+@nb.njit(cache=True, parallel=True)
+def _resample_rows(
+    src: np.ndarray,
+    present: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    mr: np.ndarray,
+    mc: np.ndarray,
+    scale_r: float,
+    scale_c: float,
+    out: np.ndarray,
+    covered: np.ndarray,
+) -> None:
+    """Fill ``out``/``covered`` (see :func:`_resample`): source position of each cell from
+    the mesh (rows × cols points, positions mr, mc) bilinearly, then the tent-weighted mean
+    of the source cells within ``scale_r`` rows and ``scale_c`` columns (1: bilinear) over
+    those holding data, NaN where none does or outside the source."""
+    h, w = out.shape
+    sh, sw = src.shape
+    n_rows = rows.shape[0]
+    n_cols = cols.shape[0]
+    for i in nb.prange(h):
+        a = 0
+        while a < n_rows - 2 and rows[a + 1] <= i:
+            a += 1
+        span_r = rows[a + 1] - rows[a] if n_rows > 1 else 1
+        u = (i - rows[a]) / span_r if n_rows > 1 else 0.0
+        a2 = a + 1 if n_rows > 1 else a
+        b = 0
+        for j in range(w):
+            while b < n_cols - 2 and cols[b + 1] <= j:
+                b += 1
+            span_c = cols[b + 1] - cols[b] if n_cols > 1 else 1
+            v = (j - cols[b]) / span_c if n_cols > 1 else 0.0
+            b2 = b + 1 if n_cols > 1 else b
+            r = ((1.0 - u) * ((1.0 - v) * mr[a, b] + v * mr[a, b2])
+                 + u * ((1.0 - v) * mr[a2, b] + v * mr[a2, b2]))  # fmt: skip
+            c = ((1.0 - u) * ((1.0 - v) * mc[a, b] + v * mc[a, b2])
+                 + u * ((1.0 - v) * mc[a2, b] + v * mc[a2, b2]))  # fmt: skip
+            out[i, j] = np.nan
+            covered[i, j] = False
+            # the source cell holding the centre (its edges at ±0.5 in centre units)
+            if not (-0.5 <= r < sh - 0.5 and -0.5 <= c < sw - 0.5):  # also False for NaN
+                continue
+            covered[i, j] = present[int(math.floor(r + 0.5)), int(math.floor(c + 0.5))]
+            # tent weights 1 − |distance| / scale over the source cells within the scale
+            acc = 0.0
+            wsum = 0.0
+            for ii in range(max(0, int(math.floor(r - scale_r)) + 1),
+                            min(sh, int(math.floor(r + scale_r)) + 1)):  # fmt: skip
+                wr = 1.0 - abs(ii - r) / scale_r
+                if wr <= 0.0:
+                    continue
+                for jj in range(max(0, int(math.floor(c - scale_c)) + 1),
+                                min(sw, int(math.floor(c + scale_c)) + 1)):  # fmt: skip
+                    wt = wr * (1.0 - abs(jj - c) / scale_c)
+                    z = src[ii, jj]
+                    if wt > 0.0 and not math.isnan(z):
+                        acc += wt * z
+                        wsum += wt
+            if wsum > 1e-9:
+                out[i, j] = acc / wsum
 
 
 def _same_grid(datasets: list) -> list[list]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import warnings
 from os import PathLike
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -76,6 +77,7 @@ __all__ = [
     "SITE_DISTANCE_M",
     "operator_name",
     "operator_names",
+    "cell_site_numbers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -414,15 +416,39 @@ def _site_keys(frame: pd.DataFrame) -> np.ndarray:
     ok = np.logical_and.reduce([np.isfinite(v) & (v >= 0) & (v == np.floor(v)) & (v < 2**32)
                                 for v in codes.values()])  # fmt: skip
     mcc, net, area, cell = (np.where(ok, v, 0).astype(np.int64) for v in codes.values())
-    ok &= cell < 2**28
-    enb = cell >> 8
-    rnc, cid = cell >> 16, cell & 0xFFFF
-    lte = ok & (radio == "LTE") & (enb > 0)
-    umts = ok & (radio == "UMTS") & (rnc > 0)
-    site = np.where(lte, enb, np.where(umts, rnc * 100_000 + cid // UMTS_NODEB_CID_BLOCK, 0))
+    site = cell_site_numbers(radio, np.where(ok, cell, -1))
     parts = [radio, mcc.astype(str), net.astype(str), area.astype(str), site.astype(str)]
     keys = np.array(["-".join(p) for p in zip(*parts, strict=True)], dtype=object)
-    return np.where(lte | umts, keys, "")
+    return np.where(site > 0, keys, "")
+
+
+def cell_site_numbers(tech: Any, cell: Any) -> np.ndarray:
+    """The site (eNodeB / NodeB) number a cell id names; 0 where it names none.
+
+    LTE: the 28-bit ECI's eNodeB id, ``cell >> 8`` (3GPP TS 36.413). UMTS: the 28-bit UTRAN
+    cell id's RNC id (``cell >> 16``, TS 25.401) and the C-Id's NodeB block, as
+    ``rnc · 100000 + C-Id // UMTS_NODEB_CID_BLOCK``; a bare 16-bit C-Id (no RNC) names no site.
+    GSM (LAC + CI), CDMA and NR ids carry no such structure: 0. The rule the OpenCelliD
+    grouping of :func:`read_towers` uses, and the one that matches a walk test's cell to the
+    site of a tower list.
+
+    Parameters
+    ----------
+    tech
+        Per cell: an OpenCelliD radio (``LTE``, ``UMTS``, …) or lomsong's technology
+        (``4G``, ``3G``, …), any case.
+    cell
+        Per cell: the cell id as an integer; negative (or ≥ 2²⁸) = unknown.
+    """
+    radio = np.char.upper(np.asarray(tech, dtype=str))
+    cell = np.asarray(cell, dtype=np.int64)
+    ok = (cell >= 0) & (cell < 2**28)
+    cell = np.where(ok, cell, 0)
+    enb = cell >> 8
+    rnc, cid = cell >> 16, cell & 0xFFFF
+    lte = ok & np.isin(radio, ["LTE", "4G"]) & (enb > 0)
+    umts = ok & np.isin(radio, ["UMTS", "3G"]) & (rnc > 0)
+    return np.where(lte, enb, np.where(umts, rnc * 100_000 + cid // UMTS_NODEB_CID_BLOCK, 0))
 
 
 def _cell(frame: pd.DataFrame, col: str, i: int) -> str:
@@ -724,6 +750,7 @@ def _group_cells(
     cells["_samples"] = to_number(cells["samples"])
     cells["_range"] = to_number(cells["range"])
     cells["_updated"] = to_number(cells["updated"])
+    cells["_cell"] = clean_ids(cells["cell"]).fillna("").astype(str)
     keys = ["site_id", "_code", "tech"]
     g = cells.groupby(keys, sort=False)
     first = g.first()
@@ -737,13 +764,15 @@ def _group_cells(
         "updated": pd.to_datetime(g["_updated"].max(), unit="s", errors="coerce").dt.strftime(
             "%Y-%m-%d"
         ),
+        # the unit's cell ids: a walk test's serving cell is matched to its unit by them
+        "cell_ids": g["_cell"].agg(lambda ids: " ".join(sorted(set(ids)))),
         **{c: first[c] for c in RADIO_COLUMNS},
     }).reset_index()  # fmt: skip
     units["tower_id"] = units["site_id"] + "-" + units["_code"] + "-" + units["tech"]
     units["azimuth_deg"] = np.nan  # OpenCelliD has no azimuths: omni
     units = units.sort_values(["site_id", "_code", "tech"]).reset_index(drop=True)
     xy = site_xy.loc[units["site_id"]]
-    extra = ["mcc", "net", "cells", "samples", "range_m", "updated"]
+    extra = ["mcc", "net", "cells", "cell_ids", "samples", "range_m", "updated"]
     return gpd.GeoDataFrame(
         units[TOWER_COLUMNS + extra],
         geometry=gpd.points_from_xy(xy["_x"].to_numpy(), xy["_y"].to_numpy()),

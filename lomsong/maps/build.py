@@ -35,6 +35,7 @@ from folium import plugins
 from folium.utilities import JsCode
 from jinja2 import Template
 
+from lomsong.calibration.validate import Validation
 from lomsong.coverage.deadzones import DeadZones
 from lomsong.coverage.rule import CLASSES, CoverageRule
 from lomsong.coverage.types import Coverage
@@ -43,6 +44,7 @@ from lomsong.propagation.service import QUANTITY
 from lomsong.text import (
     CLASS_LABELS,
     MAP,
+    VALIDATION,
     for_lang,
     format_dbm,
     format_float,
@@ -57,6 +59,8 @@ __all__ = [
     "rule_levels",
     "Level",
     "STATUS_COLORS",
+    "AGREEMENT_COLORS",
+    "RESIDUAL_COLORS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -375,8 +379,10 @@ def _blank_tile_url() -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _add_basemaps(m: folium.Map, lab: dict[str, str]) -> None:
-    folium.TileLayer("OpenStreetMap", name=lab["basemap_osm"]).add_to(m)
+def _add_basemaps(m: folium.Map, lab: dict[str, str], *, offline: bool = False) -> None:
+    """OpenStreetMap (shown at start), CARTO Positron and a blank basemap; an offline map
+    starts on the blank one, the only one that needs no network."""
+    folium.TileLayer("OpenStreetMap", name=lab["basemap_osm"], show=not offline).add_to(m)
     # The URL is given directly: xyzservices' CartoDB entry now carries an API-key
     # placeholder (and warns), while the public light_all tiles keep working without one.
     folium.TileLayer(
@@ -388,7 +394,7 @@ def _add_basemaps(m: folium.Map, lab: dict[str, str]) -> None:
         max_zoom=20,
     ).add_to(m)
     folium.TileLayer(
-        _blank_tile_url(), attr="lomsong", name=lab["basemap_none"], max_zoom=22, show=False
+        _blank_tile_url(), attr="lomsong", name=lab["basemap_none"], max_zoom=22, show=offline
     ).add_to(m)
 
 
@@ -828,6 +834,158 @@ def _add_ranking(
     return _bounds_of(shown)
 
 
+# -- field evidence --------------------------------------------------------------------------
+#: Colour of a measurement by its residual measured − predicted (dB), ColorBrewer RdBu:
+#: red where the phone measured less than predicted (the map is optimistic there), blue more;
+#: clipped at ±:data:`RESIDUAL_CLIP_DB`, white around 0.
+RESIDUAL_COLORS = ("#b2182b", "#ef8a62", "#fddbc7", "#f7f7f7", "#d1e5f0", "#67a9cf", "#2166ac")
+RESIDUAL_CLIP_DB = 15.0
+#: A no-service sample (black: nothing heard) and one without a prediction (grey).
+NO_SERVICE_COLOR = "#000000"
+UNPREDICTED_COLOR = "#969696"
+#: Most samples drawn (evenly thinned beyond, said in the layer's name): a walk test logs a row
+#: a second, and 10⁵ circle markers make a browser crawl.
+MEASUREMENTS_SHOWN = 5000
+#: Reported hamlets by agreement: missed red (a dark hamlet the map does not show), extra
+#: orange, agreed blue (ColorBrewer RdYlBu, told apart by colour-blind readers).
+AGREEMENT_COLORS = {"missed": "#d73027", "extra": "#fdae61", "agreed": "#4575b4"}
+
+
+def _residual_color(residual: float | None, no_service: bool) -> str:
+    if no_service:
+        return NO_SERVICE_COLOR
+    if residual is None or not math.isfinite(residual):
+        return UNPREDICTED_COLOR
+    k = len(RESIDUAL_COLORS)
+    t = (min(max(residual, -RESIDUAL_CLIP_DB), RESIDUAL_CLIP_DB) + RESIDUAL_CLIP_DB) / (
+        2 * RESIDUAL_CLIP_DB)  # fmt: skip
+    return RESIDUAL_COLORS[min(int(t * k), k - 1)]
+
+
+def _add_measurements(
+    m: folium.Map, measurements: gpd.GeoDataFrame, lab: dict[str, str], lang: str
+) -> tuple[float, float, float, float] | None:
+    """The walk-test samples as dots coloured by residual; tooltip: cell, levels, residual."""
+    n = len(measurements)
+    step = max(1, math.ceil(n / MEASUREMENTS_SHOWN))
+    shown = _for_display(measurements.iloc[::step], simplify_m=0)
+    props = []
+    for _, row in shown.iterrows():
+        no_service = bool(_get(row, "no_service"))
+        residual = _get(row, "residual_db")
+        measured = lab["no_service"] if no_service else _with_unit(
+            format_float(_get(row, "level_dbm"), lang), "dBm")  # fmt: skip
+        rows = [
+            (lab["cell"], escape_text(_get(row, "tower_id")) if _get(row, "tower_id") else "–"),
+            (lab["operator"], escape_text(_get(row, "operator"))),
+            (lab["tech"], escape_text(_get(row, "tech"))),
+            (lab["measured"], measured),
+            (lab["predicted"], _with_unit(format_float(_get(row, "predicted_dbm"), lang), "dBm")),
+            (lab["residual"], _with_unit(format_float(residual, lang), "dB")),
+        ]
+        props.append({"tip": _rows_html(rows),
+                      "c": _residual_color(residual, no_service)})  # fmt: skip
+    name = lab["layer_measurements"]
+    if step > 1:
+        name += " (" + lab["shown_of"].format(shown=format_int(len(shown), lang),
+                                              n=format_int(n, lang)) + ")"  # fmt: skip
+
+    def style(feature: dict) -> dict:
+        c = feature["properties"]["c"]
+        return {"color": "#333333", "weight": 0.5, "fillColor": c, "fillOpacity": 0.9}
+
+    folium.GeoJson(
+        _collection(shown, props),
+        name=name,
+        marker=folium.CircleMarker(radius=4, fill=True),
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
+    ).add_to(m)
+    return _bounds_of(shown)
+
+
+def _add_reported(
+    m: folium.Map, validation: Validation, lab: dict[str, str]
+) -> tuple[float, float, float, float] | None:
+    """The reported hamlets that name a village, at the village, coloured by agreement."""
+    h = validation.hamlets
+    located = h[h["agreement"].isin(list(AGREEMENT_COLORS))] if len(h) else h
+    if not len(located):
+        return None
+    where = validation.villages.set_index("village_id").geometry.representative_point()
+    points = gpd.GeoDataFrame(
+        located.reset_index(drop=True),
+        geometry=[where.get(str(v)) for v in located["village_id"]],
+        crs=validation.villages.crs,
+    )
+    shown = _for_display(points, simplify_m=0)
+
+    def word(status: Any) -> str:
+        status = "reliable" if status == "ok" else status
+        return lab[CLASS_LABELS[status]] if status in CLASS_LABELS else escape_text(status)
+
+    props = []
+    for _, row in shown.iterrows():
+        rows = [
+            (lab["matched_name"], escape_text(_get(row, "matched_name"))),
+            (lab["reported_status"], word(_get(row, "status"))),
+            (lab["predicted_status"], word(_get(row, "predicted_status"))),
+            (lab["agreement"], lab[str(row["agreement"])]),
+        ]
+        props.append({"tip": _rows_html(rows, header=escape_text(_get(row, "name"))),
+                      "c": AGREEMENT_COLORS[str(row["agreement"])]})  # fmt: skip
+
+    def style(feature: dict) -> dict:
+        c = feature["properties"]["c"]
+        return {"color": "#000000", "weight": 1.5, "fillColor": c, "fillOpacity": 0.95}
+
+    folium.GeoJson(
+        _collection(shown, props),
+        name=lab["layer_reported"],
+        marker=folium.CircleMarker(radius=9, fill=True),
+        style_function=style,
+        tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False, sticky=True),
+    ).add_to(m)
+    return _bounds_of(shown)
+
+
+def _evidence_legend_html(validation: Validation, lab: dict[str, str], lang: str) -> str:
+    """Keys of the evidence layers: residual colours, no service; agreement colours."""
+    parts = []
+    if len(validation.measurements):
+        k = len(RESIDUAL_COLORS)
+        edges = np.linspace(-RESIDUAL_CLIP_DB, RESIDUAL_CLIP_DB, k + 1)
+        keys = "".join(
+            f'<div><span class="ls-class" style="background:{c}"></span>'
+            f"{format_float(lo, lang, digits=0)}…{format_float(hi, lang, digits=0)}</div>"
+            for c, lo, hi in zip(RESIDUAL_COLORS, edges[:-1], edges[1:], strict=True)
+        )
+        keys += (f'<div><span class="ls-class" style="background:{NO_SERVICE_COLOR}"></span>'
+                 f"{lab['no_service']}</div>")  # fmt: skip
+        parts.append(f'<div><div class="ls-legend-title">{lab["legend_residual"]}</div>'
+                     f"{keys}</div>")  # fmt: skip
+    if len(validation.hamlets):
+        keys = "".join(
+            f'<div><span class="ls-class" style="background:{c}"></span>{lab[k]}</div>'
+            for k, c in AGREEMENT_COLORS.items()
+        )
+        parts.append(f'<div><div class="ls-legend-title">{lab["layer_reported"]}</div>'
+                     f"{keys}</div>")  # fmt: skip
+    return "".join(parts)
+
+
+def _add_evidence(
+    m: folium.Map, validation: Validation, lang: str
+) -> list[tuple[float, float, float, float] | None]:
+    """The map's two evidence layers (measurements, reported hamlets)."""
+    lab = for_lang(VALIDATION, lang)
+    bounds = []
+    if len(validation.measurements):
+        bounds.append(_add_measurements(m, validation.measurements, lab, lang))
+    bounds.append(_add_reported(m, validation, lab))
+    return bounds
+
+
 # -- title, summary, bounds ------------------------------------------------------------------
 def _summary_values(
     villages: gpd.GeoDataFrame | None,
@@ -956,6 +1114,8 @@ def build_map(
     rule: CoverageRule | None = None,
     max_overlay_px: int = 1600,
     summary: dict | None = None,
+    offline: bool = False,
+    validation: Validation | None = None,
 ) -> folium.Map:
     """An interactive folium map of coverage, dead zones, villages, towers and proposed sites.
 
@@ -1001,6 +1161,15 @@ def build_map(
         Totals for the summary box (``households, households_uncovered,
         households_no_signal, households_weak, dead_villages, weak_villages,
         households_reached_by_sites, sites``); missing keys are computed from the inputs.
+    offline
+        A map for a place without network: it starts on the blank basemap (the others stay
+        in the layer control) and has no mini-map (its tiles need the network). Save it with
+        :func:`lomsong.maps.offline.save_offline`, which puts the libraries inline.
+    validation
+        The prediction against field evidence (:func:`lomsong.calibration.validate.validate`):
+        adds a layer of the walk-test samples coloured by residual (measured − predicted;
+        black: no service) and one of the reported hamlets at their village, coloured by
+        agreement (missed, extra, agreed), with their keys in the legend.
 
     Returns
     -------
@@ -1019,7 +1188,7 @@ def build_map(
 
     m = folium.Map(location=[16.0, 107.5], zoom_start=6, tiles=None, control_scale=True)
     m.get_root().header.add_child(folium.Element(_MAP_CSS))
-    _add_basemaps(m, lab)
+    _add_basemaps(m, lab, offline=offline)
 
     bounds = []
     legend = []
@@ -1031,6 +1200,8 @@ def build_map(
         bounds.append(_add_villages(m, villages, lab, lang))
         if "status" in villages or "dead" in villages:
             legend.append(_status_legend_html(lab))
+    if validation is not None:
+        legend.append(_evidence_legend_html(validation, for_lang(VALIDATION, lang), lang))
     if legend:
         _Legend("".join(legend)).add_to(m)
     if gaps is not None and _nonempty(gaps.zones):
@@ -1044,6 +1215,8 @@ def build_map(
         bounds.append(_add_towers(m, towers, lab, lang))
     if _nonempty(ranking):
         bounds.append(_add_ranking(m, ranking, lab, lang))
+    if validation is not None:
+        bounds.extend(_add_evidence(m, validation, lang))
 
     heading = escape_text(title) if title is not None else lab["title"]
     root_html = m.get_root().html
@@ -1061,7 +1234,8 @@ def build_map(
         primary_area_unit="sqmeters",
         secondary_area_unit="hectares",
     ).add_to(m)
-    plugins.MiniMap(toggle_display=True, position="bottomright").add_to(m)
+    if not offline:
+        plugins.MiniMap(toggle_display=True, position="bottomright").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     box = _merge_bounds(bounds)

@@ -60,7 +60,8 @@ _KC_BASE = 15  # mdvar mode 0-3, without the +10 / +20 flags
 _KC_NOLOC = 16  # 1.0 if location variability is eliminated
 _KC_NOSIT = 17  # 1.0 if direct situation variability is dropped
 _KC_CLIM = 18  # climate − 1
-_KC_SIZE = 19
+_KC_ZL0 = 19  # z_l of the location median (50 %) after the mode's substitutions (the pair)
+_KC_SIZE = 20
 
 
 def _tower_constants(
@@ -93,6 +94,7 @@ def _tower_constants(
     z_t = float(_core._q_inverse(time / 100.0))
     z_l = float(_core._q_inverse(location / 100.0))
     z_s = float(_core._q_inverse(situation / 100.0))
+    z_l0 = float(_core._q_inverse(0.5))  # the location median (2.4e-7: the reference's Q⁻¹)
     base = mdvar
     kc[_KC_NOSIT] = 1.0 if base >= 20 else 0.0
     if base >= 20:
@@ -102,13 +104,14 @@ def _tower_constants(
         base -= 10
     if base == 0:
         z_t = z_s
-        z_l = z_s
+        z_l = z_l0 = z_s
     elif base == 1:
-        z_l = z_s
+        z_l = z_l0 = z_s
     elif base == 2:
-        z_l = z_t
+        z_l = z_l0 = z_t
     kc[_KC_ZT] = z_t
     kc[_KC_ZL] = z_l
+    kc[_KC_ZL0] = z_l0
     kc[_KC_ZS] = z_s
     kc[_KC_DEX] = (575.7e12 / wn) ** _core._THIRD
     c = climate - 1
@@ -258,6 +261,54 @@ def _cell_loss(
     free-space loss, without the warnings, with the per-tower terms of ``kc``
     (:func:`_tower_constants`).
     """
+    a_ref = _cell_aref(kc, z_g, f_mhz, th0, th1, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, d)
+    return _variability_fast(kc, he0, he1, delta_h, d, a_ref, kc[_KC_ZL]) + (
+        kc[_KC_FS] + 20.0 * math.log10(d / 1000.0)
+    )
+
+
+@nb.njit(cache=True)
+def _cell_loss_pair(
+    kc: tuple,
+    z_g: complex,
+    f_mhz: float,
+    th0: float,
+    th1: float,
+    dl0: float,
+    dl1: float,
+    he0: float,
+    he1: float,
+    gamma_e: float,
+    n_s: float,
+    delta_h: float,
+    d: float,
+) -> tuple[float, float]:
+    """:func:`_cell_loss` at the location median (50 %) and at ``kc``'s location quantile, the
+    time and situation quantiles and the mode being ``kc``'s: one reference attenuation, two
+    variabilities (NaN, NaN on error)."""
+    a_ref = _cell_aref(kc, z_g, f_mhz, th0, th1, dl0, dl1, he0, he1, gamma_e, n_s, delta_h, d)
+    fs = kc[_KC_FS] + 20.0 * math.log10(d / 1000.0)
+    return (_variability_fast(kc, he0, he1, delta_h, d, a_ref, kc[_KC_ZL0]) + fs,
+            _variability_fast(kc, he0, he1, delta_h, d, a_ref, kc[_KC_ZL]) + fs)  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _cell_aref(
+    kc: tuple,
+    z_g: complex,
+    f_mhz: float,
+    th0: float,
+    th1: float,
+    dl0: float,
+    dl1: float,
+    he0: float,
+    he1: float,
+    gamma_e: float,
+    n_s: float,
+    delta_h: float,
+    d: float,
+) -> float:
+    """The reference attenuation A_ref (dB ≥ 0) of :func:`_cell_loss`; NaN on error."""
     a_e = 1.0 / gamma_e
     ds0 = math.sqrt(2.0 * he0 * a_e)
     ds1 = math.sqrt(2.0 * he1 * a_e)
@@ -332,20 +383,18 @@ def _cell_loss(
             a_s0 = a_d0
             d_x = 10e6
         a_ref = m_s * d + a_s0 if d > d_x else m_d * d + a_d0
-    a_ref = _core._mx(a_ref, 0.0)
-    return _variability_fast(kc, he0, he1, delta_h, d, a_ref) + (
-        kc[_KC_FS] + 20.0 * math.log10(d / 1000.0)
-    )
+    return _core._mx(a_ref, 0.0)
 
 
 @nb.njit(cache=True)
 def _variability_fast(
-    kc: tuple, he0: float, he1: float, delta_h: float, d: float, a_ref: float
+    kc: tuple, he0: float, he1: float, delta_h: float, d: float, a_ref: float, z_l: float
 ) -> float:
-    """:func:`_itm_core._variability_db` with the per-tower terms read from ``kc``."""
+    """:func:`_itm_core._variability_db` with the per-tower terms read from ``kc`` and the
+    location's normal quantile ``z_l`` (after the mode's substitutions: ``kc[_KC_ZL]`` or
+    ``kc[_KC_ZL0]``)."""
     c = int(kc[_KC_CLIM])
     z_t = kc[_KC_ZT]
-    z_l = kc[_KC_ZL]
     z_s = kc[_KC_ZS]
     wn = kc[_KC_WN]
     base = int(kc[_KC_BASE])
@@ -502,13 +551,16 @@ def cells_loss(
     dha: np.ndarray,
     da: np.ndarray,
     out: np.ndarray,
+    out_q: np.ndarray,
     m_da: np.ndarray,
     a_d0a: np.ndarray,
     kc: tuple,
     z_g: complex,
     f_mhz: float,
 ) -> None:
-    """Basic transmission loss (dB) of paths 0..n−1 of the arrays into ``out`` (NaN on error).
+    """Basic transmission loss (dB) of paths 0..n−1 of the arrays into ``out`` at the location
+    median and into ``out_q`` at ``kc``'s location quantile (NaN on error): one reference
+    attenuation, two variabilities (:func:`_cell_loss_pair`).
 
     Path i: horizon angles ``th0a[i]``, ``th1a[i]`` (rad) and distances ``dl0a``, ``dl1a`` (m),
     effective heights ``he0a``, ``he1a`` (m), earth curvature ``gama`` (1/m), surface
@@ -519,6 +571,12 @@ def cells_loss(
     ``th1a``, ``dl0a``, ``dl1a``. ``m_da`` and ``a_d0a`` are scratch (the diffraction line of
     each path).
 
+    With time and situation at their medians (the engine's broadcast mode, ``mdvar`` 3), the
+    two differ only by ITM's location deviation: ``out_q`` = the soft floor of
+    A_ref − V_med − σ_L z_L, σ_L = 10 k Δh(d) / (k Δh(d) + 13) (NTIA ITM v1.4
+    ``Variability``); the variability's terms are computed once for both
+    (:func:`_variability_pair`).
+
     The result equals :func:`_cell_loss` on the same geometry to ~1e-12 dB (≤ 6e-13 dB
     measured); paths the branch-free loops cannot take are computed by :func:`_cell_loss`. The
     work is split into short loops (geometry, diffraction line, reference attenuation,
@@ -528,6 +586,7 @@ def cells_loss(
     zi = z_g.imag
     if zr <= abs(zi):  # the reference's ground-impedance error: no path has a loss
         out[:n] = math.nan
+        out_q[:n] = math.nan
         return
     # 1. line-of-sight paths: smooth-earth horizons from the effective heights (when these sum
     # to less than the path, the reference scales the heights up: left for the scalar form)
@@ -621,37 +680,25 @@ def cells_loss(
         degenerate = los and (tr1 <= 1e-300 or (has0 and tr0 <= 1e-300))
         a_ref = _mx(a_los if los else m_d * d + a_d0, 0.0)
         out[i] = math.inf if (degenerate or out[i] == math.inf) else a_ref
-    # 4. variability (_variability_fast) and free-space loss
-    c = int(kc[_KC_CLIM])
-    v_row = _core._V_MED[c]
-    z_t = kc[_KC_ZT]
-    z_l = kc[_KC_ZL]
-    z_s = kc[_KC_ZS]
-    if z_t == 0.0 and z_l == 0.0 and z_s == 0.0:
-        # the medians (50 % time, location, situation): every deviation is multiplied by 0
-        for i in range(n):
-            d = da[i]
-            d_e = _v_effective_distance(he0a[i], he1a[i], d, kc[_KC_DEX])
-            v_med = _core._curve(v_row[0], v_row[1], v_row[2], v_row[3], v_row[4], d_e)
-            val = out[i] - v_med
-            val = val * (29.0 - val) / (29.0 - 10.0 * val) if val < 0.0 else val
-            out[i] = val + (kc[_KC_FS] + 20.0 * vlog10(d / 1000.0))
-    else:
-        _variability_loop(n, he0a, he1a, dha, da, out, kc)
+    # 4. variability (_variability_fast) at the location median and at the location quantile,
+    # and free-space loss: every term depends on the cell but the mode and the quantiles, which
+    # are the tower's (loop-invariant branches)
+    _variability_pair(n, he0a, he1a, dha, da, out, out_q, kc)
     # 5. what the loops could not take, and ITM's validity limits
     for i in range(n):
         a_e = 1.0 / gama[i]
         n_s = nsa[i]
         if n_s < 150.0 or n_s > 400.0 or a_e < 4000000.0 or a_e > 13333333.0:
             out[i] = math.nan
+            out_q[i] = math.nan
         elif not math.isfinite(out[i]) or not math.isfinite(
             th0a[i] + th1a[i] + dl0a[i] + dl1a[i] + he0a[i] + he1a[i] + dha[i] + da[i]
         ):
             th0, th1, dl0, dl1, he0, he1 = th0a[i], th1a[i], dl0a[i], dl1a[i], he0a[i], he1a[i]
             if smooth[i] != 0:
                 th0, th1, dl0, dl1, he0, he1 = _smooth_geometry(he0, he1, a_e, dha[i], da[i])
-            out[i] = _cell_loss(kc, z_g, f_mhz, th0, th1, dl0, dl1, he0, he1, gama[i], n_s,
-                                dha[i], da[i])  # fmt: skip
+            out[i], out_q[i] = _cell_loss_pair(kc, z_g, f_mhz, th0, th1, dl0, dl1, he0, he1,
+                                               gama[i], n_s, dha[i], da[i])  # fmt: skip
 
 
 @nb.njit(cache=True)
@@ -681,20 +728,83 @@ def _smooth_geometry(
     return th0, th1, dl0, dl1, he0, he1
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _variability_loop(
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _v_curve(c1: float, c2: float, x1: float, x2: float, x3: float, d_e: float) -> float:
+    """:func:`_itm_core._curve` with the squares as products (vectorisable)."""
+    r = d_e / x1
+    r2 = r * r
+    u = (d_e - x2) / x3
+    return (c1 + c2 / (1.0 + u * u)) * r2 / (1.0 + r2)
+
+
+@nb.njit(cache=True, inline="always", error_model="numpy")
+def _v_combine(
+    a_ref: float, v_med: float, base: int, sigma_t: float, sigma_l: float, sigma_s: float,
+    z_t: float, z_s: float, y_l: float,
+) -> float:  # fmt: skip
+    """:func:`_itm_core._combine_variability` with the soft floor as a select."""
+    y_t = sigma_t * z_t
+    ys2 = sigma_s * sigma_s + y_t * y_t / (7.8 + z_s * z_s) + y_l * y_l / (24.0 + z_s * z_s)
+    if base == 0:
+        y_r = 0.0
+        y_s = math.sqrt(sigma_t * sigma_t + sigma_l * sigma_l + ys2) * z_s
+    elif base == 1:
+        y_r = y_t
+        y_s = math.sqrt(sigma_l * sigma_l + ys2) * z_s
+    elif base == 2:
+        y_r = math.sqrt(sigma_t * sigma_t + sigma_l * sigma_l) * z_t
+        y_s = math.sqrt(ys2) * z_s
+    else:
+        y_r = y_t + y_l
+        y_s = math.sqrt(ys2) * z_s
+    val = a_ref - v_med - y_r - y_s
+    return val * (29.0 - val) / (29.0 - 10.0 * val) if val < 0.0 else val
+
+
+@nb.njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+def _variability_pair(
     n: int,
     he0a: np.ndarray,
     he1a: np.ndarray,
     dha: np.ndarray,
     da: np.ndarray,
     out: np.ndarray,
+    out_q: np.ndarray,
     kc: tuple,
 ) -> None:
-    """Step 4 of :func:`cells_loss` for quantiles other than the medians: ``out`` (A_ref) →
-    loss (dB), through the scalar :func:`_variability_fast` (rarely used; not vectorised)."""
+    """Step 4 of :func:`cells_loss`: ``out`` (A_ref) → loss (dB) at the location median, and
+    ``out_q`` at the location quantile. :func:`_variability_fast`'s terms (effective distance,
+    V_med, σ_T, σ_L, σ_S) once per cell, combined twice; the tower's mode and quantiles are
+    loop-invariant. (The reference's Q⁻¹(0.5) is 2.4e-7, not 0: even at the medians every
+    deviation is computed, as the reference does.)"""
+    c = int(kc[_KC_CLIM])
+    base = int(kc[_KC_BASE])
+    z_t = kc[_KC_ZT]
+    z_l = kc[_KC_ZL]
+    z_l0 = kc[_KC_ZL0]
+    z_s = kc[_KC_ZS]
+    wn = kc[_KC_WN]
+    noloc = kc[_KC_NOLOC] != 0.0
+    nosit = kc[_KC_NOSIT] != 0.0
+    v = _core._V_MED[c]
+    tm = _core._SIG_T_MINUS[c] if z_t < 0.0 else _core._SIG_T_PLUS[c]
+    g_t = kc[_KC_GM] if z_t < 0.0 else kc[_KC_GP]
+    zd = _core._Z_D[c]
+    cd = _core._C_D[c]
+    # σ_T = the curve × g (z_t < 0 or ≤ z_D), else σ_TD + (σ_T+ − σ_TD) z_D / z_t = the curve ×
+    # g × (C_D + (1 − C_D) z_D / z_t)
+    t_scale = g_t if (z_t < 0.0 or z_t <= zd) else g_t * (cd + (1.0 - cd) * zd / z_t)
     for i in range(n):
         d = da[i]
-        out[i] = _variability_fast(kc, he0a[i], he1a[i], dha[i], d, out[i]) + (
-            kc[_KC_FS] + 20.0 * math.log10(d / 1000.0)
-        )
+        d_e = _v_effective_distance(he0a[i], he1a[i], d, kc[_KC_DEX])
+        v_med = _v_curve(v[0], v[1], v[2], v[3], v[4], d_e)
+        sigma_s = 0.0 if nosit else 5.0 + 3.0 * vexp(-d_e / 100e3)
+        dh_d = _v_dh_at(d, dha[i])
+        sigma_l = 0.0 if noloc else 10.0 * wn * dh_d / (wn * dh_d + 13.0)
+        sigma_t = _v_curve(tm[0], tm[1], tm[2], tm[3], tm[4], d_e) * t_scale
+        fs = kc[_KC_FS] + 20.0 * vlog10(d / 1000.0)
+        a_ref = out[i]
+        out[i] = _v_combine(a_ref, v_med, base, sigma_t, sigma_l, sigma_s, z_t, z_s,
+                            sigma_l * z_l0) + fs  # fmt: skip
+        out_q[i] = _v_combine(a_ref, v_med, base, sigma_t, sigma_l, sigma_s, z_t, z_s,
+                              sigma_l * z_l) + fs  # fmt: skip

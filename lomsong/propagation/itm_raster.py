@@ -80,7 +80,7 @@ from lomsong.propagation._itm_cell import _tower_constants, cells_loss
 from lomsong.propagation._vmath import vexp
 from lomsong.propagation.paths import _elev_minor, _ray_cell, half_width
 
-__all__ = ["itm_loss_window", "itm_point_loss", "loss_lower_bound_window"]
+__all__ = ["itm_loss_window", "itm_loss_pair", "itm_point_loss", "loss_lower_bound_window"]
 
 
 #: Δh is evaluated exactly at every sample up to this path length (samples) ...
@@ -100,8 +100,8 @@ _GREF_STEP = 8
 # Rows of the per-ray geometry of the samples cells take (one column per sample), the batch
 # :func:`lomsong.propagation._itm_cell.cells_loss` turns into losses.
 _G_TH0, _G_TH1, _G_DL0, _G_DL1, _G_HE0, _G_HE1, _G_SMOOTH, _G_GAM, _G_NS, _G_DH, _G_D = range(11)
-_G_LOSS, _G_MD, _G_AD0 = 11, 12, 13  # the loss; scratch of the batch
-_G_SIZE = 14
+_G_LOSS, _G_MD, _G_AD0, _G_LOSSQ = 11, 12, 13, 14  # the losses (median, quantile); scratch
+_G_SIZE = 15
 #: Fast-math flags of the walk's arithmetic: fused multiply-add, division by reciprocal, no signed
 #: zeros — NaN, infinities and the order of operations stay IEEE. ~15 % faster per tower; the
 #: losses move by < 0.01 dB on 99 % of cells, by up to ~1 dB on < 1 % where a rounding flips a
@@ -605,8 +605,10 @@ def _mark_needs(
         return
     dh_row = (ray // (2 * qR + 1)) * (2 * qR // g + 2)
     ia, ib, _ = _dh_neighbours(m, qR, g, dh_row)
-    _ray_roles(ray, R, qR, T, -1, dh_row, mask, dh_dense, dh_ratio, cp_t, role, win, skip,
-               True, need)  # fmt: skip
+    # typed constants (np.intp, np.bool_), not literals: a literal argument compiles a second
+    # specialisation of the callee (see _walk_ray's counters)
+    _ray_roles(ray, R, qR, T, np.intp(-1), dh_row, mask, dh_dense, dh_ratio, cp_t, role, win,
+               skip, np.bool_(True), need)  # fmt: skip
     for t in range(1, T + 1):
         if role[t] & 2 and t > dh_dense:
             need[ia, t] = 1  # racing threads store the same value
@@ -636,6 +638,7 @@ def _walk_ray(
     kc: tuple,
     DH: np.ndarray,
     win: np.ndarray,
+    win_q: np.ndarray,
     pfl: np.ndarray,
     P0: np.ndarray,
     P1: np.ndarray,
@@ -654,7 +657,8 @@ def _walk_ray(
     need: np.ndarray,
     roles_ready: bool,
 ) -> None:
-    """Walk one ray outward and write the loss of the cells that take its samples into ``win``.
+    """Walk one ray outward and write the loss of the cells that take its samples into ``win``
+    (location median) and ``win_q`` (location quantile).
 
     With ``use_skip``, cells marked in ``skip`` (window-shaped) are not evaluated: +inf.
 
@@ -714,9 +718,12 @@ def _walk_ray(
     half_g = 0.5 * g_ref * s * s
     w[0] = z0
     z_tx = z0 + h_tx
-    hn = 0
+    # np.intp, not the literal 0: numba would first type the callees that take these counters
+    # (_hull_push, _horizons_hull, cells_loss) with Literal[int](0) and compile each twice —
+    # cells_loss's second compile alone was ~40 % of the engine's one-time compile
+    hn = np.intp(0)
     k = 0
-    nw = 0  # winners so far
+    nw = np.intp(0)  # winners so far
     # past the last sample with a role, the walk would only push hull points no query reads
     for t in range(1, last + 1):
         w[t] = z[t] - half_g * t * t  # the hull's transformed height, as the samples arrive
@@ -787,10 +794,12 @@ def _walk_ray(
             geo[_G_DH, j] = cp_dh[k] * (1.0 - f) + cp_dh[k + 1] * f
     cells_loss(nw, geo[_G_TH0], geo[_G_TH1], geo[_G_DL0], geo[_G_DL1], geo[_G_HE0],
                geo[_G_HE1], geo[_G_SMOOTH], geo[_G_GAM], geo[_G_NS], geo[_G_DH], geo[_G_D],
-               geo[_G_LOSS], geo[_G_MD], geo[_G_AD0], kc, z_g, f_mhz)  # fmt: skip
+               geo[_G_LOSS], geo[_G_LOSSQ], geo[_G_MD], geo[_G_AD0], kc, z_g,
+               f_mhz)  # fmt: skip
     for j in range(nw):
         dr, dc, _ = _ray_cell(direction, m, tk[j], qR)
         win[R + dr, R + dc] = geo[_G_LOSS, j]
+        win_q[R + dr, R + dc] = geo[_G_LOSSQ, j]
     for t in range(1, T + 1):
         role[t] = 0
 
@@ -818,8 +827,9 @@ def _itm_rays(
     kc: tuple,
     skip: np.ndarray,
     use_skip: bool,
-) -> np.ndarray:
-    """Loss window: every ray walked once outward, ITM evaluated at the samples cells take.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Loss windows (location median, location quantile): every ray walked once outward, ITM
+    evaluated at the samples cells take.
 
     Two parallel passes: the Δh rays (every g-th), which fill the shared Δh table, then the
     others, which read it. Cells marked in ``skip`` (with ``use_skip``) are left at +inf;
@@ -830,6 +840,7 @@ def _itm_rays(
     rsize = 2 * qR + 1
     n_rays = 4 * rsize
     win = np.full((size, size), np.nan, dtype=np.float32)
+    win_q = np.full((size, size), np.nan, dtype=np.float32)
     DH = np.full((4 * (2 * qR // g + 2), R + 1), np.nan, dtype=np.float32)
     need = np.zeros(DH.shape if use_skip else (1, 1), dtype=np.uint8)
     # the roles of the non-Δh rays, found while marking their needs and kept for their walk
@@ -865,10 +876,10 @@ def _itm_rays(
                 ready = use_skip and not is_dh
                 row = roles[ray] if ready else role
                 _walk_ray(ray, Z, r0, c0, R, q, g, res, z0, ext, mask, dh_dense, dh_ratio,
-                          h_tx, h_rx, n0, f_mhz, z_g, kc, DH, win, pfl, P0, P1, w, hidx, cp_t,
-                          cp_dh, row, geo, tk, zc, sbuf, rbuf, skip, use_skip, need,
+                          h_tx, h_rx, n0, f_mhz, z_g, kc, DH, win, win_q, pfl, P0, P1, w, hidx,
+                          cp_t, cp_dh, row, geo, tk, zc, sbuf, rbuf, skip, use_skip, need,
                           ready)  # fmt: skip
-    return win
+    return win, win_q
 
 
 @nb.njit(cache=True, parallel=True)
@@ -1051,6 +1062,72 @@ def itm_loss_window(
     return _window(Z, int(row), int(col), float(res_m), float(max_radius_m), float(h_tx_m),
                    float(h_rx_m), float(f_mhz), int(climate), float(n0), int(pol),
                    float(epsilon), float(sigma), int(mdvar), float(time), float(location),
+                   float(situation), _DH_DENSE, _DH_GROWTH, skip=skip)[1]  # fmt: skip
+
+
+def itm_loss_pair(
+    elevation: np.ndarray,
+    row: int,
+    col: int,
+    *,
+    res_m: float,
+    max_radius_m: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    f_mhz: float,
+    climate: int = 1,
+    n0: float = 301.0,
+    pol: int = 1,
+    epsilon: float = 15.0,
+    sigma: float = 0.005,
+    mdvar: int = 3,
+    time: float = 50.0,
+    location: float = 90.0,
+    situation: float = 50.0,
+    skip: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """ITM loss (dB) on the window at the location median and at location quantile ``location``.
+
+    One pass of :func:`itm_loss_window`'s engine: the path geometry and ITM's reference
+    attenuation A_ref are computed once per cell, the variability twice — with the location at
+    50 % and at ``location`` %, time, situation and the mode of variability ``mdvar`` being
+    the same for both. With the broadcast mode (``mdvar`` 3; NTIA ITM v1.4: time and location
+    are two separate reliabilities, "F(L, T)") and time and situation at 50 %, the two differ by
+    ITM's location deviation alone: the quantile's loss is the soft floor (Algorithm eq. 52)
+    of A_ref − V_med + σ_L · Q⁻¹(1 − location / 100) above free space, with
+    σ_L = 10 k Δh(d) / (k Δh(d) + 13) dB, k = f / 47.7 MHz, Δh(d) the path's terrain
+    irregularity at its length: < 1 dB on flat ground, ≈ 10 dB on hilly paths at UHF.
+
+    Parameters and the window are those of :func:`itm_loss_window`; ``skip`` marks cells of
+    both windows (+inf in both).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        float32 (2R+1, 2R+1) each: the loss at the location median and at the quantile. Each
+        cell of either equals :func:`itm_loss_window` with ``location`` = 50 and with
+        ``location`` (the same computation); for ``location`` ≥ 50 and time, situation at
+        50 %, the quantile's loss is never below the median's.
+
+    Notes
+    -----
+    Costs one window: the second variability is ~5 arithmetic operations per cell in the
+    vectorised loop; memory is a second float32 window (16 R² bytes).
+    """
+    if res_m <= 0 or max_radius_m <= 0:
+        raise ValueError(f"res_m and max_radius_m must be > 0, got {res_m}, {max_radius_m}")
+    Z = np.ascontiguousarray(elevation, dtype=np.float32)
+    h, w = Z.shape
+    if not (0 <= row < h and 0 <= col < w):
+        raise ValueError(f"tower cell ({row}, {col}) is outside the {h} × {w} grid")
+    _check_itm_params(h_tx_m, h_rx_m, f_mhz, climate, n0, pol, epsilon, sigma, mdvar, time,
+                      location, situation)  # fmt: skip
+    R = half_width(max_radius_m, res_m)
+    if skip is not None and skip.shape != (2 * R + 1, 2 * R + 1):
+        raise ValueError(f"skip has shape {skip.shape}, the window is {2 * R + 1} × {2 * R + 1}")
+    return _window(Z, int(row), int(col), float(res_m), float(max_radius_m), float(h_tx_m),
+                   float(h_rx_m), float(f_mhz), int(climate), float(n0), int(pol),
+                   float(epsilon), float(sigma), int(mdvar), float(time), float(location),
                    float(situation), _DH_DENSE, _DH_GROWTH, skip=skip)  # fmt: skip
 
 
@@ -1073,7 +1150,8 @@ def loss_lower_bound_window(
     h_tx_m: float | None = None,
     h_rx_m: float | None = None,
 ) -> np.ndarray | None:
-    """A loss (dB) that ITM's median loss never goes below, on the (2R+1)² window.
+    """A loss (dB) that ITM's loss never goes below, on the (2R+1)² window: at the medians, and
+    at any location quantile ≥ 50 % with time and situation at 50 %.
 
     Model: ITM's loss is free-space loss plus the reference attenuation A_ref ≥ 0 (the
     reference clamps it) minus the climate's median variability V_med(d_e), the difference
@@ -1088,8 +1166,13 @@ def loss_lower_bound_window(
     path to its ray sample, up to a quarter of a cell from the cell centre; the bound takes
     the cell's distance minus half a cell (and −inf at the centre cell).
 
-    Returns None unless time, location and situation are the medians (50 %): the deviations
-    of other quantiles are not bounded here.
+    At a location quantile ≥ 50 % with time and situation at their medians, in every mode of
+    variability, the deviation added to A_ref − V_med is the location's σ_L · Q⁻¹(1 − q) ≥ 0
+    (or 0, where the mode ties the location to the time or situation quantile), and the soft
+    floor increases: that loss is never below the median's, so the same bound holds.
+
+    Returns None for other quantiles (time or situation ≠ 50 %, location < 50 %): their
+    deviations are not bounded here.
 
     Parameters
     ----------
@@ -1101,7 +1184,7 @@ def loss_lower_bound_window(
         Antenna heights (m): when given, the variability is bounded over the effective
         distances of this window only (a tighter bound).
     """
-    if not (time == location == situation == 50.0):
+    if not (time == situation == 50.0 and location >= 50.0):
         return None
     de_max = 5e6  # any path
     if h_tx_m is not None and h_rx_m is not None:
@@ -1177,8 +1260,8 @@ def _window(
     q: int = _RAY_DENSITY,
     g: int = _DH_RAYS,
     skip: np.ndarray | None = None,
-) -> np.ndarray:
-    """:func:`itm_loss_window` on checked float32 terrain, with the Δh checkpoint schedule and
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`itm_loss_pair` on checked float32 terrain, with the Δh checkpoint schedule and
     ``q`` rays per border cell, Δh evaluated on every ``g``-th ray."""
     R = half_width(max_d, res)
     z0 = float(Z[row, col])
@@ -1187,7 +1270,7 @@ def _window(
     z_g, _, _ = _core._ground(f_mhz, 0.0, n0, pol, epsilon, sigma)
     window = Z[max(0, row - R - 1) : row + R + 2, max(0, col - R - 1) : col + R + 2]
     voids = bool(np.isnan(window).any())
-    ext = _extents(Z, row, col, R, q, res, max_d, voids)
+    ext = _extents(Z, row, col, R, q, res, max_d, voids, True)  # every argument: one signature
     # Without voids, the samples cells take are those of the unclipped window, cut at each
     # ray's extent: a digital ray that leaves the grid (a rectangle) never comes back, so a cell
     # inside the grid is taken by the same sample either way. That mask is the same for every
@@ -1198,12 +1281,17 @@ def _window(
     skip_arr = (
         np.ascontiguousarray(skip, dtype=np.bool_) if use_skip else np.zeros((1, 1), np.bool_)
     )
-    win = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(), dh_dense,
-                    dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc, skip_arr, use_skip)  # fmt: skip
-    centre = _core._p2p_loss(np.array([1.0, 0.5 * res, z0, z0]), h_tx, h_rx, climate, n0, f_mhz,
-                             pol, epsilon, sigma, mdvar, time, location, situation)  # fmt: skip
-    win[R, R] = centre[1] if centre[0] < 1000 else np.nan
-    return win
+    win, win_q = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(),
+                           dh_dense, dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc, skip_arr,
+                           use_skip)  # fmt: skip
+    if use_skip:  # the skipped cells, marked +inf in the median window as the rays met them
+        win_q[np.isposinf(win)] = np.inf
+    centre_pfl = np.array([1.0, 0.5 * res, z0, z0])
+    for out, loc in ((win, 50.0), (win_q, location)):
+        centre = _core._p2p_loss(centre_pfl, h_tx, h_rx, climate, n0, f_mhz, pol, epsilon,
+                                 sigma, mdvar, time, loc, situation)  # fmt: skip
+        out[R, R] = centre[1] if centre[0] < 1000 else np.nan
+    return win, win_q
 
 
 def itm_point_loss(

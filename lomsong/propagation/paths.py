@@ -35,7 +35,11 @@ __all__ = ["ray_loss_window", "point_loss", "distance_table", "half_width", "wav
            "fresnel_radius_m", "earth_bulge_m", "fresnel_parameter", "knife_edge_db",
            "edge_loss_db", "clearance_ratio", "Profile", "terrain_profile"]  # fmt: skip
 
-_F8 = ["float64(float64, float64, float64)"]
+# The geometry's ufuncs are built lazily (numba's DUFunc, ``vectorize`` without signatures): a
+# ufunc with explicit signatures is built when its module is imported — ~55 ms each from the
+# cache, a third of a second for the six, paid by every process that imports the raster
+# engine; lazily, only by those that call them. Calls with float64 arguments (and ints,
+# which numpy casts to the float64 loop once it exists) use one loop.
 
 
 # -- the geometry of one path: every other module takes these formulas from here ---------------
@@ -44,7 +48,7 @@ def wavelength_m(f_mhz: float | np.ndarray) -> float | np.ndarray:
     return SPEED_OF_LIGHT_M_S / (np.asarray(f_mhz, dtype=np.float64) * 1e6)
 
 
-@nb.vectorize(_F8, cache=True)
+@nb.vectorize(cache=True)
 def fresnel_radius_m(d1_m: float, d2_m: float, wavelength: float) -> float:
     r"""Radius of the first Fresnel zone (m), :math:`F_1 = \sqrt{\lambda d_1 d_2 / (d_1 + d_2)}`.
 
@@ -57,7 +61,7 @@ def fresnel_radius_m(d1_m: float, d2_m: float, wavelength: float) -> float:
     return math.sqrt(max(wavelength * d1_m * d2_m / D, 0.0))
 
 
-@nb.vectorize(_F8, cache=True)
+@nb.vectorize(cache=True)
 def earth_bulge_m(d1_m: float, d2_m: float, effective_radius_m: float) -> float:
     """Apparent rise of the ground (m) between two points from earth curvature, d1·d2 / (2 k a).
 
@@ -67,13 +71,13 @@ def earth_bulge_m(d1_m: float, d2_m: float, effective_radius_m: float) -> float:
     return d1_m * d2_m / (2.0 * effective_radius_m)
 
 
-@nb.vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+@nb.vectorize(cache=True)
 def fresnel_parameter(h_m: float, d1_m: float, d2_m: float, wavelength: float) -> float:
     """Fresnel-Kirchhoff parameter v = h √(2 (d1 + d2) / (λ d1 d2)) (ITU-R P.526-15 eq. 26)."""
     return h_m * math.sqrt(2.0 * (d1_m + d2_m) / (wavelength * d1_m * d2_m))
 
 
-@nb.vectorize(["float64(float64)"], cache=True)
+@nb.vectorize(cache=True)
 def knife_edge_db(v: float) -> float:
     """Single knife-edge loss J(v) = 6.9 + 20 log10(√((v − 0.1)² + 1) + v − 0.1) dB for
     v > −0.78, else 0 (ITU-R P.526-15 eq. 31); within ~0.12 dB of the exact Fresnel integral
@@ -89,7 +93,7 @@ def knife_edge_db(v: float) -> float:
 _J0 = 6.9 + 20.0 * math.log10(math.sqrt(0.01 + 1.0) - 0.1)  # J(0) = 6.02 dB
 
 
-@nb.vectorize(["float64(float64, float64, float64, float64)"], cache=True)
+@nb.vectorize(cache=True)
 def edge_loss_db(h_m: float, d1_m: float, d2_m: float, wavelength: float) -> float:
     """Diffraction loss beyond grazing, J(v) − J(0), of an edge ``h_m`` above the line of
     sight (dB, ≥ 0); 0 when the edge stays below it or sits at an end of the path.
@@ -103,8 +107,7 @@ def edge_loss_db(h_m: float, d1_m: float, d2_m: float, wavelength: float) -> flo
     return knife_edge_db(fresnel_parameter(h_m, d1_m, d2_m, wavelength)) - _J0
 
 
-@nb.vectorize(["float64(float64, float64, float64, float64, float64, float64, float64)"],
-              cache=True)  # fmt: skip
+@nb.vectorize(cache=True)
 def clearance_ratio(
     d1_m: float,
     length_m: float,

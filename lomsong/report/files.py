@@ -12,6 +12,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry import LineString
 
 __all__ = [
     "VILLAGE_CSV_COLUMNS",
@@ -19,6 +20,7 @@ __all__ = [
     "write_villages_csv",
     "write_ranking_csv",
     "write_planning_gpkg",
+    "backhaul_links",
     "write_summary",
     "file_sha256",
 ]
@@ -65,6 +67,46 @@ def write_planning_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None
         if len(frame) == 0 or frame.geometry.isna().all():
             kw["geometry_type"] = "Point" if len(frame) == 0 else "Unknown"
         frame.to_file(path, **kw)
+
+
+def backhaul_links(
+    ranking: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, towers: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """The proposed sites' backhaul chains as lines (``planning.gpkg``'s ``backhaul`` layer).
+
+    One row per microwave hop of each site's ``backhaul_via`` (the hop ids in order, ending at
+    a tower site; :func:`lomsong.siting.rank.rank_sites`): ``rank, site_id, hop`` (1-based),
+    ``from_id, to_id, length_km`` and a straight LineString in the project CRS. Intermediate
+    hops are sites of the plan (or candidates), the last one an existing tower's ``site_id``;
+    a hop whose end is not among them (a fibre point) ends the chain there.
+    """
+    points: dict[str, Any] = {}
+    for frame in (candidates, ranking):  # the plan's own sites win over a candidate's copy
+        if len(frame) and "site_id" in frame:
+            points.update(zip(frame["site_id"].astype(str), frame.geometry, strict=True))
+    tower_points: dict[str, Any] = {}
+    if len(towers) and "site_id" in towers:
+        for sid, geom in zip(towers["site_id"].astype(str), towers.geometry, strict=True):
+            tower_points.setdefault(sid, geom)
+    rows = []
+    for r in ranking.itertuples(index=False):
+        via = [h.strip() for h in str(getattr(r, "backhaul_via", "") or "").split(">")]
+        via = [h for h in via if h]
+        start = r.geometry
+        for i, hop in enumerate(via):
+            first, second = (tower_points, points) if i == len(via) - 1 else (points, tower_points)
+            end = first.get(hop, second.get(hop))
+            if start is None or end is None:
+                break
+            line = LineString([start, end])
+            rows.append({"rank": int(r.rank), "site_id": str(r.site_id), "hop": i + 1,
+                         "from_id": str(r.site_id) if i == 0 else via[i - 1], "to_id": hop,
+                         "length_km": round(line.length / 1000.0, 3),
+                         "geometry": line})  # fmt: skip
+            start = end
+    columns = ["rank", "site_id", "hop", "from_id", "to_id", "length_km", "geometry"]
+    return gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry",
+                            crs=ranking.crs)  # fmt: skip
 
 
 def _json_default(o: Any) -> Any:

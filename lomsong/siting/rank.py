@@ -13,6 +13,7 @@ as well.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
@@ -58,6 +59,16 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: ``progress(description, total)`` returns an ``advance(done, total)`` callable (the pipeline's
+#: progress-bar factory, :data:`lomsong.pipeline.Progress`).
+ProgressFactory = Callable[[str, int], Callable[[int, int], None]]
+
+
+def _bar(progress: ProgressFactory | None, description: str, total: int = 0
+         ) -> Callable[[int, int], None] | None:  # fmt: skip
+    """A new bar of the factory, or None without one."""
+    return None if progress is None else progress(description, total)
+
 
 # -- from geography to the matrix and back: the ranking table --------------------------------
 def rank_sites(
@@ -74,7 +85,7 @@ def rank_sites(
     target_share: float = TARGET_SHARE,
     backhaul_freq_ghz: float = BACKHAUL_FREQ_GHZ,
     backhaul_max_hop_km: float = BACKHAUL_MAX_HOP_KM,
-    progress: Any = None,
+    progress: ProgressFactory | None = None,
     matrix: CoverageMatrix | None = None,
 ) -> Any:
     """Rank candidate sites by the households each newly covers, best first.
@@ -125,6 +136,12 @@ def rank_sites(
         households (``sites`` is then ignored).
     backhaul_freq_ghz, backhaul_max_hop_km
         Microwave link frequency (GHz) and longest hop (km) of the backhaul check.
+    progress
+        Progress-bar factory, ``progress(description, total)`` → ``advance(done, total)`` (the
+        one :func:`lomsong.run` takes): a bar for the backhaul graph's site pairs, for the
+        candidates' prediction (without ``matrix``) and for the exact MILP (households covered
+        by the best site set found, of the proven upper bound: the bar is full when the gap is
+        closed).
     matrix
         The candidates × uncovered households :class:`~lomsong.siting.matrix.CoverageMatrix`
         when the caller built it already (rows in ``candidates`` order), so that the ranking
@@ -161,9 +178,11 @@ def rank_sites(
         G = backhaul_graph(
             sites_t, cand[["site_id", "height_m", "geometry"]], terrain,
             freq_ghz=backhaul_freq_ghz, max_hop_km=backhaul_max_hop_km,
+            progress=_bar(progress, "Backhaul line of sight"),
         )  # fmt: skip
     if matrix is None:
-        matrix = coverage_matrix(cand, gaps, terrain, progress=progress)
+        matrix = coverage_matrix(cand, gaps, terrain,
+                                 progress=_bar(progress, "Predicting candidates", len(cand)))
     elif matrix.cover.shape[0] != len(cand):
         raise ValueError(f"matrix has {matrix.cover.shape[0]} rows for {len(cand)} candidates")
     cover = matrix.cover
@@ -182,8 +201,9 @@ def rank_sites(
     # set_cover runs even when no site covers anyone: an unreachable target is an error
     if method in ("exact", "set_cover") and len(cand) and (cover.nnz or method == "set_cover"):
         if method == "exact":
+            bar = _bar(progress, "Exact siting: households covered / bound")
             sol = exact(cover, matrix.weights, k, costs=costs, budget=budget,
-                        time_limit_s=time_limit_s)  # fmt: skip
+                        time_limit_s=time_limit_s, progress=bar)  # fmt: skip
         else:
             try:
                 sol = set_cover(cover, matrix.weights, target_share, time_limit_s=time_limit_s)

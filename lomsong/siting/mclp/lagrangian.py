@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,11 +122,13 @@ def _lagrangian(
     time_limit_s: float = 30.0,
     rel_tol: float = 1e-4,
     start: np.ndarray | None = None,
+    report: Callable[[float, float], None] | None = None,
 ) -> _Relaxation:
     """Subgradient optimisation of the Lagrangian dual of the MCLP; see :func:`lagrangian_bound`.
 
     ``A`` is a canonical boolean CSR array, ``w`` its weights, ``k`` an int (``n`` = no limit),
     ``start`` the first multipliers (default ``w / 2``; a warm start then takes step factor 1).
+    ``report(best_value, bound)`` is called after every iteration (the caller throttles).
     """
     t0 = time.perf_counter()
     n, m = A.shape
@@ -180,6 +183,8 @@ def _lagrangian(
         got = _covered_weight(A, w, feas)  # the relaxed pick, made feasible: a primal heuristic
         if got > best_value:
             best_set, best_value = feas, got
+        if report is not None:
+            report(best_value, bound)
         if bound - best_value <= rel_tol * best_value or theta < 1e-3:
             break
         if time.perf_counter() - t0 > time_limit_s:

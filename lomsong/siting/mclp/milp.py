@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,37 @@ _RESTRICTED_NNZ = 500_000
 #: Most subgradient iterations of the Lagrangian path of :func:`exact` (time usually stops it
 #: first: ~0.05 s per iteration at 36 M non-zeros).
 _LAGRANGIAN_ITERATIONS = 5000
+
+#: Least time between two progress reports of :func:`exact` (s): a bar redrawn 4 times a second.
+_REPORT_S = 0.25
+
+
+class _Tracker:
+    """The progress of :func:`exact`: ``advance(done, total)`` with the weight covered by the
+    best site set found (rounded down) of the smallest proven upper bound (rounded up), so
+    the bar fills as the gap closes (``total / done - 1`` is the gap). Reports at most every
+    :data:`_REPORT_S` seconds, and always the last values (:meth:`done`)."""
+
+    def __init__(self, advance: Callable[[int, int], None] | None, incumbent: float,
+                 bound: float) -> None:  # fmt: skip
+        self.advance, self.incumbent, self.bound, self.last = advance, incumbent, bound, -math.inf
+
+    def __call__(self, incumbent: float, bound: float) -> None:
+        self.incumbent = max(self.incumbent, incumbent)
+        if math.isfinite(bound):
+            self.bound = min(self.bound, bound)
+        if self.advance is not None and time.perf_counter() - self.last >= _REPORT_S:
+            self._report()
+
+    def _report(self) -> None:
+        self.last = time.perf_counter()
+        bound = max(self.bound, self.incumbent)
+        self.advance(int(math.floor(self.incumbent + 1e-9)), int(math.ceil(bound - 1e-9)))
+
+    def done(self, incumbent: float, bound: float) -> None:
+        self.incumbent, self.bound = incumbent, bound if math.isfinite(bound) else self.bound
+        if self.advance is not None:
+            self._report()
 
 
 # -- MILP helpers ---------------------------------------------------------------------------
@@ -218,6 +250,7 @@ def exact(
     budget: float | None = None,
     time_limit_s: float = TIME_LIMIT_S,
     mip_rel_gap: float = 0.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Solution:
     r"""Maximal covering location problem solved as a MILP with HiGHS.
 
@@ -279,6 +312,14 @@ def exact(
     mip_rel_gap
         Relative gap at which HiGHS (and the Lagrangian iterations) may stop (0 = prove
         optimality; HiGHS's default is 1e-4).
+    progress
+        Called as ``progress(covered, bound)``: the weight covered by the best site set found
+        and the smallest proven upper bound, both rounded to integers (households), so that a
+        progress bar is full when the gap is closed. First with the greedy answer and the total
+        weight, then on the Lagrangian path after every subgradient iteration and restricted
+        MILP (at most 4 times a second), and at the end with the returned objective and bound.
+        HiGHS itself is called through :func:`scipy.optimize.milp`, which offers no callback:
+        during one HiGHS solve the bar stands still.
 
     Returns
     -------
@@ -306,10 +347,13 @@ def exact(
     kk = _check_k(k, n, allow_none=costs_arr is not None)
     total = math.fsum(w)
     g = greedy(A, w, kk, costs=costs_arr, budget=b)
+    track = _Tracker(progress, g.objective, total)
+    track(g.objective, total)
 
     A_red, w_red, _ = reduce_demand(A, w)
     n_dem = A_red.shape[1]
     if n_dem == 0 or kk == 0 or (costs_arr is not None and not (costs_arr <= b).any()):
+        track.done(0.0, 0.0)
         return Solution(
             chosen=np.zeros(0, dtype=np.int64),
             gains=np.zeros(0),
@@ -328,10 +372,13 @@ def exact(
             "exact MCLP: %d non-zeros after reduction > %d: Lagrangian bound and restricted MILP",
             A_red.nnz, _LAGRANGIAN_NNZ,
         )  # fmt: skip
-        return _exact_lagrangian(
+        sol = _exact_lagrangian(
             A, w, A_red, w_red, kk, costs_arr, b, g,
             deadline=deadline, time_limit_s=float(time_limit_s), mip_rel_gap=mip_rel_gap,
+            track=track,
         )  # fmt: skip
+        track.done(sol.objective, sol.bound)
+        return sol
 
     # a floor of 5 % of the limit, so that a slow reduction still leaves HiGHS a try
     left = max(deadline - time.perf_counter(), 0.05 * float(time_limit_s))
@@ -347,6 +394,7 @@ def exact(
     if status == "optimal":
         gap = max(gap, 0.0)
     chosen, gains = _order_chosen(A, w, chosen)
+    track.done(obj, bound if math.isfinite(bound) else total)
     return Solution(
         chosen=chosen,
         gains=gains,
@@ -420,9 +468,12 @@ def _exact_lagrangian(
     deadline: float,
     time_limit_s: float,
     mip_rel_gap: float,
+    track: _Tracker | None = None,
 ) -> Solution:
     """The large-instance path of :func:`exact` (see there): greedy incumbent, Lagrangian
-    bound, MILP restricted to the most promising candidates."""
+    bound, MILP restricted to the most promising candidates; ``track`` is told every better
+    value or bound."""
+    track = track or _Tracker(None, g.objective, math.fsum(w))
     n = A.shape[0]
     # Leave ~10 % of the limit (at least 2 s) for what follows the solver: HiGHS's own clock
     # overruns a little, the solution is ordered, and scipy hands the model over.
@@ -444,7 +495,7 @@ def _exact_lagrangian(
         relax = _lagrangian(
             A_red, w_red, kk, costs=costs, budget=budget, incumbent=chosen,
             iterations=_LAGRANGIAN_ITERATIONS, time_limit_s=max(0.7 * left, 0.0),
-            rel_tol=mip_rel_gap, start=lam,
+            rel_tol=mip_rel_gap, start=lam, report=track,
         )  # fmt: skip
         lam = relax.multipliers
         iterations += relax.iterations
@@ -492,9 +543,11 @@ def _exact_lagrangian(
                 if got > obj:
                     chosen, obj, status = sel, got, "lagrangian_restricted"
             r_bound = -_attr(res, "mip_dual_bound", -math.inf)
+            track(obj, bound)
             if complete and math.isfinite(r_bound):
                 # every set covering more than `threshold` lies in the pool
                 bound = min(bound, max(r_bound, threshold))
+                track(obj, bound)
                 break
     extra.update(lagrangian_bound=lagr_bound, lagrangian_iterations=iterations, lagrangian_s=lagr_s)
     if rounds:
