@@ -99,9 +99,11 @@ def main() -> None:
     demo = generate_demo()
     log = walk_test(demo, args.rows, args.seed)
     signal, gaps = stand_ins(demo)
-    print(f"demo province and a {len(log):,}-row log built in {time.perf_counter() - t0:.1f} s "
-          f"({len(demo.towers)} cells, {len(demo.villages)} villages, terrain "
-          f"{demo.terrain.shape[0]} × {demo.terrain.shape[1]} at {demo.terrain.res:g} m)")
+    print(
+        f"demo province and a {len(log):,}-row log built in {time.perf_counter() - t0:.1f} s "
+        f"({len(demo.towers)} cells, {len(demo.villages)} villages, terrain "
+        f"{demo.terrain.shape[0]} × {demo.terrain.shape[1]} at {demo.terrain.res:g} m)"
+    )
     validate(log.iloc[:100], None, signal=signal, gaps=gaps, terrain=demo.terrain)  # warm-up
     load = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
@@ -109,17 +111,25 @@ def main() -> None:
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     m = result.measurements
     counts = m["matched_by"].value_counts().to_dict()
-    print(f"matched: {counts}; with a prediction: {int(np.isfinite(m['predicted_dbm']).sum()):,}; "
-          f"in villages: {int(m['village_id'].notna().sum()):,}")
-    print(f"validate, {len(log):,} measurements × {len(demo.towers)} towers (ITM, "
-          f"{MAX_RADIUS_KM:g} km): {elapsed:.2f} s — goal ≤ {GOAL_S:g} s on 2 cores: "
-          f"{'met' if elapsed <= GOAL_S else 'NOT met'}")
+    print(
+        f"matched: {counts}; with a prediction: {int(np.isfinite(m['predicted_dbm']).sum()):,}; "
+        f"in villages: {int(m['village_id'].notna().sum()):,}"
+    )
+    print(
+        f"validate, {len(log):,} measurements × {len(demo.towers)} towers (ITM, "
+        f"{MAX_RADIUS_KM:g} km): {elapsed:.2f} s — goal ≤ {GOAL_S:g} s on 2 cores: "
+        f"{'met' if elapsed <= GOAL_S else 'NOT met'}"
+    )
     # the machine may be shared: the CPU time of this process, over its cores, is what an
     # idle machine would take at best; the load average says how busy it was
-    print(f"CPU time {cpu:.2f} s (≈ {cpu / min(2, os.cpu_count() or 1):.2f} s of wall time on 2 "
-          f"idle cores); load average at the start {load:.1f}")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    print(
+        f"CPU time {cpu:.2f} s (≈ {cpu / min(2, os.cpu_count() or 1):.2f} s of wall time on 2 "
+        f"idle cores); load average at the start {load:.1f}"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 if __name__ == "__main__":

@@ -235,8 +235,7 @@ def _with_offline_map(config: ProjectConfig, args: argparse.Namespace) -> Projec
     """``--offline-map`` turns ``[output] offline_map`` on (it never turns it off)."""
     if not args.offline_map:
         return config
-    return dataclasses.replace(config, output=dataclasses.replace(config.output,
-                                                                  offline_map=True))
+    return dataclasses.replace(config, output=dataclasses.replace(config.output, offline_map=True))
 
 
 def _init(args: argparse.Namespace, console: Console) -> int:

@@ -258,6 +258,10 @@ CALIBRATION_MAX_FOLDS = 50
 #: ±√(0.25 / n) (one standard error at a share of 0.5): ±0.22 at 5, enough to tell "mostly dark"
 #: from "mostly lit"; fewer samples are counted (``samples``) but judge nothing.
 VALIDATION_MIN_SAMPLES = 5
+#: Time zone of a phone's clock, for walk-test logs that write local time without a zone
+#: (G-NetTrack's ``Timestamp``): Vietnam, UTC+7 all year (IANA ``Asia/Ho_Chi_Minh``). A log
+#: made elsewhere names its zone: ``read_evidence(..., local_tz="...")``.
+PHONE_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 # -- [siting] -----------------------------------------------------------------------------------
 #: Candidate (proposed) sites: mast height above ground (m) and technology.

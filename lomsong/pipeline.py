@@ -197,7 +197,7 @@ def _coverage_rule(
         towers=towers, environment=mc.environment, thresholds=cc.thresholds,
         location_probability=cc.location_probability, indoor=cc.indoor,
         indoor_margin_db=cc.indoor_margin_db, technologies=cc.technologies,
-        dead_share=cc.dead_share,
+        dead_share=cc.dead_share, model=mc.name,
     )  # fmt: skip
     if landcover is None:
         return rule

@@ -216,6 +216,8 @@ MAP: dict[str, dict[str, str]] = {
         "legend_signal": f"{_VI['signal_level']} ({{quantities}}, dBm)",
         "legend_from_weak": f"{_VI['weak_signal']} từ",
         "legend_from_reliable": f"{_VI['reliable_signal']} từ",
+        # ITM: the level for reliable signal differs from place to place (its own σ)
+        "legend_per_place": "tùy nơi (theo ITM)",
         "legend_marks": "Vạch trên thang: {tech}",
         "legend_status": f"{_VI['status']} của {_lower(_VI['villages'])}",
         "name": "Tên",
@@ -254,6 +256,7 @@ MAP: dict[str, dict[str, str]] = {
         "legend_signal": f"{_EN['signal_level']} ({{quantities}}, dBm)",
         "legend_from_weak": f"{_EN['weak_signal']} from",
         "legend_from_reliable": f"{_EN['reliable_signal']} from",
+        "legend_per_place": "varies by place (ITM)",
         "legend_marks": "Marked on the scale: {tech}",
         "legend_status": f"{_EN['status']} of {_lower(_EN['villages'])}",
         "name": "Name",

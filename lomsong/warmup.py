@@ -12,9 +12,9 @@ predictions the explanations and the siting use, the backhaul graph, the tower c
 tiny synthetic scene (61 × 61 cells of rolling hills, three towers), not the kernels directly.
 The work is split in two groups compiled side by side in two processes (numba compiles on one
 core): ``itm`` (the ITM raster engine and the coverage kernels around it, the longest) and
-``points`` (everything else); a kernel one group needs after the other has stored it is read
-from the cache. The one-signature rule (a kernel compiled once, not once per literal or
-dtype) is checked by ``tests/test_warmup.py``.
+``points`` (ITM point to point first, then everything else); a kernel one group needs after
+the other has stored it is read from the cache. The one-signature rule (a kernel compiled
+once, not once per literal or dtype) is checked by ``tests/test_coldstart.py``.
 """
 
 from __future__ import annotations
@@ -76,33 +76,75 @@ def _scene():
     return terrain, towers, candidates
 
 
+def _unchecked(*_args: object, **_kwargs: object) -> None:
+    """Stands in for the raster engine's parameter check during the first warm-up call."""
+
+
 def _itm_group() -> None:
     """The ITM raster engine with pruning, sectors, per-technology groups and the tower cache
     (stored, read back whole, read back after a removal), as the pipeline calls it."""
     from lomsong.coverage.cache import TowerCache
     from lomsong.coverage.predict import predict
+    from lomsong.propagation import itm_raster
 
     terrain, towers, _ = _scene()
+    # The engine first checks the radio parameters with ITM point to point, a chain the points
+    # group compiles first: the first prediction here skips that check, so that the raster
+    # kernels compile meanwhile (the chain is then read from the cache); the later ones check.
+    check = getattr(itm_raster, "_check_itm_params", None)
+    if check is not None:
+        itm_raster._check_itm_params = _unchecked
+    try:
+        predict(towers, terrain, model="itm", max_radius_km=_RADIUS_KM, groups=True)
+    finally:
+        if check is not None:
+            itm_raster._check_itm_params = check
     with tempfile.TemporaryDirectory(prefix="lomsong-warmup-") as tmp:
         cache = TowerCache(tmp)
         for subset in (towers, towers, towers.iloc[:2]):
             predict(subset, terrain, model="itm", max_radius_km=_RADIUS_KM, groups="tech",
                     cache=cache)  # fmt: skip
-    predict(towers, terrain, model="itm", max_radius_km=_RADIUS_KM, groups=True)
+
+
+def _read_terrain() -> None:
+    """read_terrain of a tiny lon/lat GeoTIFF (its resampler onto the metric grid)."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import Point
+
+    from lomsong.layers.terrain import read_terrain
+
+    z = (100 + np.arange(40 * 40).reshape(40, 40) % 97).astype(np.int16)
+    with tempfile.TemporaryDirectory(prefix="lomsong-warmup-") as tmp:
+        path = Path(tmp) / "dem.tif"
+        profile = {"driver": "GTiff", "width": 40, "height": 40, "count": 1, "dtype": "int16",
+                   "crs": "EPSG:4326", "transform": from_origin(108.49, 15.51, 1 / 3600, 1 / 3600),
+                   "nodata": -32768}  # fmt: skip
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(z, 1)
+        area = gpd.GeoDataFrame(geometry=[Point(108.4945, 15.5055)], crs="EPSG:4326")
+        read_terrain(path, area=area, max_radius_km=0.2)
 
 
 def _points_group() -> None:
-    """Everything but the ITM raster: the closed-form raster models, point predictions (Hata
-    and ITM point to point: explanations, siting), terrain profiles, the backhaul graph and
-    the exact ITM of a point list."""
+    """Everything but the ITM raster: reading terrain, the closed-form raster models, point
+    predictions (Hata and ITM point to point: explanations, siting), terrain profiles, the
+    backhaul graph and the exact ITM of a point list."""
     from lomsong.coverage.engine import received_power_points
     from lomsong.coverage.predict import predict
+    from lomsong.defaults import ITM_DEFAULTS
     from lomsong.grid import sample_bilinear
-    from lomsong.propagation import itm_raster
+    from lomsong.propagation import itm, itm_raster
     from lomsong.propagation.paths import terrain_profile
     from lomsong.siting.backhaul import backhaul_graph
 
     terrain, towers, candidates = _scene()
+    _read_terrain()
+    # then the ITM point-to-point chain the raster engine checks its parameters with (the itm
+    # group waits for it, see there)
+    itm.p2p_tls(np.array([1.0, 100.0, 0.0, 0.0]), h_tx_m=30.0, h_rx_m=1.5, f_mhz=900.0,
+                **ITM_DEFAULTS)  # fmt: skip
     backhaul_graph(towers, candidates, terrain)
     sample_bilinear(terrain, np.array([_X0, _X0 + 45.0]), np.array([_Y0, _Y0 - 45.0]))
     predict(towers, terrain, model="hata", max_radius_km=_RADIUS_KM, groups="tech")
@@ -112,7 +154,6 @@ def _points_group() -> None:
     received_power_points(tower, terrain, xs, ys, model="hata", max_radius_km=_RADIUS_KM)
     terrain_profile(terrain, (tower.geometry.x, tower.geometry.y), (xs[0], ys[0]),
                     h_tx_m=float(tower["height_m"]), f_mhz=float(tower["freq_mhz"]))  # fmt: skip
-    # the ITM point-to-point chain last: the itm group has usually stored most of it by then
     received_power_points(tower, terrain, xs, ys, model="itm", max_radius_km=_RADIUS_KM)
     itm_raster.itm_point_loss(terrain.data, terrain.transform, (_X0, _Y0), xs, ys,
                               h_tx_m=30.0, h_rx_m=1.5, f_mhz=900.0)  # fmt: skip

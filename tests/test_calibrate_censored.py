@@ -199,11 +199,15 @@ def test_synthetic_truth_tobit_recovers_offsets_naive_mean_does_not(demo):
     assert fit.fit.b_per_tx == {}
     loto, lovo = fit.figures["loto"], fit.figures["lovo"]
     b, a = loto["before"], loto["after"]
-    print(f"leave one tower out: RMSE {b['rmse_db']:.2f} → {a['rmse_db']:.2f} dB, no-service "
-          f"rows below the floor {b['censored_hit_share']:.0%} → {a['censored_hit_share']:.0%}, "
-          f"log score {b['log_score']:.3f} → {a['log_score']:.3f}")
-    print(f"leave one village out ({lovo['folds']} folds): RMSE "
-          f"{lovo['before']['rmse_db']:.2f} → {lovo['after']['rmse_db']:.2f} dB")
+    print(
+        f"leave one tower out: RMSE {b['rmse_db']:.2f} → {a['rmse_db']:.2f} dB, no-service "
+        f"rows below the floor {b['censored_hit_share']:.0%} → {a['censored_hit_share']:.0%}, "
+        f"log score {b['log_score']:.3f} → {a['log_score']:.3f}"
+    )
+    print(
+        f"leave one village out ({lovo['folds']} folds): RMSE "
+        f"{lovo['before']['rmse_db']:.2f} → {lovo['after']['rmse_db']:.2f} dB"
+    )
     # holding out a tower still helps: its operator's offset comes from the operator's other
     # towers (or the technology's mean); the proper score improves
     assert loto["after"]["log_score"] > loto["before"]["log_score"]
@@ -225,7 +229,7 @@ def test_round_trip_shifts_towers_and_candidates(demo, tmp_path):
     project = write_demo(tmp_path / "demo", reduced=True)
     result.to_json(tmp_path / "demo" / "fit.json")
     text = project.read_text(encoding="utf-8").replace(
-        'max_radius_km = 15', 'max_radius_km = 15\ncalibration = "fit.json"'
+        "max_radius_km = 15", 'max_radius_km = 15\ncalibration = "fit.json"'
     )
     project.write_text(text, encoding="utf-8")
     cal = _load_calibration(load_config(project))

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
+from lomsong.calibration.applogs import GNETTRACK_COLUMNS
 from lomsong.calibration.evidence import (
     EVIDENCE_COLUMNS,
     TOWER_COLLECTOR_COLUMNS,
@@ -227,3 +228,226 @@ def test_ten_thousand_row_generic_file(tmp_path: Path) -> None:
     assert len(gdf) == n
     assert int(gdf["no_service"].sum()) == n // 50
     assert gdf.attrs["rejects"] == []
+
+
+# -- G-NetTrack ------------------------------------------------------------------------------
+# The header exactly as G-NetTrack Pro 27.5 wrote it (intrig-unicamp/hackathon5G at fbd2aa0a,
+# datasets/g-nettrack-pro/*.txt): 79 serving-cell columns, 18 blocks of 10 neighbour columns,
+# a trailing tab; rows end in CRLF as in those logs.
+GNT_HEADER = (
+    "Timestamp\tLongitude\tLatitude\tSpeed\tOperatorname\tOperator\tCGI\tCellname\tNode\t"
+    "CellID\tLAC\tNetworkTech\tNetworkMode\tLevel\tQual\tSNR\tCQI\tLTERSSI\tARFCN\tDL_bitrate\t"
+    "UL_bitrate\tPSC\tAltitude\tHeight\tAccuracy\tLocation\tState\tPINGAVG\tPINGMIN\tPINGMAX\t"
+    "PINGSTDEV\tPINGLOSS\tTESTDOWNLINK\tTESTUPLINK\tTESTDOWNLINKMAX\tTESTUPLINKMAX\tTest_Status\t"
+    "DataConnection_Type\tDataConnection_Info\tLayer\tFilemark\tIMEI\tDistance\tBearing\tIP\tTA\t"
+    "EVENT\tEVENTDETAILS\tIMSI\tMSISDN\tSERVINGTIME\tCELLHEX\tNODEHEX\tLACHEX\tRAWCELLID\t"
+    "VERSION_NAME\tVERSION_CODE\tDEVICE\tBAND\tBANDWIDTH\tINFO\tSecondCell_NODE\t"
+    "SecondCell_CELLID\tSecondCell_RSRP\tSecondCell_RSRQ\tSecondCell_SNR\tCSI_RSRP\tCSI_RSRQ\t"
+    "CSI_SNR\tNetworkTypeNum\tCA\tSecondCell_PSC\tSecondCell_ARFCN\tSecondCell_BAND\t"
+    "Site_BEARING\tBATTERY\tCHARGING\tNRSTATE\tR4"
+)
+_NEIGHBOUR_FIELDS = ("NTech", "NCellName", "NCellid", "NLAC", "NCell", "NARFCN", "NRxLev",
+                     "NQual", "NDistance", "NBearing")  # fmt: skip
+GNT_FULL_HEADER = (
+    GNT_HEADER + "".join(f"\t{f}{k}" for k in range(1, 19) for f in _NEIGHBOUR_FIELDS) + "\t"
+)
+_GNT_NAMES = GNT_FULL_HEADER.split("\t")
+
+
+def _gnt_row(when="2026.11.30_09.15.00", lon="108.912345", lat="14.772123", op="45204",
+             opname="Viettel", node="105678", cell="12", tech="4G", mode="LTE", level="-97",
+             raw="", extra_neighbours=0, **more):  # fmt: skip
+    """One log line, the fields the app fills for a serving cell ("-"/"--" where it has none)."""
+    values = dict.fromkeys(_GNT_NAMES, "")
+    values.update(Timestamp=when, Longitude=lon, Latitude=lat, Speed="4", Operatorname=opname,
+                  Operator=op, Node=node, CellID=cell, LAC="42311", NetworkTech=tech,
+                  NetworkMode=mode, Level=level, Qual="-11", SNR="3.0", CQI="-", LTERSSI="-75",
+                  ARFCN="1850", Accuracy="8", Location="G", State="D", EVENT="PERIODIC",
+                  RAWCELLID=raw, VERSION_NAME="27.5", VERSION_CODE="535",
+                  NTech1="4G", NCell1="301", NRxLev1="-105", **more)  # fmt: skip
+    fields = [values[c] for c in _GNT_NAMES[:-1]] + [""]
+    # more than 18 neighbours: the app writes further blocks past the header's end
+    fields += ["4G", "", "", "", "302", "1850", "-110", "-14", "", ""] * extra_neighbours
+    return "\t".join(fields)
+
+
+def _write_gnt(path: Path, rows: list[str], header: str = GNT_FULL_HEADER) -> Path:
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode())
+    return path
+
+
+def test_gnettrack_header_matches_the_source() -> None:
+    assert "\t".join(GNETTRACK_COLUMNS) == GNT_HEADER
+    assert len(_GNT_NAMES) == 79 + 180 + 1  # the logs' 260 tab-separated header fields
+
+
+def test_gnettrack_log_detected_and_read_in_the_technology_quantity(tmp_path: Path) -> None:
+    path = _write_gnt(
+        tmp_path / "gnettrack.txt",
+        [
+            _gnt_row(),  # 4G Viettel: Level = RSRP, ECI = 105678 · 256 + 12
+            _gnt_row(
+                op="45202",
+                opname="VINAPHONE",
+                node="1234",
+                cell="40724",
+                tech="3G",
+                mode="HSPA+",
+                level="-95",
+                lat="14.773",
+                lon="108.913",
+            ),  # fmt: skip
+            _gnt_row(
+                op="45201",
+                opname="MOBIFONE",
+                node="",
+                cell="21234",
+                tech="2G",
+                mode="EDGE",
+                level="-81",
+                lat="14.774",
+                lon="108.914",
+            ),  # fmt: skip
+            # 5G (NSA): SS-RSRP; the identity is the LTE anchor's, so no cell id
+            _gnt_row(tech="5G", mode="5G", level="-101", lat="14.775", lon="108.915"),
+            # NetworkTech unknown: NetworkMode says LTE; no Node/CellID: RAWCELLID
+            _gnt_row(
+                tech="--",
+                mode="LTE",
+                node="--",
+                cell="--",
+                raw="27053580",
+                level="-99",
+                lat="14.776",
+                lon="108.916",
+            ),  # fmt: skip
+            # no service: a fix, no level
+            _gnt_row(
+                tech="--", mode="LTE", node="--", cell="--", level="-", lat="14.777", lon="108.917"
+            ),  # fmt: skip
+            # 25 neighbours: the row runs 70 fields past the header
+            _gnt_row(level="-103", lat="14.778", lon="108.918", extra_neighbours=7),
+        ],
+    )
+    gdf = read_evidence(path)  # no format named: the header says it
+    assert set(gdf["source_format"]) == {"gnettrack"}
+    assert list(gdf["row"]) == [1, 2, 3, 4, 5, 6, 7]
+    assert list(gdf["tech"]) == ["4G", "3G", "2G", "5G", "4G", "4G", "4G"]
+    assert list(gdf["operator"]) == ["Viettel", "VinaPhone", "MobiFone", "Viettel", "Viettel",
+                                     "Viettel", "Viettel"]  # fmt: skip
+    level = gdf["level_dbm"].to_numpy()
+    assert list(level[[0, 1, 2, 3, 4, 6]]) == [-97.0, -95.0, -81.0, -101.0, -99.0, -103.0]
+    assert np.isnan(level[5]) and list(gdf["no_service"]) == [False] * 5 + [True, False]
+    # hand-computed: 105678·256 + 12 = 27053580; 1234·65536 + 40724 = 80912148
+    assert list(gdf["cell_id"]) == ["27053580", "80912148", "21234", "", "27053580", "",
+                                    "27053580"]  # fmt: skip
+    # 09:15 on the phone's clock in Vietnam (UTC+7) is 02:15 UTC
+    assert gdf["time"].iloc[0] == pd.Timestamp("2026-11-30T02:15:00Z")
+    assert gdf.geometry.iloc[0].equals(Point(108.912345, 14.772123))
+    assert list(gdf["mcc_mnc"].iloc[:3]) == ["45204", "45202", "45201"]  # the code is kept
+    assert "NTech1" not in gdf.columns  # neighbour blocks are not read
+    assert gdf.attrs["rejects"] == []
+    # a log made elsewhere names the phone's zone
+    utc = read_evidence(path, local_tz="UTC")
+    assert utc["time"].iloc[0] == pd.Timestamp("2026-11-30T09:15:00Z")
+
+
+def test_gnettrack_bad_rows_go_to_rejects_with_reasons(tmp_path: Path) -> None:
+    path = _write_gnt(
+        tmp_path / "gnettrack.txt",
+        [
+            _gnt_row(),
+            _gnt_row(lon="--", lat="--"),  # no fix yet: the app writes "--"
+            _gnt_row(lon="0.0", lat="0.0"),
+            _gnt_row(level="-9x"),
+            _gnt_row(level="-200"),  # the app's "not measured" value in real logs
+            _gnt_row(tech="3G", mode="UMTS", node="8", cell="18892", level="-24"),
+            GNT_HEADER + "\t",  # logging resumed: the header written again
+            _gnt_row(when="2026.11.31_09.15.00"),
+            _gnt_row(tech="--", mode="--", level="-"),  # no level and no technology
+        ],
+    )
+    gdf = read_evidence(path)
+    assert list(gdf["row"]) == [1]
+    reasons = {r["row"]: r["reason"] for r in gdf.attrs["rejects"]}
+    assert reasons == {
+        2: "no position fix (lat/lon empty)",
+        3: "position 0,0 (no position fix)",
+        4: "level_dbm '-9x' is not a number",
+        5: "level_dbm -200 outside -160…-20 dBm",
+        6: "level_dbm -24 above the top of the 3G report range (-25 dBm): a saturated report "
+        "or an app's placeholder, not a measured level",
+        7: "the log's header line repeated (logging resumed)",
+        8: "time '2026.11.31_09.15.00' is not a '%Y.%m.%d_%H.%M.%S' time",
+        9: "technology is empty",
+    }
+
+
+def test_gnettrack_reduced_column_set_read_by_name(tmp_path: Path) -> None:
+    # the column set of braz0101/GNetTrackAnalytics' raw_logs/*_log.txt (3c84fc9b): no Speed,
+    # CGI, NetworkMode, RAWCELLID; values as the app wrote them there
+    header = ("Timestamp\tLongitude\tLatitude\tOperatorname\tOperator\tCellname\tNode\tCellID\t"
+              "LAC\tNetworkTech\tLevel\tQual\tSNR\tCQI\tLTERSSI\tARFCN\tPSC\tAltitude\t"
+              "Distance\tTA\tBAND")  # fmt: skip
+    rows = [
+        "2026.11.30_09.15.00\t108.9\t14.7\tViettel\t45204\t\t21\t11\t7000\t4G\t-81\t-8\t0.0\t10"
+        "\t-73\t2850\t325\t74\t-1\t0\tL7\t",
+        "2026.11.30_09.15.01\t108.9\t14.7\tViettel\t45204\t\t8\t18892\t9000\t3G\t-87\t-\t-\t-"
+        "\t-\t10612\t398\t78\t-1\t\tU1\t",
+    ]
+    gdf = read_evidence(_write_gnt(tmp_path / "reduced.txt", rows, header=header))
+    assert set(gdf["source_format"]) == {"gnettrack"}
+    assert list(gdf["level_dbm"]) == [-81.0, -87.0]
+    assert list(gdf["cell_id"]) == [str(21 * 256 + 11), str(8 * 65536 + 18892)]
+    assert list(gdf["tech"]) == ["4G", "3G"]
+
+
+def test_ten_thousand_row_gnettrack_log(tmp_path: Path) -> None:
+    n = 10_000
+    rng = np.random.default_rng(17)
+    level = rng.normal(-100, 8, n).round().astype(int).astype(str)
+    level[::50] = "-"  # every 50th point: no service
+    lat = (14.5 + rng.random(n) * 0.5).round(6).astype(str)
+    lon = (108.5 + rng.random(n) * 0.5).round(6).astype(str)
+    start = pd.Timestamp("2026-11-30 08:00:00")
+    rows = [
+        _gnt_row(
+            when=(start + pd.Timedelta(seconds=i)).strftime("%Y.%m.%d_%H.%M.%S"),
+            lat=lat[i],
+            lon=lon[i],
+            level=level[i],
+            cell=str(i % 3),
+        )  # fmt: skip
+        for i in range(n)
+    ]
+    path = _write_gnt(tmp_path / "big.txt", rows)
+    began = time.perf_counter()
+    gdf = read_evidence(path)
+    elapsed = time.perf_counter() - began
+    print(f"read_evidence (G-NetTrack, 260 columns): {n} rows in {elapsed:.3f} s")  # reported
+    assert len(gdf) == n
+    assert int(gdf["no_service"].sum()) == n // 50
+    assert gdf.attrs["rejects"] == []
+    assert gdf["time"].iloc[-1] == pd.Timestamp("2026-11-30T01:00:00Z") + pd.Timedelta(
+        seconds=n - 1
+    )
+
+
+def test_report_range_top_checked_in_phone_logs_only(tmp_path: Path) -> None:
+    # −24 dBm in a 3G row: Android's top RSCP report (asu 96, "≥ −25 dBm") — a phone app's log
+    # cannot hold it as a level; a generic file may come from a scanner, which can
+    tc = read_evidence(_write_tc(tmp_path / "tc.csv", [
+        _tc_row(452, 4, 26894593, "LTE", -97, "14.77", "108.91"),
+        _tc_row(452, 1, 268435, "UMTS", -24, "14.78", "108.92"),
+    ]))  # fmt: skip
+    assert list(tc["row"]) == [1]
+    assert "above the top of the 3G report range (-25 dBm)" in tc.attrs["rejects"][0]["reason"]
+    path = tmp_path / "scanner.csv"
+    _generic([("14.78", "108.92", "-24", "UMTS", "MobiFone", "", "")]).to_csv(path, index=False)
+    assert list(read_evidence(path)["level_dbm"]) == [-24.0]
+
+
+def test_unknown_time_zone_is_named(tmp_path: Path) -> None:
+    path = _write_gnt(tmp_path / "gnettrack.txt", [_gnt_row()])
+    with pytest.raises(ValueError, match="unknown time zone 'Asia/Hanoi_City'"):
+        read_evidence(path, local_tz="Asia/Hanoi_City")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from assertions import CACHE_ROUNDING_DB, LANE_ROUNDING_DB, NEAR_TIE_DB, assert_same_coverage
-from conftest import make_grid, make_towers
+from conftest import make_grid, make_towers, require_module
 
 from lomsong.coverage import engine as engine_module
 from lomsong.coverage import predict as predict_module
@@ -47,7 +47,7 @@ def rough():
 def _unpruned(monkeypatch, *args, **kwargs):
     with monkeypatch.context() as m:
         m.setattr(engine_module, "pruning_mask", lambda *_a, **_k: None)
-        m.setattr(predict_module, "pruning_mask", lambda *_a, **_k: None)
+        m.setattr(predict_module, "window_skip_mask", lambda *_a, **_k: None)
         return predict(*args, **kwargs)
 
 
@@ -216,13 +216,45 @@ def test_sectors_and_bands_share_windows_and_prune_exactly_at_the_quantile(sites
                                rtol=0, atol=1e-4)  # fmt: skip
 
 
+def _same_with_groups(a, b):
+    """The same composites at the median and the quantile, overall and per group."""
+    _same(a, b)
+    np.testing.assert_allclose(a.power_q.data, b.power_q.data, rtol=0, atol=LANE_ROUNDING_DB,
+                               equal_nan=True)  # fmt: skip
+    assert a.groups.keys() == b.groups.keys() == a.groups_q.keys()
+    for g in b.groups:
+        np.testing.assert_allclose(a.groups[g], b.groups[g], rtol=0, atol=LANE_ROUNDING_DB)
+        np.testing.assert_allclose(a.groups_q[g], b.groups_q[g], rtol=0, atol=LANE_ROUNDING_DB)
+
+
 def test_worker_processes_prune_to_the_same_composite(sites, monkeypatch):
     """Windows side by side (2 local processes), each pruned against the composite merged when
-    it is sent: the same composites as in process, unpruned."""
+    it is sent: the same composites as in process, unpruned — sectors, both bands, the
+    location quantile and each technology's composite."""
     grid, towers = sites
-    kw = {"model": "itm", "max_radius_km": RADIUS_KM}
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM, "location_probability": 0.9,
+          "groups": "tech"}  # fmt: skip
     ref = _unpruned(monkeypatch, towers, grid, **kw)
     local = predict(towers, grid, **kw, workers=2)
-    _same(local, ref)
-    np.testing.assert_allclose(local.power_q.data, ref.power_q.data, rtol=0,
-                               atol=LANE_ROUNDING_DB, equal_nan=True)  # fmt: skip
+    assert local.stats["predicted"] == len(towers)
+    _same_with_groups(local, ref)
+
+
+def test_a_dask_cluster_prunes_to_the_same_composite(sites, monkeypatch):
+    """The same on a 2-worker dask cluster (no ports of its own: a dashboard-less
+    LocalCluster), called twice on one client (the second call's terrain is scattered anew):
+    the pruned composites equal the unpruned in-process ones."""
+    distributed = require_module("distributed")
+    grid, towers = sites
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM, "location_probability": 0.9,
+          "groups": "tech"}  # fmt: skip
+    ref = _unpruned(monkeypatch, towers, grid, **kw)
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        for _ in range(2):
+            on_dask = predict(towers, grid, **kw, scheduler=client)
+            assert on_dask.stats["predicted"] == len(towers)
+            _same_with_groups(on_dask, ref)

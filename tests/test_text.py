@@ -30,8 +30,16 @@ from lomsong.text import (
 )
 
 PACKAGE = Path(text.__file__).resolve().parent
-TEMPLATES = {"TERMS": TERMS, "MAP": MAP, "REPORT": REPORT, "SENTENCES": SENTENCES, "PLOT": PLOT,
-             "SHEET": SHEET, "QGIS": QGIS, "VALIDATION": VALIDATION}
+TEMPLATES = {
+    "TERMS": TERMS,
+    "MAP": MAP,
+    "REPORT": REPORT,
+    "SENTENCES": SENTENCES,
+    "PLOT": PLOT,
+    "SHEET": SHEET,
+    "QGIS": QGIS,
+    "VALIDATION": VALIDATION,
+}
 TABLES = {**TEMPLATES, "COMPASS": COMPASS}
 
 

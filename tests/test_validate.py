@@ -62,8 +62,10 @@ def test_residual_statistics_by_hand(flat_grid) -> None:
     # Viettel: 1, 2, 4 km east of T1 with residuals +2, −4, +5 dB; VinaPhone: 3 km south of
     # T2 with −3 dB, and a no-service row 4 km south of it
     offsets = [2.0, -4.0, 5.0]
-    rows = [{"x": TX[0] + d * 1000.0, "y": TX[1], "cell_id": "T1",
-             "level_dbm": _fspl_level(d) + r} for d, r in zip([1, 2, 4], offsets, strict=True)]
+    rows = [
+        {"x": TX[0] + d * 1000.0, "y": TX[1], "cell_id": "T1", "level_dbm": _fspl_level(d) + r}
+        for d, r in zip([1, 2, 4], offsets, strict=True)
+    ]
     rows += [{"x": TX[0], "y": TX[1] - 11_000.0, "operator": "VinaPhone", "cell_id": "T2",
               "level_dbm": _fspl_level(3.0) - 3.0},
              {"x": TX[0], "y": TX[1] - 12_000.0, "operator": "VinaPhone"}]  # fmt: skip
@@ -83,8 +85,11 @@ def test_residual_statistics_by_hand(flat_grid) -> None:
     assert v["std_db"] == pytest.approx(21**0.5, abs=HAND_COMPUTED_DB)
     assert v["rmse_db"] == pytest.approx(15**0.5, abs=HAND_COMPUTED_DB)  # √((4 + 16 + 25) / 3)
     w = stats.loc["VinaPhone"]  # the no-service row has no residual: n = 1, no std
-    assert (w["n"], w["bias_db"], w["rmse_db"]) == (1, pytest.approx(-3.0, abs=HAND_COMPUTED_DB),
-                                                    pytest.approx(3.0, abs=HAND_COMPUTED_DB))
+    assert (w["n"], w["bias_db"], w["rmse_db"]) == (
+        1,
+        pytest.approx(-3.0, abs=HAND_COMPUTED_DB),
+        pytest.approx(3.0, abs=HAND_COMPUTED_DB),
+    )
     assert np.isnan(w["std_db"])
     per_tower = residual_stats(m, by=("tower_id",)).set_index("tower_id")
     assert per_tower.loc["T1", "n"] == 3 and per_tower.loc["T2", "n"] == 1
@@ -151,8 +156,15 @@ def test_village_of_each_point_and_clutter_subtracted(flat_grid) -> None:
             {"x": TX[0] + 3000.0, "y": TX[1], "level_dbm": -60.0}]  # fmt: skip
     clutter = flat_grid.with_data(np.full(flat_grid.shape, 4.0, dtype=np.float32))
     rule = CoverageRule.for_network(clutter={"2G": clutter})
-    m = match_measurements(_measurements(rows), towers, terrain=flat_grid, rule=rule,
-                           model="fspl", params={"max_radius_km": 10}, villages=villages)
+    m = match_measurements(
+        _measurements(rows),
+        towers,
+        terrain=flat_grid,
+        rule=rule,
+        model="fspl",
+        params={"max_radius_km": 10},
+        villages=villages,
+    )
     assert m["village_id"].tolist() == ["V1", None]
     # a 4 dB clutter loss everywhere: the prediction is free space less 4 dB
     assert m["predicted_dbm"][0] == pytest.approx(_fspl_level(1.0) - 4.0, abs=HAND_COMPUTED_DB)
@@ -176,8 +188,15 @@ def test_observed_status_rule(flat_grid, dark: int, n: int, expected: str) -> No
     levels = [np.nan if i % 2 else -105.0 for i in range(dark)] + [-70.0] * (n - dark)
     rows = [{"x": TX[0] + 1000.0, "y": TX[1], "level_dbm": lv} for lv in levels]
     rows.append({"x": TX[0] + 1000.0, "y": TX[1], "level_dbm": -120.0, "neighboring": True})
-    m = match_measurements(_measurements(rows), towers, terrain=flat_grid, rule=_rule(),
-                           model="fspl", params={"max_radius_km": 10}, villages=villages)
+    m = match_measurements(
+        _measurements(rows),
+        towers,
+        terrain=flat_grid,
+        rule=_rule(),
+        model="fspl",
+        params={"max_radius_km": 10},
+        villages=villages,
+    )
     obs = observed_status(m, _rule())
     assert obs["samples"].tolist() == [n]  # the neighbour row is no sample
     assert obs["without_signal"].tolist() == [dark]

@@ -102,7 +102,8 @@ def test_run_with_inputs_evidence_validates_in_its_outputs(project: Path, tmp_pa
     base = project.parent.parent
     with_evidence = project.with_name("project_evidence.toml")
     text = project.read_text(encoding="utf-8").replace(
-        'candidates = "auto"', 'candidates = "auto"\nevidence = ["../walk.csv", "../thon.csv"]')
+        'candidates = "auto"', 'candidates = "auto"\nevidence = ["../walk.csv", "../thon.csv"]'
+    )
     with_evidence.write_text(text, encoding="utf-8")
     config = load_config(with_evidence)
     assert config.inputs.evidence == ((base / "walk.csv").resolve(), (base / "thon.csv").resolve())

@@ -252,8 +252,8 @@ def _objective(
     grad[G : G + S] = np.bincount(r.g, weights=dmu * r.x, minlength=G)[slope]
     if T:
         f += float(u @ u) / (2.0 * tau * tau)
-        grad[G + S : G + S + T] = (
-            -np.bincount(r.t[has_u], weights=dmu[has_u], minlength=T) + u / (tau * tau)
+        grad[G + S : G + S + T] = -np.bincount(r.t[has_u], weights=dmu[has_u], minlength=T) + u / (
+            tau * tau
         )
     grad[-1] = -float(dls.sum())
     return f, grad

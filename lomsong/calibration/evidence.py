@@ -15,20 +15,31 @@ contract columns :data:`EVIDENCE_COLUMNS`. The format is detected from the heade
   (``neighboring`` true), each is a measurement of that cell's level. Tower Collector writes
   no row without a cell, so an empty ``dbm`` there is a level not reported (rejected with that
   reason), not a no-service record.
+- **G-NetTrack** (Lite/Pro, Gyokov Solutions) tab-separated text logs: detected by their
+  header (``Timestamp``, ``Longitude``, ``Latitude``, ``Level``, ``NetworkTech``/
+  ``NetworkMode``, ``Operator``/``Operatorname``) and read by :mod:`lomsong.calibration.applogs`,
+  whose docstring cites the logs the columns were read from and says what each holds.
+  ``Level`` is the technology's own quantity (RxLev, RSCP, RSRP, SS-RSRP); the phone's local
+  ``Timestamp`` is converted to UTC from ``local_tz``.
 - **Generic** CSV / GeoPackage / (Geo)DataFrame with the contract columns, or other names
   through ``columns=``.
 
-Not yet supported: **NetMonster** CSV export and **G-NetTrack** (Lite/Pro) text logs — their
-exact columns could not be verified from the apps' own public source or documentation
-(NetMonster is closed source; G-NetTrack's log layout is only described by third parties), so
-guessing them would risk reading the wrong column as the level. Convert them to the generic
-contract with ``columns=`` meanwhile.
+Not supported: the **NetMonster** CSV export. NetMonster is closed source; its public
+documentation (github.com/mroczis/NetMonster-docs at 3da971de015f874eadf99b444bfa6a5a673d9f13,
+and the docs pages of github.com/mroczis/netmonster-web at
+e50a1576bd0888b82fb4b2799d1444758e1fbf5f) describes only the ``.ntm`` cell-database format
+and the JSON of cells shared with a database (no signal level), and its open library
+(mroczis/netmonster-core) reads the phone's cells but writes no file; no raw export or
+description of its columns was found, so they are not guessed (a wrong guess would read the
+wrong column as the level). Such a file is read with ``columns=`` (generic).
 
 An empty level is **no service** (the phone heard no cell): such rows are kept with a NaN
 level and ``no_service`` True, never rejected. Rows that cannot be placed or read (no fix, a
-0,0 position, text where a number belongs, an unknown technology) go to ``attrs["rejects"]``
-with the reason; a file missing required columns or with no usable row raises
-:class:`~lomsong.errors.InputError` naming every problem at once.
+0,0 position, text where a number belongs, an unknown technology, a level outside
+:data:`LEVEL_RANGE_DBM`, or in a phone app's log above what the technology's measurement report
+can state, :data:`LEVEL_TOP_DBM`) go to ``attrs["rejects"]`` with the reason; a file missing
+required columns or with no usable row raises :class:`~lomsong.errors.InputError` naming every
+problem at once.
 """
 
 from __future__ import annotations
@@ -40,7 +51,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from lomsong.defaults import canonical_tech
+from lomsong.calibration.applogs import (
+    GNETTRACK_TIME_FORMAT,
+    gnettrack_header,
+    gnettrack_to_contract,
+    is_gnettrack,
+    read_gnettrack,
+)
+from lomsong.defaults import PHONE_TIMEZONE, canonical_tech
 from lomsong.errors import InputError, Problem
 from lomsong.layers._io import (
     SPREADSHEET_SUFFIXES,
@@ -61,6 +79,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "TOWER_COLLECTOR_COLUMNS",
     "LEVEL_RANGE_DBM",
+    "LEVEL_TOP_DBM",
     "read_evidence",
 ]
 
@@ -84,10 +103,25 @@ TOWER_COLLECTOR_COLUMNS = (
 #: (TS 36.133 extended), RSCP −120…−25 dBm (TS 25.133), RxLev −110…−48 dBm (TS 45.008).
 #: Outside this range a value is a sentinel or a unit mistake (asu, mW), not a level.
 LEVEL_RANGE_DBM = (-160.0, -20.0)
+#: The highest level each technology's measurement report states (dBm): the top report only
+#: says "this or more" — RXLEV 63 "> −48 dBm" (TS 45.008 §8.1.4), CPICH_RSCP_LEV_91
+#: "−25 dBm ≤ RSCP" (TS 25.133 §9.1.1.3), RSRP_97 "−44 dBm ≤ RSRP" (TS 36.133 §9.1.4),
+#: SS-RSRP_126 "−31 dBm ≤ SS-RSRP" (TS 38.133 §10.1.6.1). Above it a value is a saturated report
+#: or an app's placeholder (Android gives a WCDMA cell's top report, asu 96, as −24 dBm; the
+#: G-NetTrack logs of applogs' docstring carry −24 in every 3G row of one operator), not a level.
+#: Checked in the phone apps' logs only (Tower Collector, G-NetTrack): a generic file may come
+#: from a scanner, which measures past a phone's report range.
+LEVEL_TOP_DBM: dict[str, float] = {"2G": -48.0, "3G": -25.0, "4G": -44.0, "5G": -31.0}
 
-# Tower Collector network types lomsong's TECH_ALIASES does not name (GeneralCellUtils.java);
-# CDMA is left out on purpose: no CDMA network runs in Vietnam, and its dBm is not comparable.
-_EXTRA_TECH = {"TD-SCDMA": "3G", "TDSCDMA": "3G"}
+# Network-type words of the logs that lomsong's TECH_ALIASES does not name: Tower Collector's
+# (GeneralCellUtils.java) and Android's TelephonyManager.getNetworkTypeName() as G-NetTrack's
+# NetworkMode writes them. CDMA/EVDO are left out on purpose: no CDMA network runs in Vietnam,
+# and their dBm is not comparable.
+_EXTRA_TECH = {
+    "TD-SCDMA": "3G", "TDSCDMA": "3G", "TD_SCDMA": "3G",
+    "HSDPA": "3G", "HSUPA": "3G", "HSPA+": "3G", "HSPAP": "3G",
+    "LTE_CA": "4G",
+}  # fmt: skip
 # "452-04" / "452-4": an operator written as MCC-MNC, named like the tower reader does
 _MCC_MNC = r"^\s*(\d{3})\s*-\s*(\d{1,3})\s*$"
 
@@ -97,20 +131,25 @@ def read_evidence(
     *,
     columns: Mapping[str, str] | None = None,
     crs: object = None,
+    local_tz: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a file of field measurements (format detected from its header).
 
     Parameters
     ----------
     source
-        A Tower Collector CSV export, a generic CSV / spreadsheet / GeoPackage, or a
-        (Geo)DataFrame.
+        A Tower Collector CSV export, a G-NetTrack text log, a generic CSV / spreadsheet /
+        GeoPackage, or a (Geo)DataFrame.
     columns
         Mapping contract name → column in the file (``{"level_dbm": "rsrp"}``), for a generic
         file whose names differ from :data:`EVIDENCE_COLUMNS`. A mapping means the file is
         read as generic, whatever its header.
     crs
         CRS of the returned geometry; EPSG:4326 when None. ``lat``/``lon`` stay in degrees.
+    local_tz
+        Time zone of the phone's clock for logs that write local time without a zone
+        (G-NetTrack), any zone pandas knows (``"Asia/Bangkok"``, ``"UTC"``);
+        :data:`~lomsong.defaults.PHONE_TIMEZONE` (Vietnam) when None.
 
     Returns
     -------
@@ -118,8 +157,9 @@ def read_evidence(
         One row per measurement: ``row`` (1-based data row), ``lat``, ``lon`` (degrees),
         ``level_dbm`` (float dBm, NaN = no service), ``no_service`` (bool), ``tech``
         (``2G``…``5G``), ``operator`` (str), ``cell_id`` (str, ``""`` when unknown), ``time``
-        (UTC; times without a zone are read as UTC), ``source_format`` (``"tower_collector"``
-        or ``"generic"``), then the file's other columns; Point geometry.
+        (UTC; times without a zone are read as UTC, G-NetTrack's as ``local_tz``),
+        ``source_format`` (``"tower_collector"``, ``"gnettrack"`` or ``"generic"``), then the
+        file's other columns; Point geometry.
         ``attrs["rejects"]``: the rows left out, dicts with ``source``, ``row``, ``reason``.
 
     Raises
@@ -127,11 +167,28 @@ def read_evidence(
     InputError
         The file cannot be read, misses required columns (all named at once), or has no
         usable row (every row's reason listed).
+    ValueError
+        ``local_tz`` names no time zone.
     """
     label = source_label(source)
-    frame = _read(source, label)
+    local_tz = local_tz or PHONE_TIMEZONE
+    try:
+        pd.Timestamp(0).tz_localize(local_tz)
+    except Exception:  # pytz, zoneinfo and dateutil each raise their own error
+        raise ValueError(f"unknown time zone {local_tz!r} (an IANA name such as "
+                         f"'Asia/Ho_Chi_Minh', or 'UTC')") from None  # fmt: skip
+    header = None if columns or isinstance(source, pd.DataFrame) else gnettrack_header(source)
+    if header is not None and is_gnettrack(header):
+        frame = read_gnettrack(source, header)  # rows may be longer than the header
+    else:
+        frame = _read(source, label)
+    skip: dict[int, str] = {}
+    time_format = "ISO8601"
     if columns:
         frame, fmt = _mapped(frame, columns, label), "generic"
+    elif is_gnettrack(frame.columns):
+        (frame, skip), fmt = gnettrack_to_contract(frame), "gnettrack"
+        time_format = GNETTRACK_TIME_FORMAT
     elif _is_tower_collector(frame):
         frame, fmt = _tower_collector(frame), "tower_collector"
     else:
@@ -139,8 +196,10 @@ def read_evidence(
     # a Tower Collector row is a cell the phone saw: its level missing means "not reported",
     # not "no service" (a phone without service lists no cell, so writes no row)
     return _standardise(
-        frame, fmt=fmt, label=label, crs=crs, empty_is_no_service=fmt != "tower_collector"
-    )
+        frame, fmt=fmt, label=label, crs=crs, empty_is_no_service=fmt != "tower_collector",
+        time_format=time_format, local_tz=local_tz, skip=skip,
+        phone_report=fmt != "generic",
+    )  # fmt: skip
 
 
 def _read(source: object, label: str) -> pd.DataFrame:
@@ -213,8 +272,24 @@ def _mapped(frame: pd.DataFrame, columns: Mapping[str, str], label: str) -> pd.D
 
 
 def _standardise(
-    frame: pd.DataFrame, *, fmt: str, label: str, crs: object, empty_is_no_service: bool
+    frame: pd.DataFrame,
+    *,
+    fmt: str,
+    label: str,
+    crs: object,
+    empty_is_no_service: bool,
+    time_format: str = "ISO8601",
+    local_tz: str = "UTC",
+    skip: Mapping[int, str] | None = None,
+    phone_report: bool = False,
 ) -> gpd.GeoDataFrame:
+    """The contract frame of a format's columns, every row checked.
+
+    ``time_format``: ``"ISO8601"`` (zone-less times are UTC) or a strptime layout of the
+    phone's local clock in ``local_tz``. ``skip``: rows (0-based) that are no measurement, with
+    the one reason given for them; the other checks pass them over. ``phone_report``: levels
+    come from a phone's measurement reports (checked against :data:`LEVEL_TOP_DBM`).
+    """
     lower = {c.lower(): c for c in frame.columns}
     missing = [c for c in REQUIRED_COLUMNS if c not in lower]
     if missing:
@@ -228,9 +303,13 @@ def _standardise(
     n = len(frame)
     rows = np.arange(1, n + 1)
     rejects = Rejects(label)
+    skipped = np.zeros(n, dtype=bool)
+    for i, why in sorted((skip or {}).items()):
+        skipped[i] = True
+        rejects.add(int(rows[i]), why)
 
     def reject(mask: np.ndarray, reason: object) -> None:
-        for i in np.flatnonzero(mask):
+        for i in np.flatnonzero(mask & ~skipped):
             rejects.add(int(rows[i]), reason(i) if callable(reason) else str(reason))
 
     lat, lon = to_number(frame["lat"]), to_number(frame["lon"])
@@ -266,6 +345,11 @@ def _standardise(
         given(frame["tech"]) & pd.isna(techs),
         lambda i: f"unknown technology {tech_text.iloc[i]!r}",
     )
+    top = np.array([LEVEL_TOP_DBM.get(t, hi) for t in techs], dtype=float)
+    saturated = np.isfinite(level) & ~odd & (level > top) & phone_report
+    reject(saturated, lambda i: f"level_dbm {level[i]:g} above the top of the {techs[i]} "
+                                f"report range ({top[i]:g} dBm): a saturated report or an "
+                                "app's placeholder, not a measured level")  # fmt: skip
 
     operator = frame["operator"].astype("string").str.strip().fillna("")
     codes = operator.str.extract(_MCC_MNC)
@@ -276,11 +360,10 @@ def _standardise(
 
     if "time" in frame.columns:
         time_cells = frame["time"]
-        time = pd.to_datetime(
-            time_cells.astype("string").str.strip(), format="ISO8601", utc=True, errors="coerce"
-        )
+        time = _times(time_cells, time_format, local_tz)
+        what = "an ISO 8601 date" if time_format == "ISO8601" else f"a {time_format!r} time"
         reject(given(time_cells) & time.isna().to_numpy(),
-               lambda i: f"time {time_cells.iloc[i]!r} is not an ISO 8601 date")  # fmt: skip
+               lambda i: f"time {time_cells.iloc[i]!r} is not {what}")  # fmt: skip
     else:
         time = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
     cell_id = (
@@ -305,9 +388,10 @@ def _standardise(
         }
     )
     out["time"] = pd.to_datetime(out["time"], utc=True)
-    for c in others:
-        if c not in out.columns:
-            out[c] = frame[c].to_numpy()
+    extra = [c for c in others if c not in out.columns]
+    if extra:  # joined at once: a G-NetTrack log keeps ~80 columns, one insert each fragments
+        kept = frame[extra].set_axis(out.index)
+        out = pd.concat([out, kept], axis=1)
     bad = np.zeros(n, dtype=bool)
     bad[[r["row"] - 1 for r in rejects.rows]] = True
     if n == 0:
@@ -322,6 +406,17 @@ def _standardise(
         gdf = gdf.to_crs(crs)
     gdf.attrs["rejects"] = rejects.rows
     return gdf
+
+
+def _times(cells: pd.Series, time_format: str, local_tz: str) -> pd.Series:
+    """UTC times of a column; NaT where empty or unreadable."""
+    text = cells.astype("string").str.strip()
+    if time_format == "ISO8601":
+        return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    local = pd.to_datetime(text, format=time_format, errors="coerce")
+    # a clock set back (daylight saving's end) repeats an hour: such times cannot be placed
+    local = local.dt.tz_localize(local_tz, ambiguous="NaT", nonexistent="NaT")
+    return local.dt.tz_convert("UTC")
 
 
 def _tech(name: str) -> str | None:

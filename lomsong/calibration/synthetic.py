@@ -154,8 +154,10 @@ def simulate_walk_test(
     tech_of = np.array([pairs[k][1] for k in which], dtype=object)
     floor = np.array([floors.get(t, -np.inf) for t in tech_of])
     heard = best >= floor
-    lon, lat = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=towers.crs).to_crs(4326).pipe(
-        lambda s: (s.x.to_numpy(), s.y.to_numpy())
+    lon, lat = (
+        gpd.GeoSeries(gpd.points_from_xy(x, y), crs=towers.crs)
+        .to_crs(4326)
+        .pipe(lambda s: (s.x.to_numpy(), s.y.to_numpy()))
     )
     return pd.DataFrame({
         "lat": np.round(lat, 6), "lon": np.round(lon, 6),

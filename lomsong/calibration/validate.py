@@ -13,6 +13,11 @@ row, in order, in the project CRS (``terrain.crs``), the evidence columns kept, 
   :mod:`lomsong.propagation.service`), the rule's land-cover clutter loss subtracted when it
   has one, ``calibration`` applied when given (NaN: no prediction — beyond the radius, off the
   terrain, or no cell matched);
+- ``predicted_q_dbm`` — under ITM with a ``rule``, the same cell's level at the location
+  quantile the coverage engine evaluates for the rule's location probability
+  (:func:`lomsong.coverage.engine.itm_location_quantile`), clutter subtracted alike: ITM's own
+  location variability at the point (NaN for the closed-form models, whose variability is the
+  rule's fade margin);
 - ``level_dbm`` — measured (NaN = no service), ``no_service`` (bool);
 - ``residual_db`` = ``level_dbm − predicted_dbm`` (NaN for no service or no prediction);
 - ``distance_km`` — from the matched cell to the point;
@@ -62,7 +67,9 @@ Statistics and statuses
 - **Predicted status at the samples** (per village and operator, for the confusion tables):
   the rule's village rule applied to the predicted levels at the same samples, each weighing
   one: no signal at a sample when its prediction is below the median signal threshold (or
-  missing), not reliable when below the reliable threshold (:meth:`CoverageRule.threshold`);
+  missing), not reliable when the rule does not cover it (:meth:`CoverageRule.covers`: under
+  ITM with ITM's own variability from ``predicted_q_dbm``, as the grid judges the households;
+  else the fade margin);
   ``no_signal`` when at least ``dead_share`` of the samples have no signal, ``weak`` when at
   least ``dead_share`` are not reliable, else ``reliable`` — the map's prediction where the
   phone was, like for like.
@@ -97,7 +104,7 @@ import shapely
 from lomsong.calibration.evidence import read_evidence
 from lomsong.calibration.reports import match_reported, read_reported
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.engine import received_power_points
+from lomsong.coverage.engine import itm_location_quantile, service_levels_points
 from lomsong.coverage.rule import CLASSES, CoverageRule
 from lomsong.coverage.types import CalibrationResult, Coverage
 from lomsong.defaults import (
@@ -148,7 +155,8 @@ CSV_COLUMNS = ["village_id", "name", "predicted_status", "observed_status", "sam
 # a class's rank: observed/reported "ok" and predicted "reliable" are the same class
 _RANK = {"no_signal": 0, "weak": 1, "ok": 2, "reliable": 2}
 # columns match_measurements adds (an evidence frame that has them is overwritten)
-_ADDED = ["tower_id", "matched_by", "predicted_dbm", "residual_db", "distance_km", "village_id"]
+_ADDED = ["tower_id", "matched_by", "predicted_dbm", "predicted_q_dbm", "residual_db",
+          "distance_km", "village_id"]  # fmt: skip
 
 
 # -- matching --------------------------------------------------------------------------------
@@ -281,7 +289,8 @@ def match_measurements(
         Elevation Grid (m) of the prediction, in the project CRS.
     rule
         The coverage rule: its land-cover clutter loss (per technology) is subtracted from the
-        prediction; None: no clutter.
+        prediction; under ITM the level at its location quantile is predicted too
+        (``predicted_q_dbm``). None: no clutter, the median only.
     model, rx_height_m
         Propagation model (:data:`lomsong.coverage.engine.RASTER_MODELS`) and receiver height
         (m), as the coverage was predicted.
@@ -289,7 +298,7 @@ def match_measurements(
         The prediction's other parameters (``Coverage.params``): ``environment`` (Hata family)
         and ``max_radius_km`` (km); the defaults otherwise.
     calibration
-        A fitted calibration, applied as :func:`~lomsong.coverage.engine.received_power_points`
+        A fitted calibration, applied as :func:`~lomsong.coverage.engine.service_levels_points`
         applies it.
     villages
         Village polygons (``village_id``): each point gets the village containing it.
@@ -302,9 +311,10 @@ def match_measurements(
     Notes
     -----
     Vectorised per tower: every (row, candidate cell) pair within the radius is gathered, and
-    each tower's points are predicted in one :func:`received_power_points` call (one
-    point-to-point profile each). A walk test with cell ids costs one profile per row; rows
-    matched by best server one per tower of their operator and technology within the radius.
+    each tower's points are predicted in one :func:`service_levels_points` call (one
+    point-to-point profile each; under ITM with a rule, ITM twice on it: the median and the
+    quantile). A walk test with cell ids costs one profile per row; rows matched by best server
+    one per tower of their operator and technology within the radius.
     """
     p = dict(params or {})
     environment = p.get("environment") or ENVIRONMENT
@@ -331,6 +341,8 @@ def match_measurements(
     tower_pos = np.full(n, -1, dtype=np.int64)
     matched_by = np.full(n, "none", dtype=object)
     predicted = np.full(n, np.nan)
+    predicted_q = np.full(n, np.nan)
+    p_loc = None if rule is None else rule.location_probability
     if n and len(tw):
         index = _TowerIndex(tw)
         tx = tw.geometry.x.to_numpy(dtype=float)
@@ -351,6 +363,7 @@ def match_measurements(
             pr, pt = np.concatenate(pair_rows), np.concatenate(pair_towers)
             dist = np.hypot(x[pr] - tx[pt], y[pr] - ty[pt])
             power = np.full(len(pr), np.nan)
+            power_q = np.full(len(pr), np.nan)
             near = dist <= max_radius_km * 1000.0
             opts = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
                     "max_radius_km": max_radius_km, "calibration": calibration}  # fmt: skip
@@ -360,16 +373,20 @@ def match_measurements(
                 pairs = idx[sel]
                 tower = tw.iloc[int(k)].to_dict()
                 px, py = x[pr[pairs]], y[pr[pairs]]
-                pk, _ = received_power_points(tower, terrain, px, py, **opts)
+                lv = service_levels_points(tower, terrain, px, py, location_probability=p_loc,
+                                           **opts)  # fmt: skip
                 if rule is not None:
-                    pk = pk - rule.clutter_at(index.tech[int(k)], px, py)
-                power[pairs] = pk
+                    lv = lv.minus(rule.clutter_at(index.tech[int(k)], px, py))
+                power[pairs] = lv.level
+                if lv.level_q is not None:
+                    power_q[pairs] = lv.level_q
             # per row: its strongest candidate; without any prediction, its nearest
             score = np.where(np.isfinite(power), power, -np.inf)
             order = np.lexsort((dist, -score, pr))
             first = order[np.r_[True, pr[order][1:] != pr[order][:-1]]]
             tower_pos[pr[first]] = pt[first]
             predicted[pr[first]] = power[first]
+            predicted_q[pr[first]] = power_q[first]
             # a best server needs a prediction: beyond every tower's reach there is none
             lost = (matched_by == "best_server") & ~np.isfinite(predicted)
             matched_by[lost] = "none"
@@ -381,6 +398,7 @@ def match_measurements(
     out["tower_id"] = pd.Series(tower_id, index=out.index, dtype=object)
     out["matched_by"] = matched_by
     out["predicted_dbm"] = predicted
+    out["predicted_q_dbm"] = predicted_q
     out["level_dbm"] = np.where(no_service, np.nan, level)
     out["no_service"] = no_service
     out["residual_db"] = np.where(no_service, np.nan, level - predicted)
@@ -480,6 +498,24 @@ def _below(levels: np.ndarray, techs: np.ndarray, threshold: Any) -> np.ndarray:
     return lv < thr
 
 
+def _predicted_reliable(s: pd.DataFrame, techs: np.ndarray, rule: CoverageRule) -> np.ndarray:
+    """Bool: is the prediction at each sample reliable by the rule (:meth:`CoverageRule.covers`)?
+    Under ITM (finite ``predicted_q_dbm``) with ITM's own variability at the location quantile
+    the engine evaluates for the rule's p, as on the grid; else with the fade margin."""
+    pred = pd.to_numeric(s["predicted_dbm"], errors="coerce").to_numpy(float)
+    pq = None
+    if "predicted_q_dbm" in s.columns:
+        pq = pd.to_numeric(s["predicted_q_dbm"], errors="coerce").to_numpy(float)
+        pq = pq if np.isfinite(pq).any() else None
+    q = itm_location_quantile(rule.location_probability)
+    out = np.zeros(len(pred), dtype=bool)
+    for t in np.unique(techs):
+        sel = techs == t
+        at_q = None if pq is None else (q, pq[sel])
+        out[sel] = rule.covers(pred[sel], str(t), at_quantile=at_q)
+    return out
+
+
 def observed_status(
     matched: pd.DataFrame, rule: CoverageRule, *, min_samples: int = VALIDATION_MIN_SAMPLES
 ) -> pd.DataFrame:
@@ -512,7 +548,7 @@ def observed_status(
     techs = s["_tech"].to_numpy()
     dark = s["no_service"].to_numpy(bool) | _below(s["level_dbm"], techs, rule.signal_threshold)
     no_sig = _below(s["predicted_dbm"], techs, rule.signal_threshold)
-    unreliable = _below(s["predicted_dbm"], techs, rule.threshold)
+    unreliable = ~_predicted_reliable(s, techs, rule)
     frame = pd.DataFrame({
         "village_id": s["village_id"].astype(str).to_numpy(),
         "operator": s["operator"].fillna("").astype(str).to_numpy(),
@@ -627,9 +663,7 @@ def _is_report(path: Path) -> bool:
     return {"name", "status"} <= header
 
 
-def read_evidence_files(
-    paths: Sequence[str | PathLike[str]], *, crs: Any = None
-) -> EvidenceFiles:
+def read_evidence_files(paths: Sequence[str | PathLike[str]], *, crs: Any = None) -> EvidenceFiles:
     """Read evidence files, telling reported-hamlet lists from measurement logs by header.
 
     A table whose header holds ``name`` and ``status`` is a list of reported hamlets
@@ -747,7 +781,8 @@ class Validation:
         return {
             "measurements": len(m),
             "with_residual": int(np.isfinite(m["residual_db"].to_numpy(float)).sum())
-            if len(m) else 0,
+            if len(m)
+            else 0,
             "villages_observed": int((self.villages["observed_status"] != "").sum()),
             "hamlets": {k: len(self.names(k)) for k in AGREEMENT},
         }
@@ -766,8 +801,9 @@ class Validation:
         m = self.measurements
         matched_by = m["matched_by"].value_counts().to_dict() if len(m) else {}
         return {
-            "residuals": {f"{r.operator or '-'}/{r.tech}": stats(r)
-                          for r in self.residuals.itertuples()},  # fmt: skip
+            "residuals": {
+                f"{r.operator or '-'}/{r.tech}": stats(r) for r in self.residuals.itertuples()
+            },  # fmt: skip
             "residuals_by_tower": {
                 str(r.tower_id): {"operator": r.operator, "tech": r.tech, **stats(r)}
                 for r in self.residuals_by_tower.itertuples()
@@ -782,7 +818,8 @@ class Validation:
                 "no_service": int(m["no_service"].sum()) if len(m) else 0,
                 "matched_by": {k: int(matched_by.get(k, 0)) for k in MATCHED_BY},
                 "with_residual": int(np.isfinite(m["residual_db"].to_numpy(float)).sum())
-                if len(m) else 0,
+                if len(m)
+                else 0,
                 "in_villages": int(m["village_id"].notna().sum()) if len(m) else 0,
             },
             "villages": {
@@ -794,11 +831,15 @@ class Validation:
                 "min_samples": self.min_samples,
                 "dead_share": self.rule.dead_share,
                 "location_probability": self.rule.location_probability,
-                "signal_threshold_dbm": {t: self.rule.signal_threshold(t)
-                                         for t in (self.rule.present or self.rule.thresholds)},
+                "signal_threshold_dbm": {
+                    t: self.rule.signal_threshold(t)
+                    for t in (self.rule.present or self.rule.thresholds)
+                },
             },  # fmt: skip
-            "rejects": [{"source": r.get("source"), "row": r.get("row"), "reason": r.get("reason")}
-                        for r in self.rejects],  # fmt: skip
+            "rejects": [
+                {"source": r.get("source"), "row": r.get("row"), "reason": r.get("reason")}
+                for r in self.rejects
+            ],  # fmt: skip
         }
 
 
@@ -882,7 +923,8 @@ def validate(
 def _empty_matched(crs: Any) -> gpd.GeoDataFrame:
     cols = {"level_dbm": float, "no_service": bool, "tech": object, "operator": object,
             "cell_id": object, "tower_id": object, "matched_by": object,
-            "predicted_dbm": float, "residual_db": float, "distance_km": float,
+            "predicted_dbm": float, "predicted_q_dbm": float, "residual_db": float,
+            "distance_km": float,
             "village_id": object}  # fmt: skip
     frame = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in cols.items()})
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=crs), crs=crs)

@@ -158,8 +158,11 @@ def dead_zones(
     operators = sorted({op for op, _ in signal.groups}) if by_operator else []
     for op in operators:
         mine = {k: g for k, g in signal.groups.items() if k[0] == op}
-        mine_q = None if at_q is None else (
-            at_q[0], at_q[1], {k: g for k, g in at_q[2].items() if k[0] == op})
+        mine_q = (
+            None
+            if at_q is None
+            else (at_q[0], at_q[1], {k: g for k, g in at_q[2].items() if k[0] == op})
+        )
         reliable = rule.margins(grid.data, mine, at_quantile=mine_q)["reliable"]
         sums[f"op:{op}"] = weight * _sample_mask(grid, reliable, x, y)
     by_village = pd.DataFrame({"village_id": hh["village_id"], **sums}).groupby("village_id").sum()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +43,9 @@ __all__ = [
     "tower_cell",
     "itm_location_quantile",
     "path_loss_points",
+    "path_loss_pair_points",
+    "PointLevels",
+    "service_levels_points",
     "received_power_points",
     "validity_notes",
     "warn_model_validity",
@@ -465,20 +468,83 @@ def path_loss_points(
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
 ) -> np.ndarray:
-    """Path loss (dB) from one transmitter to given points, with the raster engine's model.
+    """Path loss (dB) from one transmitter to given points, with the raster engine's model, at
+    the location median (:func:`path_loss_pair_points` for ITM's location quantile too).
 
     Points beyond ``max_radius_km`` get NaN. Used for candidate sites, where only the
     households matter, not the whole grid.
     """
+    return _point_losses(terrain, tx_xy, points_x, points_y, f_mhz=f_mhz, h_tx_m=h_tx_m,
+                         model=model, environment=environment, rx_height_m=rx_height_m,
+                         max_radius_km=max_radius_km, quantile=None)[0]  # fmt: skip
+
+
+def path_loss_pair_points(
+    terrain: Grid,
+    tx_xy: tuple[float, float],
+    points_x: np.ndarray,
+    points_y: np.ndarray,
+    *,
+    f_mhz: float,
+    h_tx_m: float,
+    location_probability: float,
+    model: str = "hata",
+    environment: str = ENVIRONMENT,
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Path loss (dB) to points at the location median and, for ITM, at the location quantile
+    :func:`itm_location_quantile` of ``location_probability`` — the pair the raster engine
+    computes on the grid (:func:`window_loss`).
+
+    ITM: two exact point-to-point evaluations of each straight profile
+    (:func:`~lomsong.propagation.itm_raster.itm_point_loss`) in the raster's mode
+    (:data:`~lomsong.defaults.ITM_DEFAULTS`: broadcast, ``mdvar`` 3, time and situation at
+    50 %), the location at 50 % and at the quantile. The closed-form models: the median loss
+    and None (their location variability is the rule's fade margin).
+
+    Returns
+    -------
+    (ndarray, ndarray or None)
+        Loss at the median and at the quantile (NaN beyond ``max_radius_km`` or where the
+        profile leaves the grid); the quantile's loss is never below the median's.
+    """
+    q = itm_location_quantile(location_probability) if model == "itm" else None
+    return _point_losses(terrain, tx_xy, points_x, points_y, f_mhz=f_mhz, h_tx_m=h_tx_m,
+                         model=model, environment=environment, rx_height_m=rx_height_m,
+                         max_radius_km=max_radius_km, quantile=q)  # fmt: skip
+
+
+def _point_losses(
+    terrain: Grid,
+    tx_xy: tuple[float, float],
+    points_x: Any,
+    points_y: Any,
+    *,
+    f_mhz: float,
+    h_tx_m: float,
+    model: str,
+    environment: str,
+    rx_height_m: float,
+    max_radius_km: float,
+    quantile: float | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(loss at the median, loss at location quantile ``quantile`` or None): ITM twice on the
+    same profiles (the point kernel evaluates one location per call), the closed-form models
+    once."""
     points_x = np.asarray(points_x, dtype=float)
     points_y = np.asarray(points_y, dtype=float)
     max_m = max_radius_km * 1000.0
     _check_model(model)
+    loss_q = None
     if model == "itm":
-        loss = itm_raster.itm_point_loss(
-            terrain.data, terrain.transform, tx_xy, points_x, points_y, h_tx_m=h_tx_m,
-            h_rx_m=rx_height_m, f_mhz=f_mhz, **ITM_DEFAULTS,
-        )  # fmt: skip
+        args = (terrain.data, terrain.transform, tx_xy, points_x, points_y)
+        radio = {"h_tx_m": h_tx_m, "h_rx_m": rx_height_m, "f_mhz": f_mhz}
+        loss = itm_raster.itm_point_loss(*args, **radio, **ITM_DEFAULTS)
+        if quantile is not None:
+            loss_q = itm_raster.itm_point_loss(
+                *args, **radio, **{**ITM_DEFAULTS, "location": 100.0 * quantile}
+            )
     else:
         table, step = _loss_table(
             model, f_mhz, h_tx_m, rx_height_m, environment, max_m, terrain.res
@@ -489,7 +555,9 @@ def path_loss_points(
         )  # fmt: skip
     far = np.hypot(points_x - tx_xy[0], points_y - tx_xy[1]) > max_m
     loss[far] = np.nan
-    return loss
+    if loss_q is not None:
+        loss_q[far] = np.nan
+    return loss, loss_q
 
 
 def _antenna_gain(
@@ -518,6 +586,114 @@ def _antenna_gain(
     ).reshape(len(xs))
 
 
+class PointLevels(NamedTuple):
+    """One tower's service levels at points (:func:`service_levels_points`).
+
+    Attributes
+    ----------
+    level
+        Level at the location median (dBm; NaN: no prediction).
+    gain
+        Antenna pattern gain toward each point (dB ≤ 0).
+    level_q
+        ITM: the level at location quantile ``quantile`` (dBm); None for the closed-form models
+        or when not asked.
+    quantile
+        The location quantile of ``level_q`` (0.5-1), None without it.
+    """
+
+    level: np.ndarray
+    gain: np.ndarray
+    level_q: np.ndarray | None = None
+    quantile: float | None = None
+
+    @property
+    def at_quantile(self) -> tuple[float, np.ndarray] | None:
+        """``(q, level_q)`` for :meth:`~lomsong.coverage.rule.CoverageRule.margin_db` and
+        :meth:`~lomsong.coverage.rule.CoverageRule.covers`; None without a quantile."""
+        if self.level_q is None or self.quantile is None:
+            return None
+        return self.quantile, self.level_q
+
+    def minus(self, db: Any) -> PointLevels:
+        """The levels less a loss at the receiver (dB, e.g. the rule's terminal clutter), off
+        the median and the quantile alike."""
+        lq = None if self.level_q is None else self.level_q - db
+        return PointLevels(self.level - db, self.gain, lq, self.quantile)
+
+
+def service_levels_points(
+    tower: Mapping,
+    terrain: Grid,
+    xs: Any,
+    ys: Any,
+    *,
+    location_probability: float | None = None,
+    h_tx_m: float | None = None,
+    model: str = "hata",
+    environment: str = ENVIRONMENT,
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+    calibration: CalibrationResult | None = None,
+) -> PointLevels:
+    """Service level (dBm) of one tower at points, at the location median and (ITM) at the
+    location quantile: the point twin of :func:`predict_tower`.
+
+    ``P = service EIRP + antenna gain − loss``, the service EIRP of
+    :func:`~lomsong.coverage.pruning.tower_params` (total EIRP + the technology's service
+    offset), the loss :func:`path_loss_pair_points` on the straight profile to each point. With
+    a ``calibration`` the EIRP term and the distance correction are the calibration's, as
+    :func:`predict_tower` applies them (to the median and the quantile alike): an absolute
+    fit's offset replaces the service EIRP, a relative fit's operator/technology (and tower)
+    offset is added to it — existing towers, candidates (by their ``tech`` and ``operator``, if
+    any) and explanations alike.
+
+    Parameters
+    ----------
+    location_probability
+        The run's location probability p: under ITM ``level_q`` is the level at location
+        quantile :func:`itm_location_quantile` of p, the quantile the raster engine evaluates
+        for the same p (the rule then judges points as it judges the grid). None: the median
+        only. Ignored by the closed-form models (the rule's fade margin).
+    h_tx_m
+        Overrides the tower's ``height_m`` (mast search).
+
+    Returns
+    -------
+    PointLevels
+        NaN beyond ``max_radius_km`` or where the profile leaves the grid.
+    """
+    xs = np.atleast_1d(np.asarray(xs, dtype=float))
+    ys = np.atleast_1d(np.asarray(ys, dtype=float))
+    f_mhz, h_own, eirp = tower_params(tower)
+    h = h_own if h_tx_m is None else float(h_tx_m)
+    g = tower["geometry"]
+    q = None
+    if model == "itm" and location_probability is not None:
+        q = itm_location_quantile(location_probability)
+    loss, loss_q = _point_losses(
+        terrain, (g.x, g.y), xs, ys, f_mhz=f_mhz, h_tx_m=h, model=model,
+        environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
+        quantile=q,
+    )  # fmt: skip
+    gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
+    if calibration is None:
+
+        def level(lo: np.ndarray) -> np.ndarray:
+            return eirp + gain - lo
+
+    else:
+        # as _calibrated_window: EIRP term − loss − c(d), d from the cell distance rule
+        d_km = np.maximum(np.hypot(xs - g.x, ys - g.y), terrain.res / 2) / 1000.0
+        term = calibration.service_eirp_dbm(eirp, tower)
+        extra = calibration.extra_loss_db(d_km, tower)
+
+        def level(lo: np.ndarray) -> np.ndarray:
+            return term - lo - extra + gain
+
+    return PointLevels(level(loss), gain, None if loss_q is None else level(loss_q), q)
+
+
 def received_power_points(
     tower: Mapping,
     terrain: Grid,
@@ -531,31 +707,16 @@ def received_power_points(
     max_radius_km: float = MAX_RADIUS_KM,
     calibration: CalibrationResult | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Service level (dBm) of one tower at points, and its antenna gain toward them (dB).
+    """Service level (dBm) of one tower at points at the location median, and its antenna gain
+    toward them (dB): :func:`service_levels_points` without the location quantile.
 
-    ``P = service EIRP + antenna gain − path_loss_points(...)``, the service EIRP of
-    :func:`~lomsong.coverage.pruning.tower_params` (total EIRP + the technology's service
-    offset): the raster engine's model on the straight profile to each point, as
-    :func:`predict_tower` computes it on the grid. With a ``calibration`` the EIRP term and the
-    distance correction are the calibration's (:func:`predict_tower`): an absolute fit's offset
-    replaces the service EIRP, a relative fit's operator/technology (and tower) offset is added
-    to it — existing towers, candidates (by their ``tech`` and ``operator``, if any) and
-    explanations alike. ``h_tx_m`` overrides the tower's ``height_m`` (mast
-    search). NaN beyond ``max_radius_km`` or where the profile leaves the grid.
+    For a level to judge by the coverage rule under ITM, use :func:`service_levels_points`
+    with the run's location probability: the rule reads ITM's own variability from the pair.
+    ``h_tx_m`` overrides the tower's ``height_m`` (mast search). NaN beyond ``max_radius_km``
+    or where the profile leaves the grid.
     """
-    xs = np.atleast_1d(np.asarray(xs, dtype=float))
-    ys = np.atleast_1d(np.asarray(ys, dtype=float))
-    f_mhz, h_own, eirp = tower_params(tower)
-    h = h_own if h_tx_m is None else float(h_tx_m)
-    g = tower["geometry"]
-    loss = path_loss_points(
-        terrain, (g.x, g.y), xs, ys, f_mhz=f_mhz, h_tx_m=h, model=model,
-        environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
+    pl = service_levels_points(
+        tower, terrain, xs, ys, h_tx_m=h_tx_m, model=model, environment=environment,
+        rx_height_m=rx_height_m, max_radius_km=max_radius_km, calibration=calibration,
     )  # fmt: skip
-    gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
-    if calibration is None:
-        return eirp + gain - loss, gain
-    # as _calibrated_window: EIRP term − loss − c(d), d from the cell distance rule
-    d_km = np.maximum(np.hypot(xs - g.x, ys - g.y), terrain.res / 2) / 1000.0
-    level = calibration.service_eirp_dbm(eirp, tower) - loss
-    return level - calibration.extra_loss_db(d_km, tower) + gain, gain
+    return pl.level, pl.gain

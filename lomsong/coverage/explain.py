@@ -4,12 +4,16 @@ For each village with uncovered households, :func:`explain_villages` takes one *
 (the uncovered household nearest to the household-weighted centre of the village's uncovered
 households: a point the raster calls dark, in the middle of the dark part) and predicts every
 existing tower within ``max_radius_km`` there with the raster engine's own loss on the straight
-profile (:func:`lomsong.coverage.engine.received_power_points`)::
+profile (:func:`lomsong.coverage.engine.service_levels_points`)::
 
     P = EIRP + G_antenna(bearing, elevation) − L_model(profile)
 
 The tower with the best margin over the rule is the village's *best tower*; the shortfall is
-``S = threshold(tech) − P`` (dB; the margin is ``−S``).
+``S = −margin`` (dB), the margin being the rule's at that point
+(:meth:`lomsong.coverage.rule.CoverageRule.margin_db`): ``P − threshold(tech)`` under the
+closed-form models (the fade margin), and under ITM the median level's margin less ITM's own
+location deviation there — P is predicted at the median and at the run's location quantile, as
+the grid is (:func:`lomsong.coverage.engine.service_levels_points`).
 
 Reason categories
 -----------------
@@ -50,9 +54,10 @@ What it would take
 ------------------
 ``mast_height_needed_m``
     The lowest whole-metre antenna height at the best tower, up to :data:`MAX_MAST_M`, at which
-    the engine predicts the threshold at the probe point (the pattern's elevation angle is
-    recomputed at each height). NaN with ``mast_reachable = False`` when no height up to
-    100 m reaches it, or when there is no tower in range.
+    the engine's prediction at the probe point is reliable by the rule (the pattern's elevation
+    angle and, under ITM, the level at the location quantile are recomputed at each height).
+    NaN with ``mast_reachable = False`` when no height up to 100 m reaches it, or when there
+    is no tower in range.
 ``covered_by_site``
     Rank of the first ranked candidate site that covers at least :data:`COVER_SHARE` (half) of
     the village's uncovered households (:func:`lomsong.siting.matrix.covered_by_site`, on the
@@ -61,10 +66,11 @@ What it would take
 The model of the run
 --------------------
 Power, margin and mast height are always the run's own model at the probe point
-(:func:`lomsong.coverage.engine.received_power_points`: ITM point to point under ITM, the
+(:func:`lomsong.coverage.engine.service_levels_points`: ITM point to point under ITM, the
 closed-form model plus one knife edge otherwise), judged by the run's coverage rule
-(:class:`lomsong.coverage.rule.CoverageRule`, per technology, indoor margin included) with
-the run's calibration. The *relief* loss follows the model too: under ITM it is ITM's own
+(:class:`lomsong.coverage.rule.CoverageRule`, per technology, indoor loss and clutter
+included; under ITM with ITM's own location variability, as the dead zones) with the run's
+calibration. The *relief* loss follows the model too: under ITM it is ITM's own
 reference attenuation on the real profile minus that on a smooth profile between the same
 terminals, the obstacle is ITM's transmitter horizon and ``propagation_mode`` is ITM's mode
 (1 line of sight, 2 diffraction, 3 troposcatter); under the closed-form models it is the
@@ -87,7 +93,7 @@ import pandas as pd
 from pyproj import Transformer
 
 from lomsong.coverage.deadzones import DeadZones
-from lomsong.coverage.engine import received_power_points
+from lomsong.coverage.engine import PointLevels, service_levels_points
 from lomsong.coverage.rule import CoverageRule
 from lomsong.coverage.types import Coverage
 from lomsong.defaults import ENVIRONMENT, ITM_DEFAULTS, MAX_RADIUS_KM, RX_HEIGHT_M
@@ -198,26 +204,42 @@ def _classify(
     return "distance"
 
 
+def _point_levels(
+    tower: Mapping, terrain: Grid, x: Any, y: Any, rule: CoverageRule, opts: dict,
+    h_tx_m: float | None = None,
+) -> PointLevels:  # fmt: skip
+    """A tower's levels at points as the rule judges them: at the median and (ITM) at the
+    run's location quantile, the rule's clutter at the receiver subtracted from both."""
+    levels = service_levels_points(
+        tower, terrain, x, y, h_tx_m=h_tx_m, location_probability=rule.location_probability, **opts
+    )
+    return levels.minus(rule.clutter_at(str(tower.get("tech", "")), x, y))
+
+
 def _mast_needed(
     tower: Mapping,
     terrain: Grid,
     x: float,
     y: float,
-    threshold: float,
+    rule: CoverageRule,
     opts: dict,
     max_mast_m: float,
 ) -> float:
-    """Lowest whole-metre height (≥ the current one) reaching ``threshold``; NaN if none.
+    """Lowest whole-metre height (≥ the current one) at which the tower covers the point by
+    the rule (:meth:`CoverageRule.covers`, under ITM with the level at the location quantile
+    predicted at each height); NaN if none.
 
     Scans every :data:`_MAST_SCAN_M` metres, then bisects the bracket that first reaches the
-    threshold: about a dozen profiles instead of one per metre. Power grows with height on
-    the engine's model (Hata's base-height gain, a lower knife edge); only a sector's vertical
-    pattern can bend that, by a fraction of a dB over a few metres.
+    rule: about a dozen profiles (two each under ITM) instead of one per metre. The margin
+    grows with height on the engine's model (Hata's base-height gain, a lower knife edge, a
+    shallower ITM diffraction); only a sector's vertical pattern can bend that, by a fraction
+    of a dB over a few metres.
     """
+    tech = str(tower.get("tech", ""))
 
     def reaches(h: float) -> bool:
-        p, _ = received_power_points(tower, terrain, [x], [y], h_tx_m=h, **opts)
-        return bool(np.isfinite(p[0]) and p[0] >= threshold)
+        lv = _point_levels(tower, terrain, [x], [y], rule, opts, h_tx_m=h)
+        return bool(rule.covers(lv.level, tech, at_quantile=lv.at_quantile)[0])
 
     h0 = float(tower["height_m"])
     if reaches(h0):
@@ -285,9 +307,9 @@ def explain_villages(
     Notes
     -----
     Cost: one straight profile per (tower, village) pair within the radius, plus about a dozen
-    per village for the mast search (a 10 m scan, then bisection), plus with ITM two
-    point-to-point evaluations of the best tower's profile: 2 s for the demo's 44 villages and
-    40 towers on two cores.
+    per village for the mast search (a 10 m scan, then bisection), each evaluated twice under
+    ITM (the median and the location quantile), plus with ITM two more point-to-point
+    evaluations of the best tower's profile (the relief).
     """
     # the dead zones' own parameters, so the explanation is predicted like the coverage
     p = {"model": signal.model, "rx_height_m": signal.rx_height_m, **signal.params,
@@ -319,17 +341,21 @@ def explain_villages(
         dist = np.hypot(px[None, :] - tx[:, None], py[None, :] - ty[:, None])  # towers × villages
         power = np.full(dist.shape, np.nan)
         margin = np.full(dist.shape, np.nan)
+        gain = np.zeros(dist.shape)
         for k, tower in enumerate(records):
             near = np.flatnonzero(dist[k] <= radius_m)
-            if len(near) and rule.counts(str(tower.get("tech", ""))):
-                pk, _ = received_power_points(tower, terrain, px[near], py[near], **opts)
-                tech = str(tower.get("tech", ""))
-                power[k, near] = pk - rule.clutter_at(tech, px[near], py[near])
-                margin[k, near] = rule.margin_db(power[k, near], tech)
+            tech = str(tower.get("tech", ""))
+            if len(near) and rule.counts(tech):
+                # the median and (ITM) the location quantile: the rule's criterion of the grid
+                lv = _point_levels(tower, terrain, px[near], py[near], rule, opts)
+                power[k, near] = lv.level
+                gain[k, near] = lv.gain
+                margin[k, near] = rule.margin_db(lv.level, tech, at_quantile=lv.at_quantile)
         to_ll = Transformer.from_crs(terrain.crs, "EPSG:4326", always_xy=True)
         for j, i in enumerate(rows):
-            _explain_one(cols, i, px[j], py[j], dist[:, j], power[:, j], margin[:, j], records,
-                         terrain, sea, rule, opts, max_mast_m, to_ll)  # fmt: skip
+            _explain_one(cols, i, px[j], py[j], dist[:, j], power[:, j], margin[:, j],
+                         gain[:, j], records, terrain, sea, rule, opts, max_mast_m,
+                         to_ll)  # fmt: skip
     for name in EXPLAIN_COLUMNS:
         villages[name] = cols[name]
     logger.info(
@@ -375,8 +401,8 @@ def _itm_relief(prof: Profile, tower: Mapping, rx_height_m: float) -> tuple[floa
 
 def _explain_one(
     cols: dict, i: int, x: float, y: float, dist: np.ndarray, power: np.ndarray,
-    margin: np.ndarray, records: list[dict], terrain: Grid, sea: Grid, rule: CoverageRule,
-    opts: dict, max_mast_m: float, to_ll: Transformer,
+    margin: np.ndarray, gain: np.ndarray, records: list[dict], terrain: Grid, sea: Grid,
+    rule: CoverageRule, opts: dict, max_mast_m: float, to_ll: Transformer,
 ) -> None:  # fmt: skip
     cols["centre_x"][i], cols["centre_y"][i] = x, y
     if not records:
@@ -409,9 +435,7 @@ def _explain_one(
         cols["mast_reachable"][i] = False
         return
     p = float(power[k])
-    threshold = rule.threshold(str(tower.get("tech", "")))
-    _, gain = received_power_points(tower, terrain, [x], [y], **opts)
-    sector_db = 0.0 - float(gain[0])  # 0.0, not -0.0, for omnis
+    sector_db = 0.0 - float(gain[k])  # 0.0, not -0.0, for omnis
     off = _off_axis(tower, bearing)
     # the relief loss and the obstacle of the model the run used
     relief_db, obstacle = prof.relief_db, prof.obstacle
@@ -426,7 +450,7 @@ def _explain_one(
     cols["sector_loss_db"][i] = sector_db
     cols["off_axis_deg"][i] = off
     cols["dark_reason"][i] = _classify(
-        shortfall=threshold - p, relief_db=relief_db, sector_db=sector_db, off_axis=off,
+        shortfall=-float(margin[k]), relief_db=relief_db, sector_db=sector_db, off_axis=off,
         beamwidth=float(tower.get("beamwidth_deg", antennas.DEFAULT_BEAMWIDTH_DEG)),
         water=prof.water_share,
     )  # fmt: skip
@@ -442,9 +466,8 @@ def _explain_one(
             cols["obstruction_bearing_deg"][i] = float(antennas.bearing_deg(ox - x, oy - y))
             cols["obstruction_above_los_m"][i] = above
             cols["fresnel_radius_m"][i] = float(prof.fresnel_m[obstacle])
-    # the mast search compares the tower's own level: the clutter at the village is the rule's
-    clutter = float(rule.clutter_at(str(tower.get("tech", "")), [x], [y])[0])
-    mast = _mast_needed(tower, terrain, x, y, threshold + clutter, opts, max_mast_m)
+    # the mast search judges each height's levels by the rule, as the margin above
+    mast = _mast_needed(tower, terrain, x, y, rule, opts, max_mast_m)
     cols["mast_height_needed_m"][i] = mast
     cols["mast_reachable"][i] = bool(math.isfinite(mast))
 

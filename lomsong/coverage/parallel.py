@@ -61,6 +61,12 @@ def _window_in_worker(j: int, tower: Mapping, options: dict, skip: Any) -> tuple
 
 
 def _window_task(j: int, tower: Mapping, terrain: Grid, options: dict, skip: Any) -> tuple:
+    import numba
+    from distributed import get_worker
+
+    # the worker's threads are its share of the cores: numba's threads for the rays, as local
+    # worker processes get theirs (set_num_threads holds for this thread only)
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, get_worker().state.nthreads)))
     return j, window_loss(tower, terrain, **options, skip=_unpacked(skip))
 
 
@@ -133,7 +139,10 @@ def _on_dask(
     own = not isinstance(scheduler, Client)
     client = Client(scheduler) if own else scheduler
     try:
-        shared = client.scatter(terrain, broadcast=True)  # once per worker, not per task
+        # once per worker, not per task; under a key of its own (hash=False): the same terrain
+        # scattered by the previous call on this client has the same content key, which the
+        # scheduler may be releasing as this call scatters it ("lost dependencies")
+        shared = client.scatter(terrain, broadcast=True, hash=False)
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         queue = list(jobs)
 

@@ -13,7 +13,7 @@ tower's service EIRP (:func:`tower_params`): the bound is on the level the compo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numba as nb
 import numpy as np
@@ -40,6 +40,10 @@ __all__ = [
     "PrunedCells",
     "spread_order",
     "fill_skipped",
+    "cell_table",
+    "CELL_COLUMNS",
+    "antenna_abs_m",
+    "window_skip_mask",
 ]
 
 
@@ -112,18 +116,14 @@ def _power_bound_terms(
     ``gain``: the cell's exact pattern gain on the window (vertical pattern included, as the
     engine adds it), else the horizontal pattern bounds it."""
     f_mhz, h_tx, eirp = tower_params(tower)
-    lmin = itm_raster.loss_lower_bound_window(
-        R, res_m=res, f_mhz=f_mhz, climate=ITM_DEFAULTS["climate"], time=ITM_DEFAULTS["time"],
-        location=ITM_DEFAULTS["location"], situation=ITM_DEFAULTS["situation"], h_tx_m=h_tx,
-        h_rx_m=rx_height_m,
-    )  # fmt: skip
+    lmin = _loss_bound(R, res, f_mhz, h_tx, rx_height_m)
     if lmin is None:
         return None
     az = float(tower.get("azimuth_deg", np.nan))
     sectored = not math.isnan(az)
     bw = float(tower.get("beamwidth_deg", np.nan)) if sectored else 360.0
     exact = gain is not None and sectored
-    bearing = antennas._window_bearings(2 * R + 1) if sectored and not exact else np.zeros((1, 1))
+    bearing = antennas.window_bearings(2 * R + 1) if sectored and not exact else np.zeros((1, 1))
     g = np.ascontiguousarray(gain, dtype=np.float32) if exact else _NO_GAIN
     return (lmin, bearing, eirp, az if sectored else 0.0, bw, antennas.DEFAULT_FRONT_TO_BACK_DB,
             sectored, g, exact)  # fmt: skip
@@ -158,6 +158,140 @@ def pruning_mask(
     if terms is None:
         return None
     return _skip_window(floor, r0, c0, terms, _PRUNE_MARGIN_DB)
+
+
+#: Columns of a window's cell table (:func:`cell_table`).
+CELL_COLUMNS = ("eirp_dbm", "sectored", "azimuth_deg", "beamwidth_deg", "tilt_deg",
+                "front_to_back_db", "vertical_beamwidth_deg", "sidelobe_db")  # fmt: skip
+
+
+_PATTERN_DEFAULTS = (antennas.DEFAULT_FRONT_TO_BACK_DB, antennas.DEFAULT_VERTICAL_BEAMWIDTH_DEG,
+                     antennas.DEFAULT_SIDELOBE_DB)  # fmt: skip
+
+
+def cell_table(towers: Sequence[Mapping], eirps: Sequence[float] | None = None) -> np.ndarray:
+    """The cells sharing one loss window as a float64 table (:data:`CELL_COLUMNS`, one row a
+    cell): what the composite's kernels read to give each cell its level and its pruning
+    bound from the shared loss — EIRP term (dBm: the service EIRP of :func:`tower_params`
+    unless ``eirps`` gives each cell's), sectored (1) or omni (0), and the sector pattern's
+    parameters (:func:`lomsong.propagation.antennas.antenna_gain_db`'s defaults for the rest)."""
+    out = np.zeros((len(towers), len(CELL_COLUMNS)), dtype=np.float64)
+    for k, t in enumerate(towers):
+        az = float(t.get("azimuth_deg", np.nan))
+        sectored = not math.isnan(az)
+        eirp = tower_params(t)[2] if eirps is None else float(eirps[k])
+        pattern = (az, float(t["beamwidth_deg"]), float(t["tilt_deg"])) if sectored else (0, 0, 0)
+        out[k] = (eirp, float(sectored), *pattern, *_PATTERN_DEFAULTS)
+    return out
+
+
+def antenna_abs_m(tower: Mapping, terrain: Grid, row: int, col: int) -> float:
+    """The antenna's height above sea level (m): ground of its cell (0 where void) + mast, as
+    :func:`lomsong.coverage.engine.cell_gain` places it for the vertical pattern."""
+    z = float(terrain.data[row, col])
+    return (z if math.isfinite(z) else 0.0) + float(tower["height_m"])
+
+
+def window_skip_mask(
+    cells: np.ndarray,
+    floor: np.ndarray,
+    terrain: Grid,
+    row: int,
+    col: int,
+    R: int,
+    *,
+    f_mhz: float,
+    h_tx_m: float,
+    z_ant_m: float,
+    rx_height_m: float = RX_HEIGHT_M,
+) -> np.ndarray | None:
+    """:func:`pruning_mask` of every cell sharing one loss window at once: the window cells
+    where each of them (rows of ``cells``, :func:`cell_table`) is certainly below ``floor``,
+    each with its exact sector gain (:func:`lomsong.propagation.antennas.sector_db`, the
+    engine's) — one pass, one loss bound and one elevation angle per window cell for all of
+    them, where the masks of the cells and their AND took one gain window per cell.
+    ``z_ant_m``: :func:`antenna_abs_m`. None when ITM's loss is not bounded."""
+    lmin = _loss_bound(R, terrain.res, f_mhz, h_tx_m, rx_height_m)
+    if lmin is None:
+        return None
+    return _skip_cells(floor, lmin, np.ascontiguousarray(terrain.data), row, col, terrain.res,
+                       z_ant_m, rx_height_m, antennas.window_bearings(2 * R + 1), cells,
+                       _PRUNE_MARGIN_DB)  # fmt: skip
+
+
+def _loss_bound(R: int, res: float, f_mhz: float, h_tx_m: float, rx_height_m: float):
+    """ITM's loss bound on the window (the engine's settings): None when not bounded."""
+    return itm_raster.loss_lower_bound_window(
+        R, res_m=res, f_mhz=f_mhz, climate=ITM_DEFAULTS["climate"], time=ITM_DEFAULTS["time"],
+        location=ITM_DEFAULTS["location"], situation=ITM_DEFAULTS["situation"], h_tx_m=h_tx_m,
+        h_rx_m=rx_height_m,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, inline="always")
+def _cell_bound(cells: np.ndarray, k: int, bearing: float, dep: float, lm: float) -> float:
+    """Cell k's power bound at a window cell (``dep``: its depression angle, NaN for an omni
+    cell): EIRP + exact gain − loss bound."""
+    g = 0.0
+    if cells[k, 1] > 0.0:
+        g = float(antennas.sector_db(bearing, dep, cells[k, 2], cells[k, 3], cells[k, 4],
+                                     cells[k, 5], cells[k, 6], cells[k, 7]))  # fmt: skip
+    return cells[k, 0] + g - lm
+
+
+@nb.njit(cache=True, parallel=True)
+def _skip_cells(
+    floor: np.ndarray,
+    lmin: np.ndarray,
+    Z: np.ndarray,
+    row: int,
+    col: int,
+    res: float,
+    z_ant: float,
+    h_rx: float,
+    bearing: np.ndarray,
+    cells: np.ndarray,
+    margin: float,
+) -> np.ndarray:
+    """:func:`window_skip_mask` on the window centred on grid cell (row, col)."""
+    size = lmin.shape[0]
+    R = size // 2
+    r0, c0 = row - R, col - R
+    h, w = floor.shape
+    n = cells.shape[0]
+    top = -np.inf
+    sectored = False
+    for k in range(n):
+        top = max(top, cells[k, 0])
+        sectored = sectored or cells[k, 1] > 0.0
+    out = np.zeros((size, size), dtype=np.bool_)
+    for i in nb.prange(size):
+        r = r0 + i
+        if r < 0 or r >= h:
+            continue
+        for j in range(size):
+            c = c0 + j
+            if c < 0 or c >= w:
+                continue
+            fl = floor[r, c]
+            lm = lmin[i, j]
+            # the highest EIRP with gain 0 below the floor: every cell is (gains are ≤ 0 and
+            # float64 rounding is monotone), no pattern needed; NaN compares False
+            if (top - lm) + margin < fl:
+                out[i, j] = True
+                continue
+            if not (lm == lm and fl > -np.inf):
+                continue
+            dep = np.nan
+            if sectored:
+                dep = antennas.window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            below = True
+            for k in range(n):
+                if not (_cell_bound(cells, k, bearing[i, j], dep, lm) + margin < fl):
+                    below = False
+                    break
+            out[i, j] = below
+    return out
 
 
 @nb.njit(cache=True, inline="always")
@@ -195,29 +329,53 @@ def _skipped_bounds(
     power: np.ndarray,
     row0: int,
     col0: int,
-    i0: int,
-    j0: int,
-    terms: tuple,
+    lmin: np.ndarray,
+    Z: np.ndarray,
+    row: int,
+    col: int,
+    res: float,
+    z_ant: float,
+    h_rx: float,
+    bearing: np.ndarray,
+    cells: np.ndarray,
     margin: float,
     raise_grid: bool,
 ) -> np.ndarray:
-    """The power bound u of each cell a prediction skipped (−inf): with ``raise_grid``,
-    grid = max(grid, u) there (and the mask of the skipped cells is returned); otherwise the
-    mask of the skipped cells where u + margin reaches ``grid`` (a composite). ``power`` is
-    the prediction's window at grid cell (row0, col0), window cell (i0, j0) of the bound's."""
+    """The power bound u (the highest of the window's ``cells``, see :func:`_skip_cells`) of
+    each cell a prediction skipped (−inf): with ``raise_grid``, grid = max(grid, u) there (and
+    the mask of the skipped cells is returned); otherwise the mask of the skipped cells where
+    u + margin reaches ``grid`` (a composite). ``power`` is the prediction's part of the window
+    centred on grid cell (row, col), at grid cell (row0, col0)."""
     hh, ww = power.shape
+    R = lmin.shape[0] // 2
+    r0, c0 = row - R, col - R
+    i0, j0 = row0 - r0, col0 - c0
+    n = cells.shape[0]
+    sectored = False
+    for k in range(n):
+        sectored = sectored or cells[k, 1] > 0.0
     out = np.zeros((hh, ww), dtype=np.bool_)
     for a in nb.prange(hh):
         for b in range(ww):
-            if power[a, b] == -np.inf:
-                u = _power_bound(terms, i0 + a, j0 + b)
-                cur = grid[row0 + a, col0 + b]
-                if raise_grid:
-                    out[a, b] = True
-                    if np.float32(u) > cur:
-                        grid[row0 + a, col0 + b] = np.float32(u)
-                else:
-                    out[a, b] = u + margin >= cur
+            if power[a, b] != -np.inf:
+                continue
+            i, j = i0 + a, j0 + b
+            lm = lmin[i, j]
+            dep = np.nan
+            if sectored:
+                dep = antennas.window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            u = -np.inf
+            for k in range(n):
+                v = _cell_bound(cells, k, bearing[i, j], dep, lm)
+                if v > u:
+                    u = v
+            cur = grid[row0 + a, col0 + b]
+            if raise_grid:
+                out[a, b] = True
+                if np.float32(u) > cur:
+                    grid[row0 + a, col0 + b] = np.float32(u)
+            else:
+                out[a, b] = u + margin >= cur
     return out
 
 
@@ -252,15 +410,16 @@ def spread_order(jobs: list[tuple[int, dict]]) -> list[int]:
 
 
 class PrunedCells:
-    """The cells cached predictions skipped, while a composite is rebuilt from the entries.
+    """The cells cached windows skipped, while a composite is rebuilt from the entries.
 
-    A skipped cell was below the composite of its run (:func:`pruning_mask`); once towers are
-    removed or changed, the rebuilt composite can be lower there. Per group (None: the overall
-    composite), ``bound`` keeps the highest power bound of the skipped cells; a cell is
-    unsettled when that bound reaches the rebuilt composite (within the pruning margin). The
-    entries whose window holds unsettled cells are the candidates (:meth:`candidates`, likeliest
-    servers first); each one's own skipped cells whose own bound reaches the composite at its
-    turn (:meth:`open_cells`) are evaluated — in the province benchmark, after removing 10 of
+    A skipped cell was below the composite of its run for every cell sharing the window
+    (:func:`window_skip_mask`); once cells are removed or changed, the rebuilt composite can be
+    lower there. Per group (None: the overall composite), ``bound`` keeps the highest power
+    bound of the skipped cells; a cell is unsettled when that bound reaches the rebuilt
+    composite (within the pruning margin). The entries — a window's cells of one group — whose
+    window holds unsettled cells are the candidates (:meth:`candidates`, likeliest servers
+    first); each one's own skipped cells whose own bound reaches the composite at its turn
+    (:meth:`open_cells`) are evaluated — in the province benchmark, after removing 10 of
     1,010 towers, none: the towers' own bounds are much tighter than the maximum of all.
     """
 
@@ -269,38 +428,45 @@ class PrunedCells:
         self.rx_height_m = rx_height_m
         self.R = half_width(max_radius_km * 1000.0, terrain.res)
         self.bounds: dict[tuple[str, str] | None, np.ndarray] = {}
-        # index → (group, window row0, col0, rows, cols, EIRP, tower row, col)
-        self.entries: dict[int, tuple] = {}
+        # key → (group, window row0, col0, rows, cols, top EIRP, antenna row, col, terms)
+        self.entries: dict[object, tuple] = {}
+        self._z = np.ascontiguousarray(terrain.data)
 
     def add(
         self,
-        i: int,
-        tower: Mapping,
+        key: object,
+        cells: np.ndarray,
         pred: TowerPrediction,
         group: tuple[str, str] | None,
-        gain: np.ndarray | None = None,
+        *,
+        row: int,
+        col: int,
+        f_mhz: float,
+        h_tx_m: float,
+        z_ant_m: float,
     ) -> None:
-        """Record cell ``i`` (which skipped cells) and raise its group's bound there
-        (``gain``: its exact pattern gain on the window, see :func:`pruning_mask`)."""
-        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m, gain)
+        """Record entry ``key`` — the ``cells`` (:func:`cell_table`) of one group sharing the
+        window of the antenna at grid cell (row, col), ``pred`` its skipped cells (−inf) — and
+        raise its group's bound there (each cell's exact gain, see :func:`window_skip_mask`)."""
         hh, ww = pred.power.shape
-        row, col = (int(v) for v in self.terrain.rowcol(tower["geometry"].x, tower["geometry"].y))
-        eirp = tower_params(tower)[2]
-        self.entries[i] = (group, pred.row0, pred.col0, hh, ww, eirp, row, col)
         bound = self.bounds.get(group)
         if bound is None:
             bound = self.bounds[group] = np.full(self.terrain.shape, -np.inf, dtype=np.float32)
-        if terms is None:  # cannot happen for an ITM entry; never trust a skipped cell then
+        lmin = _loss_bound(self.R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
+        self.entries[key] = (group, pred.row0, pred.col0, hh, ww, float(cells[:, 0].max()),
+                             row, col, (cells, f_mhz, h_tx_m, z_ant_m))  # fmt: skip
+        if lmin is None:  # cannot happen for an ITM entry; never trust a skipped cell then
             bound[pred.row0 : pred.row0 + hh, pred.col0 : pred.col0 + ww] = np.inf
             return
-        _skipped_bounds(bound, np.ascontiguousarray(pred.power), pred.row0, pred.col0,
-                        pred.row0 - (row - self.R), pred.col0 - (col - self.R), terms,
-                        _PRUNE_MARGIN_DB, True)  # fmt: skip
+        _skipped_bounds(bound, np.ascontiguousarray(pred.power), pred.row0, pred.col0, lmin,
+                        self._z, row, col, self.terrain.res, z_ant_m, self.rx_height_m,
+                        antennas.window_bearings(2 * self.R + 1), cells, _PRUNE_MARGIN_DB,
+                        True)  # fmt: skip
 
-    def candidates(self, composite: Callable[[tuple[str, str] | None], np.ndarray]) -> list[int]:
+    def candidates(self, composite: Callable[[tuple[str, str] | None], np.ndarray]) -> list:
         """Entries whose window holds a cell where the bound of some skipped cell reaches
         ``composite(group)``, the likeliest servers first: by EIRP minus free space to the
-        centre of those cells (a tower that wins there settles the others' cells)."""
+        centre of those cells (a cell that wins there settles the others' cells)."""
         sats = {}
         for group, bound in self.bounds.items():
             # (−inf: no skipped cell there; −inf ≥ −inf would count cells no tower reaches)
@@ -317,7 +483,7 @@ class PrunedCells:
                     tabs.append(t)
                 sats[group] = tabs
         scored = []
-        for i, (group, r0, c0, hh, ww, eirp, row, col) in self.entries.items():
+        for key, (group, r0, c0, hh, ww, eirp, row, col, _) in self.entries.items():
             if group not in sats:
                 continue
             r1, c1 = r0 + hh, c0 + ww
@@ -325,23 +491,22 @@ class PrunedCells:
             if n < 0.5:
                 continue
             d = max(math.hypot(sr / n - row, sc / n - col), 1.0) * self.terrain.res
-            scored.append((-(eirp - 20.0 * math.log10(d)), i))
-        return [i for _, i in sorted(scored)]
+            scored.append((-(eirp - 20.0 * math.log10(d)), len(scored), key))
+        return [key for *_, key in sorted(scored)]
 
     def open_cells(
         self,
-        i: int,
-        tower: Mapping,
+        key: object,
         pred: TowerPrediction,
         composite: Callable[[tuple[str, str] | None], np.ndarray],
-        gain: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The cells (on entry ``i``'s window) it skipped whose bound reaches the composite
-        now (within the pruning margin): those it must evaluate."""
-        group, *_, row, col = self.entries[i]
-        terms = _power_bound_terms(tower, self.R, self.terrain.res, self.rx_height_m, gain)
-        if terms is None:
+        """The cells (on entry ``key``'s window) it skipped whose bound reaches the composite
+        now (within the pruning margin): those its cells must evaluate."""
+        group, *_, row, col, (cells, f_mhz, h_tx_m, z_ant_m) = self.entries[key]
+        lmin = _loss_bound(self.R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
+        if lmin is None:
             return np.isneginf(pred.power)
         return _skipped_bounds(composite(group), np.ascontiguousarray(pred.power), pred.row0,
-                               pred.col0, pred.row0 - (row - self.R), pred.col0 - (col - self.R),
-                               terms, _RECHECK_MARGIN_DB, False)  # fmt: skip
+                               pred.col0, lmin, self._z, row, col, self.terrain.res, z_ant_m,
+                               self.rx_height_m, antennas.window_bearings(2 * self.R + 1), cells,
+                               _RECHECK_MARGIN_DB, False)  # fmt: skip

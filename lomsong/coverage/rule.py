@@ -39,10 +39,19 @@ Where the location variability comes from depends on the model:
   σ_t: outdoors at q = p, *reliable* is exactly "the best cell at the location quantile
   reaches the threshold". P_t and P_t,q may come from different cells (each composite is its
   own best); σ_L then is that of the two composites, not of one path.
+
+One criterion on the grid and at points: :meth:`CoverageRule.margins` judges grids (dead zones,
+``margin.tif``) and :meth:`CoverageRule.margin_db` / :meth:`CoverageRule.covers` judge levels
+at points (the siting coverage matrix, explanations and their mast search, the walk-test
+comparison), both through one arithmetic (``_judge``). Under ITM the point stages pass the
+level at the median and at the same location quantile
+(:func:`lomsong.coverage.engine.service_levels_points`), so a household is judged by the same
+σ whether it is read off the grid or predicted at its point.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,10 +77,13 @@ from lomsong.propagation.service import QUANTITY
 from lomsong.propagation.variability import fade_margin_db, location_sigma_db
 from lomsong.text import RULE, for_lang, format_dbm, format_float, format_pct
 
-__all__ = ["CoverageRule", "CLASSES"]
+__all__ = ["CoverageRule", "CLASSES", "OWN_VARIABILITY_MODELS"]
 
 #: The three classes of a household and a village, worst first.
 CLASSES = ("no_signal", "weak", "reliable")
+#: The propagation models with a location variability of their own, evaluated per place at the
+#: location quantile (the others take the rule's fade margin).
+OWN_VARIABILITY_MODELS = ("itm",)
 #: NTIA ITM's modes of variability (``mdvar`` without the +10 / +20 flags).
 _MDVAR_MODES = ("single message", "accidental", "mobile", "broadcast")
 _TECHS = tuple(TECH_DEFAULTS)
@@ -112,6 +124,12 @@ class CoverageRule:
         Name of the land-cover input, for the record.
     present
         The technologies of the network (what the rule is stated for; empty: all).
+    model
+        The propagation model of the run's levels, for the record and the legends: under a
+        model of :data:`OWN_VARIABILITY_MODELS` (ITM) "reliable" is judged per place with the
+        model's own σ (:attr:`per_place`), so no single level makes a place reliable
+        (:meth:`reliable_level`). The judgement itself never reads it: the stages pass the
+        levels at the quantile (``at_quantile``). None: unknown (the fade margin's levels).
     """
 
     thresholds: Mapping[str, float] = field(default_factory=dict)
@@ -126,6 +144,7 @@ class CoverageRule:
     clutter: Mapping[str, Grid] = field(default_factory=dict, compare=False, repr=False)
     landcover: str | None = None
     present: tuple[str, ...] = ()
+    model: str | None = None
 
     def __post_init__(self) -> None:
         bad = [k for k in (*self.thresholds, *self.technologies) if k not in _TECHS]
@@ -160,6 +179,7 @@ class CoverageRule:
         dead_share: float = DEAD_SHARE,
         clutter: Mapping[str, Grid] | None = None,
         landcover: str | None = None,
+        model: str | None = None,
     ) -> CoverageRule:
         """The rule for a network: each technology's σ and building loss at its carrier (the
         median carrier of its towers; the technology's default without towers).
@@ -194,6 +214,7 @@ class CoverageRule:
             clutter=dict(clutter or {}),
             landcover=landcover,
             present=tuple(present),
+            model=model,
         )
 
     # -- the levels ----------------------------------------------------------------------------
@@ -237,10 +258,28 @@ class CoverageRule:
 
     def threshold(self, tech: str | None = None) -> float:
         """Median level (dBm) a cell of ``tech`` must reach to be *reliable* at the location
-        probability: threshold + building loss at p + fade margin. The level candidates must
-        reach and explanations measure margins against."""
+        probability: threshold + median building loss + fade margin (σ_t: ITU-R P.1546's
+        location variability, with the building loss's spread indoors).
+
+        The reliable criterion of the closed-form models, and what a legend shows for them. A
+        model with its own variability (ITM) has no single such level: its σ_L differs from
+        place to place, so every stage judges a level with :meth:`margin_db` / :meth:`covers`
+        (``at_quantile``) or :meth:`margins`, never against this value."""
         t = tech if tech in self.thresholds else "4G"
         return self.thresholds[t] + self.indoor_loss(t) + self.fade_margin(t)
+
+    @property
+    def per_place(self) -> bool:
+        """Is "reliable" judged per place with the model's own location variability (the run's
+        ``model`` is ITM)? Then :meth:`threshold` is only P.1546's level, not the run's."""
+        return self.model in OWN_VARIABILITY_MODELS
+
+    def reliable_level(self, tech: str | None = None) -> float:
+        """The median level (dBm) from which a cell of ``tech`` is reliable, for legends:
+        :meth:`threshold` (the fade margin's) under the closed-form models; NaN when the
+        run's model has its own variability (ITM: the level differs from place to place, with
+        σ_L; ``margin.tif`` holds each place's margin)."""
+        return math.nan if self.per_place else self.threshold(tech)
 
     def clutter_at(self, tech: str, x: Any, y: Any) -> np.ndarray:
         """Terminal clutter loss (dB) of ``tech`` at points (0 without a land-cover input)."""
@@ -249,17 +288,102 @@ class CoverageRule:
             return np.zeros(xs.shape)
         return self.clutter[tech].sample(xs, np.atleast_1d(np.asarray(y, dtype=float)), fill=0.0)
 
-    def margin_db(self, level_dbm: Any, tech: str | None = None) -> np.ndarray:
-        """Level above the reliable threshold of ``tech`` (dB; ≥ 0 reliable, NaN: no level)."""
-        return np.asarray(level_dbm, dtype=float) - self.threshold(tech)
+    def margin_db(
+        self,
+        level_dbm: Any,
+        tech: str | None = None,
+        *,
+        at_quantile: tuple[float, Any] | None = None,
+    ) -> np.ndarray:
+        """Margin (dB) of levels of ``tech`` at points over the rule: ≥ 0 reliable, NaN where no
+        level. The rule's one point criterion, that of :meth:`margins` on the grid.
 
-    def covers(self, level_dbm: Any, tech: str | None = None) -> np.ndarray:
-        """Bool: is a level of ``tech`` reliable? NaN → False; a technology that does not count
-        never covers."""
-        p = np.nan_to_num(np.asarray(level_dbm, dtype=float), nan=-np.inf)
+        Parameters
+        ----------
+        level_dbm
+            Median level at each point (dBm, the terminal clutter already subtracted).
+        tech
+            The levels' technology (None: 4G's values).
+        at_quantile
+            ``(q, level_q)`` of a model with its own location variability (ITM,
+            :func:`lomsong.coverage.engine.service_levels_points`): the level at location
+            quantile q at the same points (clutter subtracted alike). The margin is then
+            m − Q⁻¹(1 − p) · √(σ_L² + σ_B²) with σ_L = (level − level_q) / Q⁻¹(1 − q), each
+            point its own (:meth:`margins`); at q = p outdoors, level_q − the signal threshold.
+            None: the closed-form models' fade margin, level − :meth:`threshold`.
+        """
+        level = np.asarray(level_dbm, dtype=float)
+        t = tech if tech in self.thresholds else "4G"
+        q, level_q = (None, None) if at_quantile is None else at_quantile
+        lq = None if level_q is None else np.asarray(level_q, dtype=float)
+        return self._judge(t, level, lq, q)[1]
+
+    def has_signal(self, level_dbm: Any, tech: str | None = None) -> np.ndarray:
+        """Bool: does a median level of ``tech`` at a point give signal (weak or reliable; NaN →
+        False; a technology that does not count never does)? The ``signal`` of
+        :meth:`margins` at points; a point the rule :meth:`covers` always has signal, whatever
+        σ (the reliable margin is the signal margin less Q⁻¹(1 − p) σ ≥ 0)."""
+        level = np.asarray(level_dbm, dtype=float)
+        t = tech if tech in self.thresholds else "4G"
+        m = np.nan_to_num(self._over_signal(t, level), nan=-np.inf)
         if tech is not None and tech in self.thresholds and not self.counts(tech):
-            return np.zeros(p.shape, dtype=bool)
-        return p >= self.threshold(tech)
+            return np.zeros(m.shape, dtype=bool)
+        return m >= 0
+
+    def covers(
+        self,
+        level_dbm: Any,
+        tech: str | None = None,
+        *,
+        at_quantile: tuple[float, Any] | None = None,
+    ) -> np.ndarray:
+        """Bool: is a level of ``tech`` reliable at its point (:meth:`margin_db` ≥ 0)? NaN →
+        False; a technology that does not count never covers. ``at_quantile``: as
+        :meth:`margin_db` (ITM's own variability); None: the fade margin."""
+        m = np.nan_to_num(self.margin_db(level_dbm, tech, at_quantile=at_quantile), nan=-np.inf)
+        if tech is not None and tech in self.thresholds and not self.counts(tech):
+            return np.zeros(m.shape, dtype=bool)
+        return m >= 0
+
+    def _over_signal(self, tech: str, level: np.ndarray) -> np.ndarray:
+        """Margin (dB) of levels over the signal threshold of ``tech``, in their float type."""
+        ft = level.dtype.type if level.dtype.kind == "f" else np.float64
+        return level - ft(self.signal_threshold(tech))
+
+    def _judge(
+        self, tech: str, level: np.ndarray, level_q: np.ndarray | None, q: float | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rule's arithmetic, one home for grids (:meth:`margins`) and points
+        (:meth:`margin_db`): ``(margin over the signal threshold, margin over the reliable
+        rule, coverage probability)`` of levels of ``tech`` (clutter subtracted), in their own
+        float type.
+
+        ``level_q`` None: σ is the rule's σ_t (the closed-form models' fade margin). Else the
+        model's own deviation at location quantile ``q`` per place: y = level − level_q
+        (≥ 0; 0 where either is not a finite level), σ = √((y / Q⁻¹(1 − q))² + σ_B²) and the
+        reliable margin m − Q⁻¹(1 − p) σ (module docstring).
+        """
+        ft = level.dtype.type if level.dtype.kind == "f" else np.float64
+        m_med = self._over_signal(tech, level)
+        if level_q is None:
+            margin = level - ft(self.threshold(tech))
+            sigma = self.sigma(tech)
+            with np.errstate(invalid="ignore"):
+                pr = ndtr(m_med / sigma) if sigma > 0 else (m_med >= 0).astype(level.dtype)
+        else:
+            z_q = ft(fade_margin_db(q, 1.0))  # Q⁻¹(1 − q) > 0
+            z_p = ft(fade_margin_db(self.location_probability, 1.0))
+            with np.errstate(invalid="ignore"):
+                y = np.where(np.isfinite(level), np.maximum(level - level_q, 0.0), 0.0)
+            # a level at the median without one at q (−inf or NaN at q): no deviation read
+            y = np.nan_to_num(y, nan=0.0, posinf=0.0).astype(level.dtype)
+            sigma_b = ft(self.indoor_sigma(tech))
+            sigma = np.sqrt((y / z_q) ** 2 + sigma_b**2)
+            margin = m_med - z_p * sigma
+            with np.errstate(all="ignore"):  # −inf / tiny σ: the probability is 0
+                pr = np.where(sigma > 0, ndtr(m_med / np.maximum(sigma, 1e-6)),
+                              (m_med >= 0).astype(level.dtype))  # fmt: skip
+        return m_med, margin, np.nan_to_num(pr, nan=0.0).astype(level.dtype)
 
     # -- grids ---------------------------------------------------------------------------------
     def margins(
@@ -303,38 +427,26 @@ class CoverageRule:
         prob = np.zeros(shape, dtype=np.float32)
         layers = self._layers(power, groups, serving_tech)
         q_layers: dict[str, np.ndarray] = {}
+        q = None
         if at_quantile is not None:
             q, power_q, groups_q = at_quantile
             q_layers = dict(self._layers(power_q, groups_q, serving_tech))
-            z_q = float(fade_margin_db(q, 1.0))  # Q⁻¹(1 − q) > 0
-        z_p = float(fade_margin_db(self.location_probability, 1.0))
         for tech, level in layers:
             if not self.counts(tech):
                 continue
             lv = np.nan_to_num(np.asarray(level, dtype=np.float32), nan=-np.inf)
-            if clutter and tech in self.clutter:
-                lv = lv - self.clutter[tech].data.astype(np.float32)
-            m_med = lv - np.float32(self.signal_threshold(tech))
-            signal |= m_med >= 0
+            lq = None
             if tech in q_layers:
-                # the model's own deviation at q, per cell (−inf at q where the median has a
-                # level cannot happen: both come from the same windows)
                 lq = np.nan_to_num(np.asarray(q_layers[tech], dtype=np.float32), nan=-np.inf)
-                with np.errstate(invalid="ignore"):
-                    y = np.where(np.isfinite(lv), np.maximum(lv - lq, 0.0), 0.0)
-                y = np.nan_to_num(y, nan=0.0, posinf=0.0).astype(np.float32)
-                sigma_b = np.float32(self.indoor_sigma(tech))
-                sigma = np.sqrt((y / np.float32(z_q)) ** 2 + sigma_b**2)
-                np.maximum(margin, m_med - np.float32(z_p) * sigma, out=margin)
-                with np.errstate(all="ignore"):  # −inf / tiny σ: the probability is 0
-                    pr = np.where(sigma > 0, ndtr(m_med / np.maximum(sigma, 1e-6)),
-                                  (m_med >= 0).astype(np.float32))  # fmt: skip
-            else:
-                np.maximum(margin, lv - np.float32(self.threshold(tech)), out=margin)
-                sigma = self.sigma(tech)
-                with np.errstate(invalid="ignore"):
-                    pr = ndtr(m_med / sigma) if sigma > 0 else (m_med >= 0).astype(np.float32)
-            np.maximum(prob, np.nan_to_num(pr, nan=0.0).astype(np.float32), out=prob)
+            if clutter and tech in self.clutter:
+                # a terminal loss: the same dB off the median and the quantile
+                c = self.clutter[tech].data.astype(np.float32)
+                lv = lv - c
+                lq = None if lq is None else lq - c
+            m_med, m_rel, pr = self._judge(tech, lv, lq, q)
+            signal |= m_med >= 0
+            np.maximum(margin, m_rel, out=margin)
+            np.maximum(prob, pr, out=prob)
         return {"signal": signal, "reliable": margin >= 0, "margin": margin, "probability": prob}
 
     def _layers(self, power, groups, serving_tech) -> list[tuple[str, np.ndarray]]:
@@ -397,6 +509,9 @@ class CoverageRule:
             "fade_margin_db": {t: round(self.fade_margin(t), 2) for t in techs},
             "fade_margin_models": ["hata", "cost231", "fspl"],
             "itm_variability": self.itm_variability(),
+            # which of the two judged this run: ITM's own per place, or the fade margin
+            "model": self.model,
+            "variability": "itm" if self.per_place else "fade_margin",
             "indoor": self.indoor if self.indoor_margin_db <= 0 else None,
             "indoor_margin_db": self.indoor_margin_db,
             "indoor_loss_db": {t: round(self.indoor_loss(t), 2) for t in techs},

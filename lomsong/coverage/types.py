@@ -70,6 +70,7 @@ def _tower_id(tower: Mapping) -> str:
     """A towers-layer row's id (a candidate's ``site_id`` when it has no ``tower_id``)."""
     return _text(tower.get("tower_id", tower.get("site_id", "")))
 
+
 MIN_PATH_M: float = 50.0
 """Paths shorter than this (m) are excluded: GPS error (~5-10 m) and the antennas' near field
 make the distance meaningless there, and every log-distance law diverges."""
@@ -556,7 +557,6 @@ class CalibrationResult:
             "slopes are biased flat, far predictions optimistic"
         )
         return "\n".join(lines)
-
 
     def _relative_summary(self) -> str:
         f, det = self.fit, self.details

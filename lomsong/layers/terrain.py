@@ -10,11 +10,14 @@ are resampled onto the metric grid by :func:`_resample`: each output cell centre
 the source's grid through a coarse mesh of exactly transformed points (pyproj), interpolated
 between them — the approximate transformer of GDAL's warper (``gdalwarp -et``), here refined
 until the interpolation error is below :data:`_MESH_TOLERANCE` of a source cell, an order below
-GDAL's default of 1/8 —, and its elevation is the bilinear mean of the four source cells around
-it, over those that hold data (a void neighbour's weight is given to the others, as GDAL's
-bilinear warp does with nodata). numba, parallel over rows: ~0.03 s for the 4 million cells of
-a 30 km radius at 30 m, where ``rasterio.warp.reproject`` took ~0.45 s single-threaded (and a
-second pass for the coverage mask).
+GDAL's default of 1/8 —, and its elevation is the bilinear (tent) mean of the source cells
+around it, over those that hold data: a void neighbour's weight is given to the others, and
+output cells larger than the source's widen the tent to their size, both as GDAL's bilinear
+warp does. Against ``rasterio.warp.reproject`` (bilinear) on the real SRTM of Đà Nẵng and Hải
+Phòng: median 1-2 cm apart, 99th percentile < 0.35 m, at most 1.7 m on the steepest slopes
+(GDAL places cells to 1/8 cell). numba, parallel over rows, the coverage mask in the same
+pass: ~0.12 CPU-s for the 4 million cells of a 30 km radius at 30 m, where reproject took
+~0.45 CPU-s, plus a second pass for the mask.
 """
 
 from __future__ import annotations
@@ -57,8 +60,8 @@ _UNFILLED = np.float32(-1e30)  # marks void cells fillnodata could not reach
 #: Largest error (source cells) of the interpolated mesh that locates output cells in the
 #: source's grid; the mesh is refined until its worst midpoint is within it.
 _MESH_TOLERANCE = 0.01
-#: Starting spacing of that mesh (output cells); UTM ↔ geographic over 32 cells (~1 km) is
-#: linear to ~1e-5 cell.
+#: Starting spacing of that mesh (output cells): UTM 49N at 30 m ↔ 1″ geographic cells,
+#: interpolated over 32 cells (~1 km), is within 2e-4 source cell of exact.
 _MESH_STEP = 32
 #: File endings taken from a folder or a zip archive as terrain.
 TERRAIN_SUFFIXES = (".hgt", ".tif", ".tiff", ".vrt", ".img", ".dem", ".asc", ".bil")

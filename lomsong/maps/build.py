@@ -428,7 +428,9 @@ class Level(NamedTuple):
         median building entry loss (dBm).
     reliable_dbm
         Median level from which it is reliable at the rule's location probability: plus the
-        fade margin (dBm). Equal to ``signal_dbm`` at p = 0.5.
+        fade margin (dBm). Equal to ``signal_dbm`` at p = 0.5. NaN when the run's model has
+        its own location variability (ITM: the level varies from place to place,
+        :meth:`~lomsong.coverage.rule.CoverageRule.reliable_level`).
     """
 
     tech: str
@@ -450,7 +452,7 @@ def rule_levels(rule: CoverageRule, towers: pd.DataFrame | None = None) -> list[
     shown = [t for t in TECH_ORDER if t in present and rule.counts(t)]
     if not shown:
         shown = [t for t in TECH_ORDER if t in rule.technologies] or ["4G"]
-    return [Level(t, QUANTITY[t], rule.signal_threshold(t), rule.threshold(t)) for t in shown]
+    return [Level(t, QUANTITY[t], rule.signal_threshold(t), rule.reliable_level(t)) for t in shown]
 
 
 def _at(value: float) -> float:
@@ -474,9 +476,11 @@ def _signal_legend_html(levels: Sequence[Level], lab: dict[str, str], lang: str)
     marks = (
         f'<span class="ls-mark" style="left:{_at(lead.signal_dbm):.2f}%" '
         f'title="{name} {format_dbm(lead.signal_dbm, lang)} dBm"></span>'
-        f'<span class="ls-mark ls-mark-reliable" style="left:{_at(lead.reliable_dbm):.2f}%" '
-        f'title="{name} {format_dbm(lead.reliable_dbm, lang)} dBm"></span>'
     )
+    if math.isfinite(lead.reliable_dbm):  # ITM: no one level, no mark
+        marks += (f'<span class="ls-mark ls-mark-reliable" '
+                  f'style="left:{_at(lead.reliable_dbm):.2f}%" '
+                  f'title="{name} {format_dbm(lead.reliable_dbm, lang)} dBm"></span>')  # fmt: skip
     ticks = "".join(
         f'<span style="left:{_at(v):.2f}%">{format_dbm(v, lang)}</span>'
         for v in np.arange(SIGNAL_VMIN_DBM, SIGNAL_VMAX_DBM + 1e-9, SIGNAL_TICK_DB)
@@ -488,7 +492,7 @@ def _signal_legend_html(levels: Sequence[Level], lab: dict[str, str], lang: str)
     )
     rows = "".join(
         f"<tr><td>{lv.quantity} ({lv.tech})</td><td>{format_dbm(lv.signal_dbm, lang)}</td>"
-        f"<td>{format_dbm(lv.reliable_dbm, lang)}</td></tr>"
+        f"<td>{_reliable_cell(lv, lab, lang)}</td></tr>"
         for lv in levels
     )
     caption = (f"<caption>{lab['legend_marks'].format(tech=name)}</caption>"
@@ -502,6 +506,13 @@ def _signal_legend_html(levels: Sequence[Level], lab: dict[str, str], lang: str)
         f'{marks}</div><div class="ls-ticks" style="{width}">{ticks}</div>'
         f'<table class="ls-levels">{caption}{head}{rows}</table></div>'
     )
+
+
+def _reliable_cell(level: Level, lab: dict[str, str], lang: str) -> str:
+    """The legend's "reliable from" entry: the level, or under ITM "varies by place"."""
+    if math.isfinite(level.reliable_dbm):
+        return format_dbm(level.reliable_dbm, lang)
+    return lab["legend_per_place"]
 
 
 def _class_key(status: str, lab: dict[str, str]) -> str:
@@ -1194,7 +1205,8 @@ def build_map(
     legend = []
     if signal is not None:
         bounds.append(_add_signal(m, signal, lab, max_px=max_overlay_px))
-        shown = rule if rule is not None else CoverageRule.for_network(towers=signal_towers)
+        shown = rule if rule is not None else CoverageRule.for_network(
+            towers=signal_towers, model=signal.model)  # fmt: skip
         legend.append(_signal_legend_html(rule_levels(shown, signal_towers), lab, lang))
     if _nonempty(villages):
         bounds.append(_add_villages(m, villages, lab, lang))

@@ -58,6 +58,9 @@ __all__ = [
     "bearing_deg",
     "elevation_deg",
     "sector_gain_window",
+    "window_cell_depression_deg",
+    "sector_db",
+    "window_bearings",
 ]
 
 ArrayLike = npt.ArrayLike
@@ -280,7 +283,7 @@ def sector_gain_window(
     float32, like the predictions it is added to.
     """
     z = np.ascontiguousarray(elevation)
-    bearing = _window_bearings(int(size))
+    bearing = window_bearings(int(size))
     return _sector_window(z, bearing, int(row0), int(col0), int(size), float(res_m),
                           float(antenna_abs_m),
                           float(rx_height_m), float(azimuth_deg), float(beamwidth_deg),
@@ -293,7 +296,7 @@ def sector_gain_window(
 _BEARINGS: dict[int, np.ndarray] = {}
 
 
-def _window_bearings(size: int) -> np.ndarray:
+def window_bearings(size: int) -> np.ndarray:
     """:func:`bearing_deg` of every cell of a size × size window from its centre cell."""
     b = _BEARINGS.get(size)
     if b is None:
@@ -309,6 +312,56 @@ def horizontal_db(bearing: float, az: float, bw: float, am: float) -> float:
     """:func:`horizontal_pattern_db` of one bearing (compiled, for the window loops)."""
     phi = (bearing - az + 180.0) % 360.0 - 180.0
     return -min(12.0 * (phi / bw) ** 2, am)
+
+
+@nb.njit(cache=True, inline="always")
+def window_cell_depression_deg(
+    Z: np.ndarray,
+    r0: int,
+    c0: int,
+    R: int,
+    i: int,
+    j: int,
+    res: float,
+    z_ant: float,
+    h_rx: float,
+) -> float:
+    """Depression angle (degrees below the antenna's horizontal, the vertical pattern's
+    argument) of a receiver ``h_rx`` m above cell (i, j) of a (2R+1)² window from grid cell
+    (r0, c0), the antenna at its centre ``z_ant`` m above sea level (cells outside the grid
+    take the nearest edge cell's ground)."""
+    h, w = Z.shape
+    dy = -float(np.float32(i - R) * np.float32(res))  # as the float32 offsets of numpy
+    dx = float(np.float32(j - R) * np.float32(res))
+    dist = float(np.float32(math.hypot(dx, dy)))
+    if i == R and j == R:
+        dist = res / 2
+    rr = min(max(r0 + i, 0), h - 1)
+    cc = min(max(c0 + j, 0), w - 1)
+    # float32 like numpy's float32 terrain + Python floats
+    dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
+    return -math.degrees(math.atan2(dz, dist))
+
+
+@nb.njit(cache=True, inline="always")
+def sector_db(
+    bearing: float,
+    depression: float,
+    az: float,
+    bw: float,
+    tilt: float,
+    am: float,
+    vbw: float,
+    sla: float,
+) -> np.float32:
+    """:func:`antenna_gain_db` of one direction (bearing, depression angle in degrees),
+    float32: the one compiled form, read by :func:`sector_gain_window` and by the composite's
+    kernels (:mod:`lomsong.coverage.predict`, :mod:`lomsong.coverage.pruning`), so that a
+    level and its pruning bound take the very same gain."""
+    a_h = horizontal_db(bearing, az, bw, am)
+    off = (depression - tilt) / vbw
+    a_v = -min(12.0 * off**2, sla)
+    return np.float32(-min(-(a_h + a_v), am))
 
 
 @nb.njit(cache=True, parallel=True)
@@ -328,22 +381,10 @@ def _sector_window(
     vbw: float,
     sla: float,
 ) -> np.ndarray:
-    h, w = Z.shape
     R = size // 2
     out = np.empty((size, size), dtype=np.float32)
     for i in nb.prange(size):
-        dy = -float(np.float32(i - R) * np.float32(res))  # as the float32 offsets of numpy
-        rr = min(max(r0 + i, 0), h - 1)
         for j in range(size):
-            dx = float(np.float32(j - R) * np.float32(res))
-            dist = float(np.float32(math.hypot(dx, dy)))
-            if i == R and j == R:
-                dist = res / 2
-            cc = min(max(c0 + j, 0), w - 1)
-            # float32 like numpy's float32 terrain + Python floats
-            dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
-            a_h = horizontal_db(bearing[i, j], az, bw, am)
-            off = (-math.degrees(math.atan2(dz, dist)) - tilt) / vbw
-            a_v = -min(12.0 * off**2, sla)
-            out[i, j] = -min(-(a_h + a_v), am)
+            dep = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            out[i, j] = sector_db(bearing[i, j], dep, az, bw, tilt, am, vbw, sla)
     return out

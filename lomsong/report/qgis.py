@@ -479,7 +479,7 @@ def _level_items(levels: Sequence, lang: str, *, fade: bool) -> list[tuple[float
         # "RSRP (4G): sóng yếu từ −110 dBm", the words of the map's legend
         marks.append((lv.signal_dbm, f"{name}: {q['legend_from_weak'].lower()} "
                                      f"{format_dbm(lv.signal_dbm, lang)} dBm"))  # fmt: skip
-        if lv.reliable_dbm != lv.signal_dbm:
+        if np.isfinite(lv.reliable_dbm) and lv.reliable_dbm != lv.signal_dbm:  # ITM: per place
             marks.append((lv.reliable_dbm, f"{name}: {q['legend_from_reliable'].lower()} "
                                            f"{format_dbm(lv.reliable_dbm, lang)} dBm"))  # fmt: skip
     stops = np.linspace(SIGNAL_VMIN_DBM, SIGNAL_VMAX_DBM, len(SIGNAL_COLORS))
@@ -509,22 +509,32 @@ def _number(value: float, lang: str) -> str:
 def _margin_items(rule: CoverageRule, techs: Sequence[str],
                   lang: str) -> list[tuple[float, str, int, str]]:  # fmt: skip
     """DISCRETE classes of ``margin.tif`` (upper bounds): no signal below −(fade margin), weak
-    below 0, reliable from 0; the fade margins of the technologies shown (rule)."""
+    below 0, reliable from 0; the fade margins of the technologies shown (rule). Under a model
+    with its own location variability (ITM, :attr:`CoverageRule.per_place`) each place's
+    margin is over its own σ, so the boundary between no signal and weak differs from place to
+    place: below 0 they are one class."""
     q = for_lang(QGIS, lang)
-    fades = sorted({round(rule.fade_margin(t), 6) for t in techs} or {0.0})
-    lo_fade, hi_fade = fades[0], fades[-1]
-    if hi_fade - lo_fade < FADE_EQUAL_DB:
-        hi_fade = lo_fade
 
     def below(v: float) -> float:
         # DISCRETE puts a value equal to a bound in the class below; the rule's classes start
         # at their bound ("≥"), so each bound is the float just under it
         return float(np.nextafter(v, -np.inf))
 
-    deep, hi, lo = (_number(v, lang) for v in (MARGIN_DEEP_DB, -hi_fade, -lo_fade))
-    strong = _number(MARGIN_STRONG_DB, lang)
-    no_sig, weak, rel = q["no_signal"], q["weak_signal"], q["reliable_signal"]
     c = MARGIN_COLORS
+    deep, strong = _number(MARGIN_DEEP_DB, lang), _number(MARGIN_STRONG_DB, lang)
+    no_sig, weak, rel = q["no_signal"], q["weak_signal"], q["reliable_signal"]
+    reliable = [(below(MARGIN_STRONG_DB), c["reliable"], 255, f"{rel} (0 … {strong} dB)"),
+                (np.inf, c["strong"], 255, f"{rel} (≥ {strong} dB)")]  # fmt: skip
+    if rule.per_place:
+        either = q["no_or_weak"]
+        return [(below(MARGIN_DEEP_DB), c["deep"], 255, f"{either} (< {deep} dB)"),
+                (below(0.0), c["no_or_weak"], 255, f"{either} ({deep} … 0 dB)"),
+                *reliable]  # fmt: skip
+    fades = sorted({round(rule.fade_margin(t), 6) for t in techs} or {0.0})
+    lo_fade, hi_fade = fades[0], fades[-1]
+    if hi_fade - lo_fade < FADE_EQUAL_DB:
+        hi_fade = lo_fade
+    hi, lo = _number(-hi_fade, lang), _number(-lo_fade, lang)
     items: list[tuple[float, str, int, str]] = []
     if -hi_fade > MARGIN_DEEP_DB:
         items.append((below(MARGIN_DEEP_DB), c["deep"], 255, f"{no_sig} (< {deep} dB)"))
@@ -535,9 +545,7 @@ def _margin_items(rule: CoverageRule, techs: Sequence[str],
         items.append((below(-lo_fade), c["no_or_weak"], 255, f"{q['no_or_weak']} ({hi} … {lo} dB)"))
     if lo_fade > 0:
         items.append((below(0.0), c["weak"], 255, f"{weak} ({lo} … 0 dB)"))
-    items.append((below(MARGIN_STRONG_DB), c["reliable"], 255, f"{rel} (0 … {strong} dB)"))
-    items.append((np.inf, c["strong"], 255, f"{rel} (≥ {strong} dB)"))
-    return items
+    return [*items, *reliable]
 
 
 def raster_style(
@@ -580,7 +588,8 @@ def raster_style(
         if tech not in QUANTITY:
             raise ValueError(f"{name}: no technology {tech!r}")
         # this technology's own levels, counted by the rule or not
-        mine = [Level(tech, QUANTITY[tech], rule.signal_threshold(tech), rule.threshold(tech))]
+        mine = [Level(tech, QUANTITY[tech], rule.signal_threshold(tech),
+                      rule.reliable_level(tech))]  # fmt: skip
         items = _level_items(mine, lang, fade=True)
         title = q["layer_signal_tech"].format(tech=tech, quantity=QUANTITY[tech])
         return Style("raster", title, children=_pipe(_pseudocolor(items, ramp="INTERPOLATED")))

@@ -125,8 +125,9 @@ def write_validation(
         "validation.csv": write_validation_csv(validation, d / "validation.csv"),
         "validation.json": write_validation_json(validation, d / "validation.json"),
         "evidence.gpkg": write_evidence_gpkg(validation, d / "evidence.gpkg"),
-        "validation.html": write_validation_html(validation, d / "validation.html", lang=lang,
-                                                 version=version),  # fmt: skip
+        "validation.html": write_validation_html(
+            validation, d / "validation.html", lang=lang, version=version
+        ),  # fmt: skip
     }
     logger.info("validation written to %s", d)
     return files
@@ -198,7 +199,11 @@ def _confusion_tables(validation: Validation, lab: dict[str, str], lang: str) ->
 def _residual_table(frame: pd.DataFrame, keys: list[tuple[str, str]], lab: dict[str, str],
                     lang: str) -> str:  # fmt: skip
     head = [(lab[label], False) for _, label in keys] + [
-        (lab["n"], True), (lab["bias"], True), (lab["std"], True), (lab["rmse"], True)]
+        (lab["n"], True),
+        (lab["bias"], True),
+        (lab["std"], True),
+        (lab["rmse"], True),
+    ]
     body = [
         [_esc(getattr(r, col)) for col, _ in keys]
         + [format_int(r.n, lang), format_float(r.bias_db, lang), format_float(r.std_db, lang),
@@ -303,12 +308,16 @@ def validation_html(validation: Validation, *, lang: str = "vi", version: str = 
     if len(validation.residuals):
         parts += [
             f'<p class="note">{lab["residuals_note"]}</p>',
-            _residual_table(validation.residuals, [("operator", "operator"), ("tech", "tech")],
-                            lab, lang),  # fmt: skip
+            _residual_table(
+                validation.residuals, [("operator", "operator"), ("tech", "tech")], lab, lang
+            ),  # fmt: skip
             f"<h3>{lab['residuals_tower']}</h3>",
-            _residual_table(validation.residuals_by_tower,
-                            [("tower_id", "tower"), ("operator", "operator"), ("tech", "tech")],
-                            lab, lang),  # fmt: skip
+            _residual_table(
+                validation.residuals_by_tower,
+                [("tower_id", "tower"), ("operator", "operator"), ("tech", "tech")],
+                lab,
+                lang,
+            ),  # fmt: skip
             f"<h2>{lab['plots']}</h2>",
             *_residual_plots(validation, lab, lang),
         ]

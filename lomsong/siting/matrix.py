@@ -13,7 +13,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.spatial import cKDTree
 
-from lomsong.coverage.engine import received_power_points
+from lomsong.coverage.engine import PointLevels, service_levels_points
+from lomsong.coverage.rule import CoverageRule
 from lomsong.grid import Grid
 from lomsong.layers.crs import match_crs
 
@@ -33,11 +34,14 @@ class CoverageMatrix:
     Attributes
     ----------
     cover
-        csr bool (n_candidates, n_demand): True where the candidate's predicted power at the
-        demand point reaches the threshold. Only households not covered today are columns, so
-        every entry is a household *newly* covered.
+        csr bool (n_candidates, n_demand): True where the candidate's predicted level at the
+        demand point is reliable by the dead zones' rule (:meth:`CoverageRule.covers`; under
+        ITM with ITM's own location variability at that point, as the grid judges it). Only
+        households not covered today are columns, so every entry is a household *newly*
+        covered.
     power
-        csr float32 of the same pattern: predicted power (dBm) where covered.
+        csr float32 of the same pattern: predicted median level (dBm, in the candidate's
+        technology's quantity, clutter subtracted) where covered.
     weights
         Households at each demand point.
     demand
@@ -64,12 +68,17 @@ def coverage_matrix(
     """Predict each candidate at the uncovered household points with the towers' engine.
 
     Model options default to those the dead zones were computed with (``gaps.params``), so
-    candidates are predicted exactly like existing towers (omni antennas at ``height_m``).
+    candidates are predicted exactly like existing towers (omni antennas at ``height_m``), and
+    judged by the dead zones' rule with the same criterion: under ITM each household's level at
+    the median and at the location quantile (:func:`service_levels_points`), the rule's σ from
+    their difference; under the closed-form models the rule's fade margin.
 
     Notes
     -----
-    Cost: one terrain profile per (candidate, demand point) pair within the radius at which the
-    model's distance loss alone still reaches the threshold, ≈ a few µs each on two cores.
+    Cost: one terrain profile per (candidate, demand point) pair within ``max_radius_km``,
+    ≈ a few µs each on two cores; under ITM one point-to-point evaluation at the median, and
+    where that gives signal two more (the median and the location quantile, one evaluation
+    each: the point kernel takes one location per call).
     """
     p = gaps.params
     model = model or p.get("model", "hata")
@@ -85,24 +94,36 @@ def coverage_matrix(
     dy = demand.geometry.y.to_numpy()
     tree = cKDTree(np.column_stack([dx, dy])) if n_d else None
     rows, cols, vals = [], [], []
+    opts = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
+            "max_radius_km": max_radius_km, "calibration": gaps.calibration}  # fmt: skip
     cand = match_crs(candidates, terrain.crs, "<candidates>").reset_index(drop=True)
     for i, site in enumerate(cand.to_dict("records")):
         if tree is not None:
             x, y = site["geometry"].x, site["geometry"].y
             near = np.asarray(tree.query_ball_point([x, y], max_radius_km * 1000.0), dtype=int)
             if len(near):
-                # an omni antenna at the site, predicted (and calibrated) like the towers
-                power, _ = received_power_points(
-                    {**site, "azimuth_deg": np.nan}, terrain, dx[near], dy[near], model=model,
-                    environment=environment, rx_height_m=rx_height_m,
-                    max_radius_km=max_radius_km, calibration=gaps.calibration,
-                )  # fmt: skip
                 tech = str(site.get("tech", ""))
-                power = power - rule.clutter_at(tech, dx[near], dy[near])  # at the receiver
-                hit = rule.covers(power, tech)
+                median = _site_levels(site, terrain, dx[near], dy[near], rule, opts)
+                level, at_q = median.level, None
+                if model == "itm":
+                    # under ITM at the dead zones' location quantile too, so the rule reads
+                    # ITM's own variability at each household as on the grid — only where the
+                    # median gives signal: the rule covers no point without it, whatever σ
+                    near = near[rule.has_signal(median.level, tech)]
+                    both = _site_levels(
+                        site,
+                        terrain,
+                        dx[near],
+                        dy[near],
+                        rule,
+                        opts,
+                        location_probability=rule.location_probability,
+                    )
+                    level, at_q = both.level, both.at_quantile
+                hit = rule.covers(level, tech, at_quantile=at_q)
                 rows.append(np.full(hit.sum(), i))
                 cols.append(near[hit])
-                vals.append(power[hit])
+                vals.append(level[hit])
         if progress is not None:
             progress(i + 1, n_c)
     r = np.concatenate(rows) if rows else np.zeros(0, dtype=int)
@@ -112,6 +133,17 @@ def coverage_matrix(
     cover = sp.csr_array((np.ones(len(r), dtype=bool), (r, c)), shape=(n_c, n_d))
     logger.info("coverage matrix: %d candidates × %d demand points, %d entries", n_c, n_d, len(r))
     return CoverageMatrix(cover, power, weights, demand)
+
+
+def _site_levels(
+    site: dict, terrain: Grid, x: np.ndarray, y: np.ndarray, rule: CoverageRule, opts: dict,
+    *, location_probability: float | None = None,
+) -> PointLevels:  # fmt: skip
+    """A candidate's levels at points: an omni antenna at the site, predicted (and calibrated)
+    like the towers, the rule's terminal clutter at the receiver subtracted."""
+    levels = service_levels_points({**site, "azimuth_deg": np.nan}, terrain, x, y,
+                                   location_probability=location_probability, **opts)  # fmt: skip
+    return levels.minus(rule.clutter_at(str(site.get("tech", "")), x, y))
 
 
 def covered_by_site(

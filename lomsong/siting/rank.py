@@ -181,8 +181,9 @@ def rank_sites(
             progress=_bar(progress, "Backhaul line of sight"),
         )  # fmt: skip
     if matrix is None:
-        matrix = coverage_matrix(cand, gaps, terrain,
-                                 progress=_bar(progress, "Predicting candidates", len(cand)))
+        matrix = coverage_matrix(
+            cand, gaps, terrain, progress=_bar(progress, "Predicting candidates", len(cand))
+        )
     elif matrix.cover.shape[0] != len(cand):
         raise ValueError(f"matrix has {matrix.cover.shape[0]} rows for {len(cand)} candidates")
     cover = matrix.cover
