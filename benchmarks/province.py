@@ -172,11 +172,13 @@ def _case(args) -> tuple:
     grid_cells = int(np.isfinite(demo.terrain.data).sum())
     what = (f"{len(towers)} cells on {towers['site_id'].nunique()} sites" if cells is not None
             else f"{len(towers)} towers")  # fmt: skip
-    print(f"case: {variant}, {demo.terrain.shape[0]} × {demo.terrain.shape[1]} cells "
-          f"({grid_cells * demo.terrain.res**2 / 1e6:,.0f} km² grid, "
-          f"{(demo.terrain.data > 0).sum() * demo.terrain.res**2 / 1e6:,.0f} km² land), "
-          f"{what}, {len(demo.villages)} villages, "
-          f"{int(demo.villages['households'].sum()):,} households; built in {build_s:.0f} s")
+    print(
+        f"case: {variant}, {demo.terrain.shape[0]} × {demo.terrain.shape[1]} cells "
+        f"({grid_cells * demo.terrain.res**2 / 1e6:,.0f} km² grid, "
+        f"{(demo.terrain.data > 0).sum() * demo.terrain.res**2 / 1e6:,.0f} km² land), "
+        f"{what}, {len(demo.villages)} villages, "
+        f"{int(demo.villages['households'].sum()):,} households; built in {build_s:.0f} s"
+    )
     print(f"machine: {_machine()}")
     return work, project, demo, towers
 
@@ -224,8 +226,10 @@ def _pipeline(args, work: Path, project: Path, demo, towers: pd.DataFrame) -> No
     for name, r, load in rows:
         goal = goals.get(name, "")
         if r["skipped"]:
-            print(f"{name:<26}{r['wall_s']:>9.1f}   up to date: nothing recomputed"
-                  f"{r['peak_mb']:>9.0f}  {goal:<16}{load.split('load average ')[1]}")
+            print(
+                f"{name:<26}{r['wall_s']:>9.1f}   up to date: nothing recomputed"
+                f"{r['peak_mb']:>9.0f}  {goal:<16}{load.split('load average ')[1]}"
+            )
             continue
         s = r["summary"]
         pred = s["timings_s"]["predict"]
@@ -306,8 +310,10 @@ def _scaling(work: Path, demo, towers: pd.DataFrame) -> None:
                 pass
             time.sleep(0.2)
         r = json.loads(proc.stdout.read().strip().splitlines()[-1])
-        print(f"{mode:<30}{r['wall']:>8.1f}{r['cells'] / r['wall']:>9.2f}{r['tasks']:>7d}"
-              f"{peak / 2**20:>9.0f}  {r['digest']}  {_machine().split('load average ')[1]}")
+        print(
+            f"{mode:<30}{r['wall']:>8.1f}{r['cells'] / r['wall']:>9.2f}{r['tasks']:>7d}"
+            f"{peak / 2**20:>9.0f}  {r['digest']}  {_machine().split('load average ')[1]}"
+        )
 
 
 def main() -> None:

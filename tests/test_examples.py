@@ -70,7 +70,9 @@ def _outputs_add_up(out: Path, res) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 @pytest.mark.usefixtures("shared_data")
 def test_quang_ngai_communes_end_to_end(tmp_path):
     cfg = load_config(EXAMPLES / "quang_ngai" / "project.toml")
-    cfg = replace(cfg, siting=replace(cfg.siting, sites=4))
+    # 166 commune sheets take a minute to write: tests/test_sheets.py covers them
+    cfg = replace(cfg, siting=replace(cfg.siting, sites=4),
+                  output=replace(cfg.output, sheets=False))  # fmt: skip
     res = run(cfg, out_dir=tmp_path / "qn")
     v, rk, _ = _outputs_add_up(tmp_path / "qn", res)
     assert len(v) == 184 and len(rk) == 4
@@ -119,6 +121,7 @@ def test_quang_ngai_communes_end_to_end(tmp_path):
 @pytest.mark.usefixtures("shared_data")
 def test_danang_dem_with_the_gateways_as_towers(tmp_path):
     cfg = load_config(EXAMPLES / "danang" / "project.toml")
+    cfg = replace(cfg, output=replace(cfg.output, sheets=False))  # tests/test_sheets.py
     res = run(cfg, out_dir=tmp_path / "dn")
     v, rk, summary = _outputs_add_up(tmp_path / "dn", res)
     assert len(res.towers) == 13  # all gateways of gateways.csv are usable
