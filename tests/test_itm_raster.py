@@ -101,10 +101,10 @@ def _exact_dh_window(
     """The raster with Δh evaluated exactly at every sample (no interpolation): the windows at
     the location median and at ``radio``'s location quantile."""
     r = radio or RADIO
-    return itm_raster._window(z, row, col, RES, radius_m, r["h_tx_m"], r["h_rx_m"], r["f_mhz"],
-                              r["climate"], r["n0"], r["pol"], r["epsilon"], r["sigma"],
-                              r["mdvar"], r["time"], r["location"], r["situation"], 10**9,
-                              2.0)  # fmt: skip
+    return itm_raster._window(z, row, col, RES, radius_m, r["h_tx_m"], r["h_rx_m"],
+                              (r["f_mhz"],), r["climate"], r["n0"], r["pol"], r["epsilon"],
+                              r["sigma"], r["mdvar"], r["time"], r["location"], r["situation"],
+                              10**9, 2.0)[0]  # fmt: skip
 
 
 def _random_cells(win: np.ndarray, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -546,3 +546,33 @@ def test_skipped_cells_leave_every_other_cell_bit_identical(danang):
     assert np.isnan(part[~inside]).all()
     with pytest.raises(ValueError, match="skip has shape"):
         itm_raster.itm_loss_window(z, n, n, **kw, skip=skip[1:])
+
+
+def test_a_sites_carriers_share_one_walk_bit_for_bit(danang):
+    """One walk of the rays for several carriers (the geometry is the frequency's neither):
+    each carrier's median and quantile windows equal its own run bit for bit — four carriers
+    (two walks of at most three), with skipped cells, on real SRTM; no carrier and a bad
+    carrier are refused."""
+    z, _, _, n = danang
+    radius = 6000.0
+    R = int(radius / RES)
+    kw = {"res_m": RES, "max_radius_m": radius, "h_tx_m": 35.0, "h_rx_m": 1.5,
+          "location": 90.0}  # fmt: skip
+    yy, xx = np.mgrid[-R : R + 1, -R : R + 1]
+    skip = (np.hypot(yy, xx) > 0.7 * R) | (np.random.default_rng(5).random(yy.shape) < 0.1)
+    skip[R, R] = False
+    freqs = (1800.0, 2100.0, 900.0, 700.0)
+    shared = itm_raster.itm_loss_bands(z, n, n, f_mhz=freqs, skip=skip, **kw)
+    assert len(shared) == 4
+    for f, (loss, loss_q) in zip(freqs, shared, strict=True):
+        own, own_q = itm_raster.itm_loss_pair(z, n, n, f_mhz=f, skip=skip, **kw)
+        np.testing.assert_array_equal(loss, own)
+        np.testing.assert_array_equal(loss_q, own_q)
+        assert np.isposinf(loss[skip & np.isfinite(own_q)]).all()
+    # the carriers really differ (the frequency terms are each carrier's own)
+    ok = np.isfinite(shared[0][0]) & np.isfinite(shared[3][0])
+    assert np.median(shared[0][0][ok] - shared[3][0][ok]) > 5.0  # 1800 vs 700 MHz: ≥ 8 dB FSPL
+    with pytest.raises(ValueError, match="no carrier"):
+        itm_raster.itm_loss_bands(z, n, n, f_mhz=(), **kw)
+    with pytest.raises(itm.ITMError):
+        itm_raster.itm_loss_bands(z, n, n, f_mhz=(900.0, 5.0), **kw)

@@ -185,14 +185,24 @@ def sites(rough):
 
 @pytest.mark.parametrize("p", [0.5, 0.9])
 def test_sectors_and_bands_share_windows_and_prune_exactly_at_the_quantile(sites, monkeypatch, p):
-    """Co-sited sectors of one band share a loss window; pruned (with their exact patterns,
-    against the composite at the location quantile) the composites at the median and at the
-    quantile, per technology too, equal the unpruned ones, and a sector's level equals its
-    own prediction."""
+    """Co-sited sectors of one band share a loss window, a site's bands one walk of the rays;
+    pruned (with their exact patterns, against the composite at the location quantile) the
+    composites at the median and at the quantile, per technology too, equal the unpruned
+    ones, and a sector's level equals its own prediction."""
     grid, towers = sites
     kw = {"model": "itm", "max_radius_km": RADIUS_KM, "location_probability": p,
           "groups": "tech"}  # fmt: skip
+    tasks = []
+    original = predict_module.window_results
+
+    def counted(jobs, *a, **k):
+        tasks.extend(jobs)
+        return original(jobs, *a, **k)
+
+    monkeypatch.setattr(predict_module, "window_results", counted)
     pruned = predict(towers, grid, **kw)
+    # 8 windows (3 sites × 2 bands, 2 omni cells) in 5 tasks: a site's two bands walk once
+    assert sorted(len(idx) for idx, _ in tasks) == [1, 1, 2, 2, 2]
     full = _unpruned(monkeypatch, towers, grid, **kw)
     _same(pruned, full)
     assert pruned.location_quantile == 0.9  # p = 0.5: still read at 0.9 (σ_L)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "RASTER_MODELS",
     "predict_tower",
     "window_loss",
+    "window_losses",
     "cell_prediction",
     "tower_cell",
     "itm_location_quantile",
@@ -309,6 +310,55 @@ def window_loss(
         h_rx_m=rx_height_m, f_mhz=f_mhz, table=table, table_step_m=step,
     )  # fmt: skip
     return LossWindow(row, col, loss)
+
+
+def window_losses(
+    towers: Sequence[Mapping],
+    terrain: Grid,
+    *,
+    model: str = "hata",
+    environment: str = ENVIRONMENT,
+    rx_height_m: float = RX_HEIGHT_M,
+    max_radius_km: float = MAX_RADIUS_KM,
+    location_probability: float = LOCATION_PROBABILITY,
+    calibration: CalibrationResult | None = None,
+    skip: np.ndarray | None = None,
+) -> list[LossWindow | None]:
+    """:func:`window_loss` of each antenna of a site: the same grid cell and mast, any carriers.
+
+    ITM walks the rays once for all of them (:func:`~lomsong.propagation.itm_raster.
+    itm_loss_bands`: the path geometry does not depend on the frequency) and evaluates ITM's
+    frequency terms per carrier; each window equals :func:`window_loss` of its antenna bit for
+    bit. The closed-form models compute each window on its own (their cost is the loss table
+    and the rays' knife edges, per carrier). ``skip`` applies to every window.
+
+    Raises
+    ------
+    ValueError
+        When ITM's antennas do not share one grid cell and one mast height.
+    """
+    options = {"model": model, "environment": environment, "rx_height_m": rx_height_m,
+               "max_radius_km": max_radius_km, "location_probability": location_probability,
+               "calibration": calibration, "skip": skip}  # fmt: skip
+    if model != "itm" or len(towers) < 2:
+        return [window_loss(t, terrain, **options) for t in towers]
+    _check_model(model)
+    cells = {tower_cell(t, terrain) for t in towers}
+    params = [tower_params(t) for t in towers]
+    if len(cells) != 1 or len({round(h, 6) for _, h, _ in params}) != 1:
+        raise ValueError("window_losses: the antennas must share one grid cell and one mast "
+                         f"height, got cells {sorted(map(str, cells))}")  # fmt: skip
+    cell = cells.pop()
+    if cell is None:
+        return [None] * len(towers)
+    row, col = cell
+    q = itm_location_quantile(location_probability)
+    pairs = itm_raster.itm_loss_bands(
+        terrain.data, row, col, res_m=terrain.res, max_radius_m=max_radius_km * 1000.0,
+        h_tx_m=params[0][1], h_rx_m=rx_height_m, f_mhz=[f for f, _, _ in params],
+        **{**ITM_DEFAULTS, "location": 100.0 * q}, skip=skip,
+    )  # fmt: skip
+    return [LossWindow(row, col, loss, loss_q) for loss, loss_q in pairs]
 
 
 def cell_eirp(tower: Mapping, calibration: CalibrationResult | None = None) -> float:

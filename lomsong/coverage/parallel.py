@@ -4,7 +4,8 @@ In process (the default), each window's rays already run on every core through n
 Local processes (``workers=N``) and a dask.distributed cluster (``scheduler="tcp://…"``) run
 whole windows side by side; the terrain is sent to each worker once (a process initializer, or
 ``Client.scatter(broadcast=True)``), never once per task. The same tasks everywhere: one
-:func:`~lomsong.coverage.engine.window_loss` per window, with the cells it may skip.
+:func:`~lomsong.coverage.engine.window_losses` per task — a window, or the windows of one
+site's carriers, whose rays ITM walks once — with the cells it may skip.
 
 Pruning side by side: a window's skipped cells are found when it is sent (``skips``), against
 the composite of the windows merged by then; at most two windows per worker are in flight, so
@@ -23,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from lomsong.coverage.engine import window_loss
+from lomsong.coverage.engine import window_losses
 from lomsong.coverage.types import LossWindow
 from lomsong.grid import Grid
 
-__all__ = ["window_results"]
+__all__ = ["Job", "window_results"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +56,33 @@ def _packed(skip: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int]] | Non
     return None if skip is None else (np.packbits(skip), skip.shape)
 
 
-def _window_in_worker(j: int, tower: Mapping, options: dict, skip: Any) -> tuple[int, Any]:
+#: A task: the indices of its windows and their antennas (one site's carriers, or one window).
+Job = tuple[tuple[int, ...], tuple[Mapping, ...]]
+
+
+def _results(job: Job, terrain: Grid, options: dict, skip: np.ndarray | None) -> list[tuple]:
+    indices, antennas = job
+    windows = window_losses(antennas, terrain, **options, skip=skip)
+    return list(zip(indices, windows, strict=True))
+
+
+def _window_in_worker(job: Job, options: dict, skip: Any) -> list[tuple]:
     assert _WORKER_TERRAIN is not None, "worker not initialised"
-    return j, window_loss(tower, _WORKER_TERRAIN, **options, skip=_unpacked(skip))
+    return _results(job, _WORKER_TERRAIN, options, _unpacked(skip))
 
 
-def _window_task(j: int, tower: Mapping, terrain: Grid, options: dict, skip: Any) -> tuple:
+def _window_task(job: Job, terrain: Grid, options: dict, skip: Any) -> list[tuple]:
     import numba
     from distributed import get_worker
 
     # the worker's threads are its share of the cores: numba's threads for the rays, as local
     # worker processes get theirs (set_num_threads holds for this thread only)
     numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, get_worker().state.nthreads)))
-    return j, window_loss(tower, terrain, **options, skip=_unpacked(skip))
+    return _results(job, terrain, options, _unpacked(skip))
 
 
 def window_results(
-    jobs: Sequence[tuple[int, Mapping]],
+    jobs: Sequence[Job],
     terrain: Grid,
     *,
     options: dict,
@@ -79,26 +90,38 @@ def window_results(
     scheduler: str | Any | None = None,
     skips: Callable[[int], np.ndarray | None] | None = None,
 ) -> Iterator[tuple[int, LossWindow | None]]:
-    """Compute each ``(index, antenna)`` job's loss window, yielding ``(index, window)`` as
-    they finish.
+    """Compute each job's loss windows, yielding ``(index, window)`` as they finish.
 
     Parameters
     ----------
+    jobs
+        ``(indices, antennas)``: one task each, the windows of antennas that share a grid cell
+        and a mast (a site's carriers; see :func:`~lomsong.coverage.engine.window_losses`) or
+        a single window.
     options
-        Keyword options of :func:`~lomsong.coverage.engine.window_loss`.
+        Keyword options of :func:`~lomsong.coverage.engine.window_losses`.
     workers
         Number of local worker processes (None or 1: in this process).
     scheduler
         Address of a dask.distributed scheduler (``"tcp://host:8786"``) or a ``Client``.
     skips
         ``skips(index)``: the window's cells not to evaluate (or None), called when the job is
-        sent — after the windows yielded before it were merged by the caller.
+        sent — after the windows yielded before it were merged by the caller. A task skips
+        the cells every one of its windows skips.
     """
     if not jobs:
         return
 
-    def skip_of(j: int) -> np.ndarray | None:
-        return skips(j) if skips is not None else None
+    def skip_of(job: Job) -> np.ndarray | None:
+        if skips is None:
+            return None
+        mask = None
+        for j in job[0]:
+            m = skips(j)
+            if m is None:
+                return None  # one window evaluates every cell: the walk reaches them anyway
+            mask = m if mask is None else (mask & m)
+        return mask
 
     if scheduler is not None:
         yield from _on_dask(jobs, terrain, options, scheduler, skip_of)
@@ -115,23 +138,23 @@ def window_results(
             running: set = set()
             while queue or running:
                 while queue and len(running) < _IN_FLIGHT * workers:
-                    j, t = queue.pop(0)
-                    running.add(pool.submit(_window_in_worker, j, t, options,
-                                            _packed(skip_of(j))))  # fmt: skip
+                    job = queue.pop(0)
+                    running.add(pool.submit(_window_in_worker, job, options,
+                                            _packed(skip_of(job))))  # fmt: skip
                 finished, running = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    yield fut.result()
+                    yield from fut.result()
     else:
-        for j, tower in jobs:
-            yield j, window_loss(tower, terrain, **options, skip=skip_of(j))
+        for job in jobs:
+            yield from _results(job, terrain, options, skip_of(job))
 
 
 def _on_dask(
-    jobs: Sequence[tuple[int, Mapping]],
+    jobs: Sequence[Job],
     terrain: Grid,
     options: dict,
     scheduler: Any,
-    skip_of: Callable[[int], np.ndarray | None],
+    skip_of: Callable[[Job], np.ndarray | None],
 ) -> Iterator[tuple[int, LossWindow | None]]:
     from distributed import Client
     from distributed import as_completed as dask_completed
@@ -146,17 +169,17 @@ def _on_dask(
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         queue = list(jobs)
 
-        def submit(j: int, t: Mapping):
-            return client.submit(_window_task, j, t, shared, options, _packed(skip_of(j)),
+        def submit(job: Job):
+            return client.submit(_window_task, job, shared, options, _packed(skip_of(job)),
                                  pure=False)  # fmt: skip
 
-        first = [submit(*queue.pop(0)) for _ in range(min(len(queue), _IN_FLIGHT * n_workers))]
+        first = [submit(queue.pop(0)) for _ in range(min(len(queue), _IN_FLIGHT * n_workers))]
         pending = dask_completed(first)
         for fut in pending:
-            result = fut.result()
-            yield result  # the caller merges it before the next job's mask is made
+            # the caller merges them before the next job's mask is made
+            yield from fut.result()
             if queue:
-                pending.add(submit(*queue.pop(0)))
+                pending.add(submit(queue.pop(0)))
     finally:
         if own:
             client.close()

@@ -369,10 +369,16 @@ def predict(
                     writes.pop(0).result()
             skipped += merge_window(j, window, win_cells[j] if j not in pending else pending[j])
 
-        order = spread_order([(j, rep[j]) for j in jobs])
+        # one task per site and mast under ITM: its carriers' windows share one walk of the
+        # rays (the path geometry is the frequency's neither); sites in spread order
+        tasks: dict[tuple, list[int]] = {}
+        for k in spread_order([(j, rep[j]) for j in jobs]):
+            row, col, _, h_tx, _ = antenna[jobs[k]]
+            key = (row, col, round(h_tx, 6)) if model == "itm" else (jobs[k],)
+            tasks.setdefault(key, []).append(jobs[k])
         for j, window in window_results(
-            [(jobs[k], rep[jobs[k]]) for k in order], terrain, options=options,
-            workers=workers, scheduler=scheduler, skips=skip_of,
+            [(tuple(js), tuple(rep[j] for j in js)) for js in tasks.values()], terrain,
+            options=options, workers=workers, scheduler=scheduler, skips=skip_of,
         ):  # fmt: skip
             stats["predicted"] += len(pending[j])
             keep(j, window)

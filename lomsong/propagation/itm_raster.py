@@ -68,6 +68,7 @@ profile of each cell (:func:`itm_point_loss`) is in ``tests/test_itm_raster.py``
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numba as nb
 import numpy as np
@@ -80,7 +81,13 @@ from lomsong.propagation._itm_cell import _tower_constants, cells_loss
 from lomsong.propagation._vmath import vexp
 from lomsong.propagation.paths import _elev_minor, _ray_cell, half_width
 
-__all__ = ["itm_loss_window", "itm_loss_pair", "itm_point_loss", "loss_lower_bound_window"]
+__all__ = [
+    "itm_loss_window",
+    "itm_loss_pair",
+    "itm_loss_bands",
+    "itm_point_loss",
+    "loss_lower_bound_window",
+]
 
 
 #: Δh is evaluated exactly at every sample up to this path length (samples) ...
@@ -97,6 +104,9 @@ _DH_RAYS = 8
 #: The hull's reference curvature is that of the mean height of every _GREF_STEP-th sample of
 #: the ray (it only has to be near each path's own, within ~2 %; the exact angles decide).
 _GREF_STEP = 8
+#: Carriers evaluated on one walk of the rays (a site's bands share the path geometry); more
+#: are walked again, this many at a time.
+_MAX_BANDS = 3
 # Rows of the per-ray geometry of the samples cells take (one column per sample), the batch
 # :func:`lomsong.propagation._itm_cell.cells_loss` turns into losses.
 _G_TH0, _G_TH1, _G_DL0, _G_DL1, _G_HE0, _G_HE1, _G_SMOOTH, _G_GAM, _G_NS, _G_DH, _G_D = range(11)
@@ -633,10 +643,14 @@ def _walk_ray(
     h_tx: float,
     h_rx: float,
     n0: float,
-    f_mhz: float,
-    z_g: complex,
-    kc: tuple,
+    fs: tuple,
+    zgs: tuple,
+    kc0: tuple,
+    kc1: tuple,
+    kc2: tuple,
+    nbands: int,
     DH: np.ndarray,
+    mark: np.ndarray,
     win: np.ndarray,
     win_q: np.ndarray,
     pfl: np.ndarray,
@@ -658,9 +672,12 @@ def _walk_ray(
     roles_ready: bool,
 ) -> None:
     """Walk one ray outward and write the loss of the cells that take its samples into ``win``
-    (location median) and ``win_q`` (location quantile).
+    (location median) and ``win_q`` (location quantile), ``[b]`` for carrier b < ``nbands`` of
+    ``fs`` (ground impedances ``zgs``, constants ``kc0``-``kc2``): one geometry, ITM's
+    frequency terms per carrier.
 
-    With ``use_skip``, cells marked in ``skip`` (window-shaped) are not evaluated: +inf.
+    With ``use_skip``, cells marked in ``skip`` (window-shaped) are not evaluated: +inf in
+    ``mark`` (the first carrier's median window).
 
     Δh rays (:func:`_dh_slot`) evaluate Δh at every checkpoint past ``dh_dense`` (and at those
     their own cells need) and store it in ``DH``; the others interpolate it across the ray angle
@@ -685,7 +702,7 @@ def _walk_ray(
                 last = t
     else:
         n_cp, last = _ray_roles(ray, R, qR, T, slot, dh_row, mask, dh_dense, dh_ratio, cp_t,
-                                role, win, skip, use_skip, need)  # fmt: skip
+                                role, mark, skip, use_skip, need)  # fmt: skip
     if last == 0:  # no cell to evaluate, no Δh a neighbour needs
         for t in range(1, T + 1):
             role[t] = 0
@@ -792,14 +809,18 @@ def _walk_ray(
         else:
             f = (t - cp_t[k]) / (cp_t[k + 1] - cp_t[k])
             geo[_G_DH, j] = cp_dh[k] * (1.0 - f) + cp_dh[k + 1] * f
-    cells_loss(nw, geo[_G_TH0], geo[_G_TH1], geo[_G_DL0], geo[_G_DL1], geo[_G_HE0],
-               geo[_G_HE1], geo[_G_SMOOTH], geo[_G_GAM], geo[_G_NS], geo[_G_DH], geo[_G_D],
-               geo[_G_LOSS], geo[_G_LOSSQ], geo[_G_MD], geo[_G_AD0], kc, z_g,
-               f_mhz)  # fmt: skip
-    for j in range(nw):
-        dr, dc, _ = _ray_cell(direction, m, tk[j], qR)
-        win[R + dr, R + dc] = geo[_G_LOSS, j]
-        win_q[R + dr, R + dc] = geo[_G_LOSSQ, j]
+    # the geometry is the frequency's neither (horizons, effective heights, Δh): each band
+    # takes it as it is (cells_loss rewrites a smooth path's horizons from its effective
+    # heights, the same values for every band)
+    for b in range(nbands):
+        cells_loss(nw, geo[_G_TH0], geo[_G_TH1], geo[_G_DL0], geo[_G_DL1], geo[_G_HE0],
+                   geo[_G_HE1], geo[_G_SMOOTH], geo[_G_GAM], geo[_G_NS], geo[_G_DH], geo[_G_D],
+                   geo[_G_LOSS], geo[_G_LOSSQ], geo[_G_MD], geo[_G_AD0],
+                   kc0 if b == 0 else (kc1 if b == 1 else kc2), zgs[b], fs[b])  # fmt: skip
+        for j in range(nw):
+            dr, dc, _ = _ray_cell(direction, m, tk[j], qR)
+            win[b, R + dr, R + dc] = geo[_G_LOSS, j]
+            win_q[b, R + dr, R + dc] = geo[_G_LOSSQ, j]
     for t in range(1, T + 1):
         role[t] = 0
 
@@ -822,14 +843,17 @@ def _itm_rays(
     h_tx: float,
     h_rx: float,
     n0: float,
-    f_mhz: float,
-    z_g: complex,
-    kc: tuple,
+    fs: tuple,
+    zgs: tuple,
+    kc0: tuple,
+    kc1: tuple,
+    kc2: tuple,
+    nbands: int,
     skip: np.ndarray,
     use_skip: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Loss windows (location median, location quantile): every ray walked once outward, ITM
-    evaluated at the samples cells take.
+    """Loss windows (location median, location quantile), (nbands, 2R+1, 2R+1) each: every ray
+    walked once outward, ITM evaluated at the samples cells take, for each carrier.
 
     Two parallel passes: the Δh rays (every g-th), which fill the shared Δh table, then the
     others, which read it. Cells marked in ``skip`` (with ``use_skip``) are left at +inf;
@@ -839,8 +863,9 @@ def _itm_rays(
     qR = q * R
     rsize = 2 * qR + 1
     n_rays = 4 * rsize
-    win = np.full((size, size), np.nan, dtype=np.float32)
-    win_q = np.full((size, size), np.nan, dtype=np.float32)
+    win = np.full((nbands, size, size), np.nan, dtype=np.float32)
+    win_q = np.full((nbands, size, size), np.nan, dtype=np.float32)
+    mark = win[0]  # skipped cells are marked +inf in the first band's median window
     DH = np.full((4 * (2 * qR // g + 2), R + 1), np.nan, dtype=np.float32)
     need = np.zeros(DH.shape if use_skip else (1, 1), dtype=np.uint8)
     # the roles of the non-Δh rays, found while marking their needs and kept for their walk
@@ -849,7 +874,7 @@ def _itm_rays(
         for chunk in prange(n_chunks):
             cp_t = np.empty(R + 2, dtype=np.int64)
             for ray in range(chunk, n_rays, n_chunks):
-                _mark_needs(ray, R, q, g, ext, mask, dh_dense, dh_ratio, cp_t, roles[ray], win,
+                _mark_needs(ray, R, q, g, ext, mask, dh_dense, dh_ratio, cp_t, roles[ray], mark,
                             skip, need)  # fmt: skip
     for phase in range(2):
         for chunk in prange(n_chunks):
@@ -876,9 +901,9 @@ def _itm_rays(
                 ready = use_skip and not is_dh
                 row = roles[ray] if ready else role
                 _walk_ray(ray, Z, r0, c0, R, q, g, res, z0, ext, mask, dh_dense, dh_ratio,
-                          h_tx, h_rx, n0, f_mhz, z_g, kc, DH, win, win_q, pfl, P0, P1, w, hidx,
-                          cp_t, cp_dh, row, geo, tk, zc, sbuf, rbuf, skip, use_skip, need,
-                          ready)  # fmt: skip
+                          h_tx, h_rx, n0, fs, zgs, kc0, kc1, kc2, nbands, DH, mark, win,
+                          win_q, pfl, P0, P1, w, hidx, cp_t, cp_dh, row, geo, tk, zc, sbuf,
+                          rbuf, skip, use_skip, need, ready)  # fmt: skip
     return win, win_q
 
 
@@ -1060,9 +1085,9 @@ def itm_loss_window(
     if skip is not None and skip.shape != (2 * R + 1, 2 * R + 1):
         raise ValueError(f"skip has shape {skip.shape}, the window is {2 * R + 1} × {2 * R + 1}")
     return _window(Z, int(row), int(col), float(res_m), float(max_radius_m), float(h_tx_m),
-                   float(h_rx_m), float(f_mhz), int(climate), float(n0), int(pol),
+                   float(h_rx_m), (float(f_mhz),), int(climate), float(n0), int(pol),
                    float(epsilon), float(sigma), int(mdvar), float(time), float(location),
-                   float(situation), _DH_DENSE, _DH_GROWTH, skip=skip)[1]  # fmt: skip
+                   float(situation), _DH_DENSE, _DH_GROWTH, skip=skip)[0][1]  # fmt: skip
 
 
 def itm_loss_pair(
@@ -1114,21 +1139,73 @@ def itm_loss_pair(
     Costs one window: the second variability is ~5 arithmetic operations per cell in the
     vectorised loop; memory is a second float32 window (16 R² bytes).
     """
+    return itm_loss_bands(
+        elevation, row, col, res_m=res_m, max_radius_m=max_radius_m, h_tx_m=h_tx_m,
+        h_rx_m=h_rx_m, f_mhz=(f_mhz,), climate=climate, n0=n0, pol=pol, epsilon=epsilon,
+        sigma=sigma, mdvar=mdvar, time=time, location=location, situation=situation, skip=skip,
+    )[0]  # fmt: skip
+
+
+def itm_loss_bands(
+    elevation: np.ndarray,
+    row: int,
+    col: int,
+    *,
+    res_m: float,
+    max_radius_m: float,
+    h_tx_m: float,
+    h_rx_m: float,
+    f_mhz: Sequence[float],
+    climate: int = 1,
+    n0: float = 301.0,
+    pol: int = 1,
+    epsilon: float = 15.0,
+    sigma: float = 0.005,
+    mdvar: int = 3,
+    time: float = 50.0,
+    location: float = 90.0,
+    situation: float = 50.0,
+    skip: np.ndarray | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`itm_loss_pair` of one antenna position and height on several carriers at once.
+
+    The path geometry does not depend on the frequency — the horizons (angles and distances),
+    the effective heights, the terrain irregularity Δh, the surface refractivity and the earth
+    curvature are functions of the profile, the antenna heights and N₀ (NTIA ITM v1.4
+    ``QuickPfl``) — so the rays are walked once and only ITM's frequency-dependent terms
+    (:func:`lomsong.propagation._itm_cell.cells_loss`: diffraction, line of sight, variability,
+    free space) are evaluated per carrier, up to three carriers per walk. A site's bands
+    (e.g. 900 + 1800 + 2100 MHz on one mast) so cost one walk and three batches of ITM's terms
+    instead of three walks.
+
+    Parameters are those of :func:`itm_loss_pair` but ``f_mhz``, a sequence of carriers (MHz);
+    ``skip`` marks the cells no carrier evaluates (+inf in every window).
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        One (median, quantile) pair of float32 (2R+1, 2R+1) windows per carrier, in order; each
+        equals :func:`itm_loss_pair` of that carrier bit for bit.
+    """
     if res_m <= 0 or max_radius_m <= 0:
         raise ValueError(f"res_m and max_radius_m must be > 0, got {res_m}, {max_radius_m}")
+    freqs = tuple(float(f) for f in f_mhz)
+    if not freqs:
+        raise ValueError("f_mhz: no carrier")
     Z = np.ascontiguousarray(elevation, dtype=np.float32)
     h, w = Z.shape
     if not (0 <= row < h and 0 <= col < w):
         raise ValueError(f"tower cell ({row}, {col}) is outside the {h} × {w} grid")
-    _check_itm_params(h_tx_m, h_rx_m, f_mhz, climate, n0, pol, epsilon, sigma, mdvar, time,
-                      location, situation)  # fmt: skip
+    for f in dict.fromkeys(freqs):
+        _check_itm_params(h_tx_m, h_rx_m, f, climate, n0, pol, epsilon, sigma, mdvar, time,
+                          location, situation)  # fmt: skip
     R = half_width(max_radius_m, res_m)
     if skip is not None and skip.shape != (2 * R + 1, 2 * R + 1):
         raise ValueError(f"skip has shape {skip.shape}, the window is {2 * R + 1} × {2 * R + 1}")
     return _window(Z, int(row), int(col), float(res_m), float(max_radius_m), float(h_tx_m),
-                   float(h_rx_m), float(f_mhz), int(climate), float(n0), int(pol),
-                   float(epsilon), float(sigma), int(mdvar), float(time), float(location),
-                   float(situation), _DH_DENSE, _DH_GROWTH, skip=skip)  # fmt: skip
+                   float(h_rx_m), freqs, int(climate), float(n0), int(pol), float(epsilon),
+                   float(sigma), int(mdvar), float(time), float(location), float(situation),
+                   _DH_DENSE, _DH_GROWTH, skip=skip)  # fmt: skip
 
 
 # 20 log10 of the bound's distances on the last window size (R = 1000: 16 MB), shared by every
@@ -1245,7 +1322,7 @@ def _window(
     max_d: float,
     h_tx: float,
     h_rx: float,
-    f_mhz: float,
+    f_mhz: tuple[float, ...],
     climate: int,
     n0: float,
     pol: int,
@@ -1260,14 +1337,14 @@ def _window(
     q: int = _RAY_DENSITY,
     g: int = _DH_RAYS,
     skip: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`itm_loss_pair` on checked float32 terrain, with the Δh checkpoint schedule and
-    ``q`` rays per border cell, Δh evaluated on every ``g``-th ray."""
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`itm_loss_bands` on checked float32 terrain, with the Δh checkpoint schedule and
+    ``q`` rays per border cell, Δh evaluated on every ``g``-th ray: (median, quantile) windows,
+    one pair per carrier of ``f_mhz``."""
     R = half_width(max_d, res)
     z0 = float(Z[row, col])
     if not math.isfinite(z0):
         z0 = 0.0
-    z_g, _, _ = _core._ground(f_mhz, 0.0, n0, pol, epsilon, sigma)
     window = Z[max(0, row - R - 1) : row + R + 2, max(0, col - R - 1) : col + R + 2]
     voids = bool(np.isnan(window).any())
     ext = _extents(Z, row, col, R, q, res, max_d, voids, True)  # every argument: one signature
@@ -1276,22 +1353,36 @@ def _window(
     # inside the grid is taken by the same sample either way. That mask is the same for every
     # tower of a given R (computing it costs ~0.25 s single-threaded at R = 1000).
     mask = _winner_mask(Z, ext, R, q, res, max_d, voids)
-    kc = _tower_constants(f_mhz, h_tx, h_rx, climate, mdvar, time, location, situation, z_g)
     use_skip = skip is not None
     skip_arr = (
         np.ascontiguousarray(skip, dtype=np.bool_) if use_skip else np.zeros((1, 1), np.bool_)
     )
-    win, win_q = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(),
-                           dh_dense, dh_ratio, h_tx, h_rx, n0, f_mhz, z_g, kc, skip_arr,
-                           use_skip)  # fmt: skip
-    if use_skip:  # the skipped cells, marked +inf in the median window as the rays met them
-        win_q[np.isposinf(win)] = np.inf
-    centre_pfl = np.array([1.0, 0.5 * res, z0, z0])
-    for out, loc in ((win, 50.0), (win_q, location)):
-        centre = _core._p2p_loss(centre_pfl, h_tx, h_rx, climate, n0, f_mhz, pol, epsilon,
-                                 sigma, mdvar, time, loc, situation)  # fmt: skip
-        out[R, R] = centre[1] if centre[0] < 1000 else np.nan
-    return win, win_q
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for first in range(0, len(f_mhz), _MAX_BANDS):
+        bands = [float(f) for f in f_mhz[first : first + _MAX_BANDS]]
+        zgs = [_core._ground(f, 0.0, n0, pol, epsilon, sigma)[0] for f in bands]
+        kcs = [_tower_constants(f, h_tx, h_rx, climate, mdvar, time, location, situation, z)
+               for f, z in zip(bands, zgs, strict=True)]  # fmt: skip
+        n_b = len(bands)
+        # the kernel takes exactly _MAX_BANDS of each (one compiled signature): padded with the
+        # first band, which it does not evaluate again
+        pad = _MAX_BANDS - n_b
+        win, win_q = _itm_rays(Z, row, col, R, q, g, res, z0, ext, mask, nb.get_num_threads(),
+                               dh_dense, dh_ratio, h_tx, h_rx, n0, tuple(bands + bands[:1] * pad),
+                               tuple(zgs + zgs[:1] * pad), *(kcs + kcs[:1] * pad), n_b,
+                               skip_arr, use_skip)  # fmt: skip
+        skipped = np.isposinf(win[0]) if use_skip else None
+        centre_pfl = np.array([1.0, 0.5 * res, z0, z0])
+        for b, f in enumerate(bands):
+            if skipped is not None:  # the skipped cells, marked +inf as the rays met them
+                win[b][skipped] = np.inf
+                win_q[b][skipped] = np.inf
+            for w_out, loc in ((win[b], 50.0), (win_q[b], location)):
+                centre = _core._p2p_loss(centre_pfl, h_tx, h_rx, climate, n0, f, pol, epsilon,
+                                         sigma, mdvar, time, loc, situation)  # fmt: skip
+                w_out[R, R] = centre[1] if centre[0] < 1000 else np.nan
+            out.append((win[b], win_q[b]))
+    return out
 
 
 def itm_point_loss(
