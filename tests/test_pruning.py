@@ -226,6 +226,51 @@ def test_sectors_and_bands_share_windows_and_prune_exactly_at_the_quantile(sites
                                rtol=0, atol=1e-4)  # fmt: skip
 
 
+def test_a_rerun_takes_removed_cells_out_of_the_composite(sites, monkeypatch, tmp_path, caplog):
+    """A rerun after removing a whole site (3 sectors × 2 bands) and changing a sector's EIRP
+    takes those cells out of the stored composites (overall, per technology, median and
+    quantile) where they held the best, merges those grid cells again from the other cells'
+    cached windows only — no window predicted, none rebuilt whole — and gives the composites
+    of a fresh unpruned run."""
+    grid, towers = sites
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM, "location_probability": 0.9,
+          "groups": "tech"}  # fmt: skip
+    cache = TowerCache(tmp_path / "cache")
+    first = predict(towers, grid, **kw, cache=cache)
+    site0 = towers.index[:6]  # the first site: 3 sectors on 1800 MHz and 3 on 900 MHz
+    assert (first.serving.data >= 0).any() and np.isin(first.serving.data, site0).any()
+    changed = towers.drop(index=site0).reset_index(drop=True)
+    changed.loc[2, "eirp_dbm"] += 4.0  # a sector of the second site, stronger
+    read = []
+    original = cache.get
+
+    def counted(key):
+        read.append(key)
+        return original(key)
+
+    monkeypatch.setattr(cache, "get", counted)
+    with caplog.at_level("INFO", logger="lomsong.coverage.predict"):
+        again = predict(changed, grid, **kw, cache=cache)
+    assert again.stats == {"predicted": 0, "cached": len(changed)}
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "7 removed or changed cells taken out of the composite" in messages
+    assert "cached windows merged again on those cells" in messages
+    fresh = _unpruned(monkeypatch, changed, grid, **kw)
+    # 0.0051 dB: cache entries hold centi-dB (rounded to 0.005 dB)
+    _same(again, fresh, atol=CACHE_ROUNDING_DB, grid=grid)
+    np.testing.assert_allclose(again.power_q.data, fresh.power_q.data, rtol=0,
+                               atol=CACHE_ROUNDING_DB, equal_nan=True)  # fmt: skip
+    assert again.groups.keys() == fresh.groups.keys()
+    for g in fresh.groups:
+        for a, b in ((again.groups[g], fresh.groups[g]), (again.groups_q[g], fresh.groups_q[g])):
+            np.testing.assert_allclose(a, b, rtol=0, atol=CACHE_ROUNDING_DB)
+    # and the rerun after it starts from its composite: nothing read but that
+    read.clear()
+    third = predict(changed, grid, **kw, cache=cache)
+    assert read == [] and third.stats == {"predicted": 0, "cached": len(changed)}
+    _same(third, again, atol=0.0)
+
+
 def _same_with_groups(a, b):
     """The same composites at the median and the quantile, overall and per group."""
     _same(a, b)

@@ -29,7 +29,10 @@ documentation (github.com/mroczis/NetMonster-docs at 3da971de015f874eadf99b444bf
 and the docs pages of github.com/mroczis/netmonster-web at
 e50a1576bd0888b82fb4b2799d1444758e1fbf5f) describes only the ``.ntm`` cell-database format
 and the JSON of cells shared with a database (no signal level), and its open library
-(mroczis/netmonster-core) reads the phone's cells but writes no file; no raw export or
+(mroczis/netmonster-core at 75f5511bab46d4fca40c717b81a570709084af7f, 206 files) reads the
+phone's cells but writes no file; the "NetMonster CSV" samples in public repositories are
+written by hand by those projects (e.g. notarikon-nz/signaltopo's ``netmonster_sample.csv``:
+``Latitude,Longitude,RSRP``) or are the cell-database formats above. No raw export or
 description of its columns was found, so they are not guessed (a wrong guess would read the
 wrong column as the level). Such a file is read with ``columns=`` (generic).
 

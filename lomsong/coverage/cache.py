@@ -2,8 +2,11 @@
 
 The previous run's best-server composite is kept too (``composite.npz``, with the tower keys in
 serving order and a CRC-32 of its arrays): when no tower was removed or changed, a rerun starts
-from it and merges only the new towers, so an unchanged rerun reads one file. Otherwise the
-composite is rebuilt from the per-tower entries.
+from it and merges only the new towers, so an unchanged rerun reads one file. When towers were
+removed or changed, it also starts from it: each removed tower's window is read, the grid cells
+where the tower held a composite's best are reset and merged again from the windows of the
+others that reach them (:func:`lomsong.coverage.predict.predict`); the composite is rebuilt from
+every entry only when a removed tower's window is gone, or under a calibration.
 
 An entry is one tower's :class:`~lomsong.coverage.predict.TowerPrediction` in centi-dB (rounded
 to 0.005 dB; NaN and skipped cells, −inf, as two reserved codes), stored compressed as
@@ -253,10 +256,17 @@ class TowerCache:
         best_q: np.ndarray | None = None,
         groups_q: dict[tuple[str, str], np.ndarray] | None = None,
         window_keys: list[str] | tuple[str, ...] = (),
+        cells: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         """Store the best-server composite with the tower keys in serving-index order (and
         the composites at the location quantile, and the keys of the loss windows they were
-        made of: a rerun that starts from this composite keeps those entries)."""
+        made of: a rerun that starts from this composite keeps those entries).
+
+        ``cells``: per tower, in the same order, what a rerun needs to take a removed tower
+        out of the composite (see :meth:`load_composite`): ``window`` (its loss window's
+        key, str), ``table`` (its :func:`~lomsong.coverage.pruning.cell_table` row),
+        ``group`` (``"operator\x1ftech"``), ``antenna`` (window row, column, antenna height
+        above sea level m)."""
         arrays = {"best": best, "serving": serving, "keys": np.array(keys, dtype=str),
                   "window_keys": np.array(sorted(set(window_keys)), dtype=str)}  # fmt: skip
         for (op, tech), arr in groups.items():
@@ -265,19 +275,25 @@ class TowerCache:
             arrays["best_q"] = best_q
         for (op, tech), arr in (groups_q or {}).items():
             arrays[f"groupq\x1f{op}\x1f{tech}"] = arr
+        for name, arr in (cells or {}).items():
+            arrays[f"cell_{name}"] = arr
         arrays["crc32"] = np.array(_crc32(arrays))
         self._atomic_npz(self.folder / COMPOSITE, arrays)
 
     def load_composite(
-        self, keys: list[str], shape: tuple[int, int], *, groups: bool
+        self, keys: list[str], shape: tuple[int, int], *, groups: bool, removals: bool = False
     ) -> tuple | None:
-        """The previous composite when every tower it holds is still here, unchanged.
+        """The previous composite when every tower it holds is still here, unchanged — or,
+        with ``removals``, also when towers were removed or changed (a changed tower is a
+        removed one and a new one).
 
-        Returns ``(best, serving, groups, indices, best_q, groups_q)`` re-indexed to ``keys``'
-        order, where ``indices`` are the towers already merged (``best_q`` None and
-        ``groups_q`` empty when stored without a location quantile); None when a tower was
-        removed or changed (then the composite must be rebuilt from the entries), or on any
-        mismatch.
+        Returns ``(best, serving, groups, indices, best_q, groups_q, removed)`` re-indexed to
+        ``keys``' order, where ``indices`` are the towers already merged (``best_q`` None and
+        ``groups_q`` empty when stored without a location quantile) and ``removed`` None, or
+        the stored ``cells`` arrays (:meth:`save_composite`) of the removed towers, whose
+        cells of ``serving`` are −2: the caller must take them out of every composite. None
+        when a tower was removed or changed without ``removals`` (or stored without its
+        ``cells``; then the composite must be rebuilt from the entries), or on any mismatch.
         """
         path = self.folder / COMPOSITE
         if not path.exists():
@@ -309,16 +325,27 @@ class TowerCache:
         for i, k in enumerate(keys):
             slots.setdefault(k, []).append(i)
         remap = np.full(len(old) + 1, -1, dtype=np.int32)  # last slot: serving −1 stays −1
+        gone = []
         for j, k in enumerate(old):
             if not slots.get(k):
-                return None  # a tower was removed or changed
+                gone.append(j)  # a tower was removed or changed
+                remap[j] = -2
+                continue
             remap[j] = slots[k].pop(0)
-        merged = {int(i) for i in remap[:-1]}
+        cells = {name[5:]: arr for name, arr in arrays.items() if name.startswith("cell_")}
+        if gone and (not removals or len(cells.get("window", ())) != len(old)):
+            return None
+        merged = {int(i) for i in remap[:-1] if i >= 0}
         serving = remap[np.where(serving < 0, len(old), serving)]
-        self.used.update(old)
-        self.used.update(str(k) for k in arrays.get("window_keys", ()))
+        kept = np.setdiff1d(np.arange(len(old)), gone)
+        self.used.update(old[j] for j in kept)
+        if gone:  # the windows of the towers still here (a removed tower's may be theirs too)
+            self.used.update(str(k) for k in cells["window"][kept])
+        else:
+            self.used.update(str(k) for k in arrays.get("window_keys", ()))
+        removed = {name: arr[gone] for name, arr in cells.items()} if gone else None
         return (best, serving.astype(np.int32), group_arrays if groups else {}, merged,
-                arrays.get("best_q"), groups_q if groups else {})  # fmt: skip
+                arrays.get("best_q"), groups_q if groups else {}, removed)  # fmt: skip
 
     def _atomic_npz(
         self, path: Path, arrays: dict[str, np.ndarray], *, compress: bool = False

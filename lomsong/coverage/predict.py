@@ -54,7 +54,11 @@ __all__ = ["predict", "merge_prediction"]
 
 logger = logging.getLogger(__name__)
 
-#: An empty stand-in for an array a kernel does not use (no quantile, no group).
+#: A removed cell within this of a composite (dB) may have been its best: entries hold levels
+#: rounded to 0.005 dB, the composite may hold the unrounded ones.
+_TAKE_OUT_TOL_DB = 0.02
+#: An empty stand-in for an array a kernel does not use (no quantile, no group, no mask).
+_NONE_B = np.zeros((1, 1), dtype=np.bool_)
 _NONE_F32 = np.full((1, 1), -np.inf, dtype=np.float32)
 
 
@@ -143,6 +147,16 @@ def predict(
     cells as skipped; when cells are removed or changed (or a cell is added to a cached
     window), the cached windows whose skipped cells could now serve are evaluated on exactly
     those cells (:class:`~lomsong.coverage.pruning.PrunedCells`).
+
+    Under ITM, a site's carriers of one mast are one task: their windows share one walk of
+    the rays (:func:`~lomsong.coverage.engine.window_losses`).
+
+    Reruns with a ``cache`` start from the last composite: new cells are merged into it;
+    removed or changed cells (without a calibration) are taken out of it — the grid cells
+    where one of them held the best of a composite (median, quantile, per group) are reset
+    and merged again, on those cells only, from the cached windows that reach them — so a
+    rerun after removals reads the removed cells' windows and those around them, not every
+    entry.
     """
     # towers in another CRS (another UTM zone, lon/lat) are points: reprojected exactly
     towers = match_crs(towers, terrain.crs, "<towers>")
@@ -245,9 +259,12 @@ def predict(
                     merge_prediction(g_q, None, at_q, i)
         return skips
 
-    def merge_window(j: int, window: LossWindow | None, cells: list[int]) -> int:
-        """Merge the levels of window ``j``'s ``cells``; returns how many window cells inside
-        the grid it skipped (each counted once per cell)."""
+    def merge_window(
+        j: int, window: LossWindow | None, cells: list[int], only: np.ndarray | None = None
+    ) -> int:
+        """Merge the levels of window ``j``'s ``cells`` (with ``only``: on those grid cells
+        alone, cells already counted as merged); returns how many window cells inside the
+        grid it skipped (each counted once per cell)."""
         nonlocal done
         skips = 0
         if window is None or not fused:
@@ -268,15 +285,71 @@ def predict(
                     _f32(window.loss), _f32(loss_q), with_q, Z, row, col, terrain.res, z_ant,
                     rx_height_m, window_bearings(2 * R + 1), table, ids, best, serving,
                     best_q if best_q is not None else _NONE_F32, main, g_best, g_best_q, member,
+                    only if only is not None else _NONE_B, only is not None,
                 )  # fmt: skip
                 if main:
                     skips = n_skip * len(cells)
                 main = False
-        done += len(cells)
-        if progress is not None:
-            progress(done, n)
+        if only is None:
+            done += len(cells)
+            if progress is not None:
+                progress(done, n)
         return skips
 
+    def take_out(removed: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Take the removed (or changed) cells of the last run out of its composites: the grid
+        cells where one of them was the best (``serving`` −2) or reaches a composite within
+        the cache's rounding are reset to no level, and returned as a mask, to be merged again
+        from the other cells' windows. None when a removed cell's window is not in the cache
+        (its levels cannot be compared)."""
+        dirty = serving == -2
+        windows: dict[str, list[int]] = {}
+        for k, key in enumerate(removed["window"]):
+            if str(key):  # "": the cell stood outside the grid, in no composite
+                windows.setdefault(str(key), []).append(k)
+        current = set(wkeys)
+        for key, ks in windows.items():
+            window = cache.get(key)
+            if key not in current:  # read only to compare: not kept for this run
+                cache.used.discard(key)
+            if not isinstance(window, LossWindow) or (window.loss_q is None) != (q is None):
+                return None
+            row, col, z_ant = (float(v) for v in removed["antenna"][ks[0]])
+            with_q = window.loss_q is not None
+            loss_q = _f32(window.loss_q) if with_q else _NONE_F32
+            composites = [(ks, best, best_q if best_q is not None else _NONE_F32)]
+            if groups:
+                by_g: dict[tuple[str, str], list[int]] = {}
+                for k in ks:
+                    by_g.setdefault(tuple(str(removed["group"][k]).split("\x1f")), []).append(k)
+                composites += [(members, by_group[g], by_group_q.get(g, _NONE_F32))
+                               for g, members in by_g.items() if g in by_group]  # fmt: skip
+            for members, comp, comp_q in composites:
+                _mark_served(_f32(window.loss), loss_q, with_q, Z, int(row), int(col),
+                             terrain.res, z_ant, rx_height_m, window_bearings(2 * R + 1),
+                             np.ascontiguousarray(removed["table"][members]), comp, comp_q,
+                             _TAKE_OUT_TOL_DB, dirty)  # fmt: skip
+        for arr in [best, best_q, *by_group.values(), *by_group_q.values()]:
+            if arr is not None:
+                arr[dirty] = -np.inf
+        serving[dirty] = -1
+        logger.info("%d removed or changed cells taken out of the composite: %d grid cells to "
+                    "merge again", len(removed["window"]), int(dirty.sum()))  # fmt: skip
+        return dirty
+
+    def cell_records() -> dict[str, np.ndarray]:
+        """Per cell, what a rerun needs to take it out of the composites (see take_out)."""
+        window = [""] * n
+        place = np.full((n, 3), np.nan)
+        for j, cells in enumerate(win_cells):
+            for i in cells:
+                window[i] = wkeys[j]
+                place[i] = (antenna[j][0], antenna[j][1], antenna[j][4])
+        return {"window": np.array(window, dtype=str), "table": cell_table(tower_rows),
+                "group": np.array(["\x1f".join(group_of(i)) for i in range(n)], dtype=str),
+                "antenna": place}  # fmt: skip
+
+    dirty: np.ndarray | None = None
     # ITM: each window pruned against the composite of the cells merged before it (the other
     # models are cheap, and their losses are not bounded here)
     prune = model == "itm" and calibration is None
@@ -287,7 +360,9 @@ def predict(
         cell_keys = [cache.key(t, terrain_digest=digest, settings=settings) for t in tower_rows]
         wkeys = [cache.window_key(t, terrain_digest=digest, settings=settings, own=own)
                  for t in rep]  # fmt: skip
-        base = cache.load_composite(cell_keys, (h, w), groups=bool(groups))
+        # without a calibration (levels from the shared windows), removed or changed cells
+        # are taken out of the last composite instead of rebuilding it from every entry
+        base = cache.load_composite(cell_keys, (h, w), groups=bool(groups), removals=fused)
         if base is not None and groups and {group_of(i) for i in range(n)} != set(base[2]):
             base = None  # stored with another grouping (per technology / per operator)
         if (
@@ -296,10 +371,17 @@ def predict(
             and (base[4] is None or (groups and set(base[5]) != set(base[2])))
         ):
             base = None  # stored without the location quantile
-        if base is not None:  # no cell removed or changed: start from the last composite
-            best, serving, by_group, merged, stored_q, stored_groups_q = base
+        if base is not None:  # start from the last composite
+            best, serving, by_group, merged, stored_q, stored_groups_q, removed = base
             if q is not None:
                 best_q, by_group_q = stored_q, stored_groups_q
+            if removed is not None:
+                dirty = take_out(removed)
+                if dirty is None:  # a removed cell's window is gone: rebuild from the entries
+                    best = np.full((h, w), -np.inf, dtype=np.float32)
+                    serving = np.full((h, w), -1, dtype=np.int32)
+                    best_q = np.full((h, w), -np.inf, dtype=np.float32) if q is not None else None
+                    by_group, by_group_q, merged = {}, {}, set()
             stats["cached"] = done = len(merged)
     for i in outside:
         if i not in merged:
@@ -314,16 +396,47 @@ def predict(
     pruned = PrunedCells(terrain, max_radius_km, rx_height_m) if cache is not None else None
     entries_of: dict[int, list] = {}  # window → its entries in `pruned`
 
-    def record_pruned(j: int, window: LossWindow, cells: list[int]) -> None:
-        """Keep a cached window's skipped cells (and its cells' bounds there) for the check
-        after removals (:class:`~lomsong.coverage.pruning.PrunedCells`)."""
+    def record_pruned(
+        j: int, window: LossWindow, cells: list[int], only: np.ndarray | None = None
+    ) -> None:
+        """Keep a cached window's skipped cells (with ``only``, those on these grid cells) and
+        its cells' bounds there for the check after removals
+        (:class:`~lomsong.coverage.pruning.PrunedCells`)."""
         row, col, f_mhz, h_tx, z_ant = antenna[j]
         view = _skip_view(window, terrain)
+        if only is not None:  # the other skipped cells stay below an unchanged composite
+            hh, ww = view.power.shape
+            box = only[view.row0 : view.row0 + hh, view.col0 : view.col0 + ww]
+            view = TowerPrediction(view.row0, view.col0, np.where(box, view.power, np.float32(0)))
         for g, members in by_group_of(cells):
             key = (j, g)
             pruned.add(key, cell_table([tower_rows[i] for i in members]), view, g, row=row,
                        col=col, f_mhz=f_mhz, h_tx_m=h_tx, z_ant_m=z_ant)  # fmt: skip
             entries_of.setdefault(j, []).append(key)
+
+    if dirty is not None and dirty.any():
+        # the grid cells the removed cells held, merged again from the windows that reach them
+        # (the other cells of the composites keep their best: a cell still here)
+        sat = np.zeros((h + 1, w + 1), dtype=np.int64)
+        sat[1:, 1:] = dirty.cumsum(0).cumsum(1)
+        again = []
+        for j, cells in enumerate(win_cells):
+            row, col = antenna[j][:2]
+            r0, r1 = max(row - R, 0), min(row + R + 1, h)
+            c0, c1 = max(col - R, 0), min(col + R + 1, w)
+            reach = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
+            if reach > 0 and any(i in merged for i in cells):
+                again.append(j)
+        for j, window in _prefetched(cache.get, again, wkeys):
+            held = [i for i in win_cells[j] if i in merged]
+            if not isinstance(window, LossWindow) or (window.loss_q is None) != (q is None):
+                pending[j] = win_cells[j]  # gone: predicted again whole (merging is idempotent)
+                done -= len(held)
+                stats["cached"] -= len(held)
+                continue
+            if merge_window(j, window, held, only=dirty) and prune:
+                record_pruned(j, window, held, only=dirty)
+        logger.info("%d cached windows merged again on those cells", len(again))
 
     jobs: list[int] = []
     if cache is None:
@@ -423,7 +536,8 @@ def predict(
             fut.result()  # a failed write fails the run
     if cache is not None:
         cache.save_composite(cell_keys, best, serving, by_group, best_q=best_q,
-                             groups_q=by_group_q, window_keys=wkeys)  # fmt: skip
+                             groups_q=by_group_q, window_keys=wkeys,
+                             cells=cell_records() if fused else None)  # fmt: skip
         logger.info("cells: %(predicted)d predicted, %(cached)d from the cache", stats)
     logger.info("%d cells in %d shared windows", n - len(outside), len(win_cells))
     if skipped:
@@ -546,6 +660,24 @@ def _merge_window(
     return skipped
 
 
+@nb.njit(cache=True, inline="always")
+def _levels(
+    cells: np.ndarray, k: int, lo: np.float32, lo_q: np.float32, bearing: float, dep: float
+) -> tuple[np.float32, np.float32]:
+    """Cell k's level at the median and at the location quantile on a window cell of losses
+    ``lo``, ``lo_q``: float32 EIRP − loss + its exact pattern gain, the operations of
+    :func:`~.engine.cell_prediction`."""
+    e = np.float32(cells[k, 0])
+    p = e - lo
+    p_q = e - lo_q
+    if cells[k, 1] > 0.0:
+        g = sector_db(bearing, dep, cells[k, 2], cells[k, 3], cells[k, 4], cells[k, 5],
+                      cells[k, 6], cells[k, 7])  # fmt: skip
+        p = p + g
+        p_q = p_q + g
+    return p, p_q
+
+
 @nb.njit(cache=True, parallel=True)
 def _merge_cells(
     loss: np.ndarray,
@@ -567,16 +699,19 @@ def _merge_cells(
     g_best: np.ndarray,
     g_best_q: np.ndarray,
     member: np.ndarray,
+    only: np.ndarray,
+    use_only: bool,
 ) -> int:
     """The levels of the cells sharing a loss window, merged in one pass: cell k's level is
     float32 EIRP (``cells[k, 0]``) − loss + its exact pattern gain
     (:func:`~lomsong.propagation.antennas.sector_db`, as :func:`~.engine.cell_prediction`
     computes it, in the same float32 operations), at the median and (``with_q``) at the
     location quantile; with ``main`` into the overall composites (``best``, ``serving`` with
-    ties to the lower id, ``best_q``), and those with ``member`` into their group's. The
-    elevation angle is computed once per window cell for all the cells, and only where the
-    window was evaluated (per-cell gain windows and numpy levels took ~0.15 s a cell at 30 km
-    / 30 m). Returns the number of window cells inside the grid that were skipped (+inf)."""
+    ties to the lower id, ``best_q``), and those with ``member`` into their group's; with
+    ``use_only``, on the grid cells marked in ``only`` alone. The elevation angle is computed
+    once per window cell for all the cells, and only where the window was evaluated
+    (per-cell gain windows and numpy levels took ~0.15 s a cell at 30 km / 30 m). Returns
+    the number of window cells inside the grid (and ``only``) that were skipped (+inf)."""
     size = loss.shape[0]
     R = size // 2
     r0, c0 = row - R, col - R
@@ -592,7 +727,7 @@ def _merge_cells(
             continue
         for j in range(size):
             c = c0 + j
-            if c < 0 or c >= w:
+            if c < 0 or c >= w or (use_only and not only[r, c]):
                 continue
             lo = loss[i, j]
             if lo == np.inf:
@@ -605,14 +740,7 @@ def _merge_cells(
             if sectored:
                 dep = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
             for k in range(n):
-                e = np.float32(cells[k, 0])
-                p = e - lo
-                p_q = e - lo_q
-                if cells[k, 1] > 0.0:
-                    g = sector_db(bearing[i, j], dep, cells[k, 2], cells[k, 3], cells[k, 4],
-                                  cells[k, 5], cells[k, 6], cells[k, 7])  # fmt: skip
-                    p = p + g
-                    p_q = p_q + g
+                p, p_q = _levels(cells, k, lo, lo_q, bearing[i, j], dep)
                 if main:
                     cur = best[r, c]
                     if p > cur or (p == cur and ids[k] < serving[r, c]):
@@ -626,3 +754,54 @@ def _merge_cells(
                     if with_q and p_q > g_best_q[r, c]:
                         g_best_q[r, c] = p_q
     return skipped
+
+
+@nb.njit(cache=True, parallel=True)
+def _mark_served(
+    loss: np.ndarray,
+    loss_q: np.ndarray,
+    with_q: bool,
+    Z: np.ndarray,
+    row: int,
+    col: int,
+    res: float,
+    z_ant: float,
+    h_rx: float,
+    bearing: np.ndarray,
+    cells: np.ndarray,
+    comp: np.ndarray,
+    comp_q: np.ndarray,
+    tol: float,
+    out: np.ndarray,
+) -> None:
+    """Mark in ``out`` the grid cells where one of ``cells`` (sharing the loss window) reaches
+    the composite ``comp`` (or, ``with_q``, ``comp_q`` at the quantile) within ``tol`` dB:
+    where it may be the composite's best, :func:`_merge_cells`' levels."""
+    size = loss.shape[0]
+    R = size // 2
+    r0, c0 = row - R, col - R
+    h, w = comp.shape
+    n = cells.shape[0]
+    sectored = False
+    for k in range(n):
+        sectored = sectored or cells[k, 1] > 0.0
+    for i in nb.prange(size):
+        r = r0 + i
+        if r < 0 or r >= h:
+            continue
+        for j in range(size):
+            c = c0 + j
+            if c < 0 or c >= w or out[r, c]:
+                continue
+            lo = loss[i, j]
+            if not (lo < np.inf):  # skipped (below the composite) or NaN: not its best
+                continue
+            lo_q = loss_q[i, j] if with_q else np.float32(0.0)
+            dep = np.nan
+            if sectored:
+                dep = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            for k in range(n):
+                p, p_q = _levels(cells, k, lo, lo_q, bearing[i, j], dep)
+                if p + tol >= comp[r, c] or (with_q and p_q + tol >= comp_q[r, c]):
+                    out[r, c] = True
+                    break
