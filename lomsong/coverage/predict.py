@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import numba as nb
 import numpy as np
+from scipy import ndimage
 
 from lomsong.coverage.engine import (
     cell_prediction,
@@ -38,13 +39,19 @@ from lomsong.coverage.pruning import (
     cell_table,
     spread_order,
     tower_params,
+    window_reaches,
     window_skip_mask,
 )
 from lomsong.coverage.types import CalibrationResult, Coverage, LossWindow, TowerPrediction
 from lomsong.defaults import ENVIRONMENT, LOCATION_PROBABILITY, MAX_RADIUS_KM, RX_HEIGHT_M
 from lomsong.grid import Grid
 from lomsong.layers.crs import match_crs
-from lomsong.propagation.antennas import sector_db, window_bearings, window_cell_depression_deg
+from lomsong.propagation.antennas import (
+    depression_window,
+    sector_db,
+    window_bearings,
+    window_cell_depression_deg,
+)
 from lomsong.propagation.paths import half_width
 
 if TYPE_CHECKING:
@@ -57,9 +64,12 @@ logger = logging.getLogger(__name__)
 #: A removed cell within this of a composite (dB) may have been its best: entries hold levels
 #: rounded to 0.005 dB, the composite may hold the unrounded ones.
 _TAKE_OUT_TOL_DB = 0.02
+#: Depression-angle windows kept (the antennas of the tasks in flight and the one merging).
+_DEPRESSION_WINDOWS = 4
 #: An empty stand-in for an array a kernel does not use (no quantile, no group, no mask).
 _NONE_B = np.zeros((1, 1), dtype=np.bool_)
 _NONE_F32 = np.full((1, 1), -np.inf, dtype=np.float32)
+_NO_DEP = np.zeros((1, 1))
 
 
 def predict(
@@ -239,6 +249,20 @@ def predict(
                 by_group_q[g] = np.full((h, w), -np.inf, dtype=np.float32)
         return by_group[g], (by_group_q[g] if q is not None else _NONE_F32)
 
+    # the depression angles of the last few antennas: a site's sectors and bands share them,
+    # from its pruning masks to its merges (32 MB each at 30 km / 30 m)
+    deps: dict[tuple, np.ndarray] = {}
+
+    def dep_of(j: int) -> np.ndarray:
+        row, col, *_, z_ant = antenna[j]
+        key = (row, col, z_ant)
+        if key not in deps:
+            deps[key] = depression_window(Z, row, col, R, res_m=terrain.res,
+                                          antenna_abs_m=z_ant, rx_height_m=rx_height_m)  # fmt: skip
+            while len(deps) > _DEPRESSION_WINDOWS:
+                deps.pop(next(iter(deps)))
+        return deps[key]
+
     done = 0
 
     def merge(i: int, window: LossWindow | None) -> int:
@@ -282,8 +306,9 @@ def predict(
                 member = np.isin(ids, members) if g is not None else np.zeros(len(ids), bool)
                 g_best, g_best_q = group_arrays(g) if g is not None else (_NONE_F32, _NONE_F32)
                 n_skip = _merge_cells(
-                    _f32(window.loss), _f32(loss_q), with_q, Z, row, col, terrain.res, z_ant,
-                    rx_height_m, window_bearings(2 * R + 1), table, ids, best, serving,
+                    _f32(window.loss), _f32(loss_q), with_q,
+                    dep_of(j) if (table[:, 1] > 0).any() else _NO_DEP, row, col,
+                    window_bearings(2 * R + 1), table, ids, best, serving,
                     best_q if best_q is not None else _NONE_F32, main, g_best, g_best_q, member,
                     only if only is not None else _NONE_B, only is not None,
                 )  # fmt: skip
@@ -427,7 +452,30 @@ def predict(
             reach = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
             if reach > 0 and any(i in merged for i in cells):
                 again.append(j)
-        for j, window in _prefetched(cache.get, again, wkeys):
+        # nearest first: once those are merged, a farther window whose bound (EIRP, 0 dB
+        # gain, ITM's loss bound) is below the composite on every such cell it reaches is
+        # certainly below there, and is not read at all
+        near = ndimage.distance_transform_edt(~dirty) if prune else np.zeros((h, w))
+        again.sort(key=lambda j: (near[antenna[j][0], antenna[j][1]], j))
+        dirty_r, dirty_c = np.nonzero(dirty)  # row-major: sorted by row
+
+        def reaches(j: int) -> bool:
+            if not prune:
+                return True
+            row, col, f_mhz, h_tx, _ = antenna[j]
+            held = [i for i in win_cells[j] if i in merged]
+            # a group's composite is never above the overall one: checked against it alone
+            for g, members in by_group_of(held):
+                table = cell_table([tower_rows[i] for i in members])
+                if window_reaches(table, composite_of(g), dirty_r, dirty_c, terrain, row, col,
+                                  R, f_mhz=f_mhz, h_tx_m=h_tx,
+                                  rx_height_m=rx_height_m):  # fmt: skip
+                    return True
+            return False
+
+        read = 0
+        for j, window in _prefetched(cache.get, again, wkeys, keep=reaches):
+            read += 1
             held = [i for i in win_cells[j] if i in merged]
             if not isinstance(window, LossWindow) or (window.loss_q is None) != (q is None):
                 pending[j] = win_cells[j]  # gone: predicted again whole (merging is idempotent)
@@ -436,7 +484,8 @@ def predict(
                 continue
             if merge_window(j, window, held, only=dirty) and prune:
                 record_pruned(j, window, held, only=dirty)
-        logger.info("%d cached windows merged again on those cells", len(again))
+        logger.info("%d cached windows merged again on those cells (%d of those that reach "
+                    "them certainly below: not read)", read, len(again) - read)  # fmt: skip
 
     jobs: list[int] = []
     if cache is None:
@@ -461,9 +510,11 @@ def predict(
         for g, members in by_group_of(pending[j]):
             if g is not None and g not in by_group:
                 return None  # the group's first window: nothing to be below yet
-            m = window_skip_mask(cell_table([tower_rows[i] for i in members]), composite_of(g),
-                                 terrain, row, col, R, f_mhz=f_mhz, h_tx_m=h_tx,
-                                 z_ant_m=z_ant, rx_height_m=rx_height_m)  # fmt: skip
+            table = cell_table([tower_rows[i] for i in members])
+            dep = dep_of(j) if (table[:, 1] > 0).any() else None
+            m = window_skip_mask(table, composite_of(g), terrain, row, col, R, f_mhz=f_mhz,
+                                 h_tx_m=h_tx, z_ant_m=z_ant, rx_height_m=rx_height_m,
+                                 depression=dep)  # fmt: skip
             if m is None:
                 return None
             mask = m if mask is None else (mask & m)
@@ -591,13 +642,20 @@ def _fill(old: np.ndarray, new: np.ndarray) -> np.ndarray:
 
 
 def _prefetched(
-    read: Callable[[str], TowerPrediction | None], indices: list[int], keys: list[str]
+    read: Callable[[str], TowerPrediction | None],
+    indices: list[int],
+    keys: list[str],
+    *,
+    keep: Callable[[int], bool] | None = None,
 ) -> Iterator[tuple[int, TowerPrediction | None]]:
     """``(i, read(keys[i]))`` in order, read by two threads at most 4 entries ahead (each
-    entry is up to 16 MB decoded, so memory stays bounded)."""
+    entry is up to 16 MB decoded, so memory stays bounded); with ``keep``, only the indices
+    it accepts when their turn to be read comes."""
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lomsong-cache-read") as pool:
         pending: list[tuple[int, Future]] = []
         for i in indices:
+            if keep is not None and not keep(i):
+                continue
             pending.append((i, pool.submit(read, keys[i])))
             if len(pending) > 4:
                 j, fut = pending.pop(0)
@@ -683,12 +741,9 @@ def _merge_cells(
     loss: np.ndarray,
     loss_q: np.ndarray,
     with_q: bool,
-    Z: np.ndarray,
+    depression: np.ndarray,
     row: int,
     col: int,
-    res: float,
-    z_ant: float,
-    h_rx: float,
     bearing: np.ndarray,
     cells: np.ndarray,
     ids: np.ndarray,
@@ -708,8 +763,8 @@ def _merge_cells(
     computes it, in the same float32 operations), at the median and (``with_q``) at the
     location quantile; with ``main`` into the overall composites (``best``, ``serving`` with
     ties to the lower id, ``best_q``), and those with ``member`` into their group's; with
-    ``use_only``, on the grid cells marked in ``only`` alone. The elevation angle is computed
-    once per window cell for all the cells, and only where the window was evaluated
+    ``use_only``, on the grid cells marked in ``only`` alone. The elevation angles are the
+    antenna's :func:`~lomsong.propagation.antennas.depression_window`, read for sectors only
     (per-cell gain windows and numpy levels took ~0.15 s a cell at 30 km / 30 m). Returns
     the number of window cells inside the grid (and ``only``) that were skipped (+inf)."""
     size = loss.shape[0]
@@ -736,9 +791,7 @@ def _merge_cells(
             if lo != lo:  # NaN: outside the radius, or a void
                 continue
             lo_q = loss_q[i, j] if with_q else np.float32(0.0)
-            dep = np.nan
-            if sectored:
-                dep = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            dep = depression[i, j] if sectored else np.nan
             for k in range(n):
                 p, p_q = _levels(cells, k, lo, lo_q, bearing[i, j], dep)
                 if main:

@@ -44,6 +44,7 @@ __all__ = [
     "CELL_COLUMNS",
     "antenna_abs_m",
     "window_skip_mask",
+    "window_reaches",
 ]
 
 
@@ -105,6 +106,8 @@ _RECHECK_MARGIN_DB = 0.02
 
 #: An empty gain window: the bound takes no exact pattern.
 _NO_GAIN = np.zeros((1, 1), dtype=np.float32)
+#: An empty depression window: omni cells take no vertical pattern.
+_NO_DEP = np.zeros((1, 1))
 
 
 def _power_bound_terms(
@@ -204,19 +207,78 @@ def window_skip_mask(
     h_tx_m: float,
     z_ant_m: float,
     rx_height_m: float = RX_HEIGHT_M,
+    depression: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """:func:`pruning_mask` of every cell sharing one loss window at once: the window cells
     where each of them (rows of ``cells``, :func:`cell_table`) is certainly below ``floor``,
     each with its exact sector gain (:func:`lomsong.propagation.antennas.sector_db`, the
     engine's) — one pass, one loss bound and one elevation angle per window cell for all of
     them, where the masks of the cells and their AND took one gain window per cell.
-    ``z_ant_m``: :func:`antenna_abs_m`. None when ITM's loss is not bounded."""
+    ``z_ant_m``: :func:`antenna_abs_m`; ``depression``: the window's
+    :func:`~lomsong.propagation.antennas.depression_window` when the caller has it. None when
+    ITM's loss is not bounded."""
     lmin = _loss_bound(R, terrain.res, f_mhz, h_tx_m, rx_height_m)
     if lmin is None:
         return None
-    return _skip_cells(floor, lmin, np.ascontiguousarray(terrain.data), row, col, terrain.res,
-                       z_ant_m, rx_height_m, antennas.window_bearings(2 * R + 1), cells,
-                       _PRUNE_MARGIN_DB)  # fmt: skip
+    if not (cells[:, 1] > 0).any():
+        depression = _NO_DEP
+    elif depression is None:
+        depression = antennas.depression_window(terrain.data, row, col, R, res_m=terrain.res,
+                                                antenna_abs_m=z_ant_m,
+                                                rx_height_m=rx_height_m)  # fmt: skip
+    return _skip_cells(floor, lmin, depression, row, col, antennas.window_bearings(2 * R + 1),
+                       cells, _PRUNE_MARGIN_DB)  # fmt: skip
+
+
+def window_reaches(
+    cells: np.ndarray,
+    floor: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    terrain: Grid,
+    row: int,
+    col: int,
+    R: int,
+    *,
+    f_mhz: float,
+    h_tx_m: float,
+    rx_height_m: float = RX_HEIGHT_M,
+) -> bool:
+    """Whether one of the ``cells`` sharing the window of the antenna at grid cell (row, col)
+    may reach ``floor`` (within the pruning margin) on one of the grid cells (``rows``,
+    ``cols``, sorted by row): the highest EIRP with 0 dB gain (sector gains are ≤ 0) − ITM's
+    loss bound (:func:`window_skip_mask`'s, without the pattern). True when ITM's loss is not
+    bounded. Costs the listed cells inside the window, not the window."""
+    lmin = _loss_bound(R, terrain.res, f_mhz, h_tx_m, rx_height_m)
+    if lmin is None:
+        return True
+    return bool(_reaches_any(rows, cols, floor, lmin, int(row), int(col),
+                             float(cells[:, 0].max()), _PRUNE_MARGIN_DB))  # fmt: skip
+
+
+@nb.njit(cache=True)
+def _reaches_any(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    floor: np.ndarray,
+    lmin: np.ndarray,
+    row: int,
+    col: int,
+    top: float,
+    margin: float,
+) -> bool:
+    R = lmin.shape[0] // 2
+    lo = np.searchsorted(rows, row - R)
+    hi = np.searchsorted(rows, row + R + 1)
+    for k in range(lo, hi):
+        j = cols[k] - (col - R)
+        if j < 0 or j > 2 * R:
+            continue
+        lm = lmin[rows[k] - (row - R), j]
+        # NaN (beyond the radius) compares False
+        if (top - lm) + margin >= floor[rows[k], cols[k]]:
+            return True
+    return False
 
 
 def _loss_bound(R: int, res: float, f_mhz: float, h_tx_m: float, rx_height_m: float):
@@ -243,17 +305,15 @@ def _cell_bound(cells: np.ndarray, k: int, bearing: float, dep: float, lm: float
 def _skip_cells(
     floor: np.ndarray,
     lmin: np.ndarray,
-    Z: np.ndarray,
+    depression: np.ndarray,
     row: int,
     col: int,
-    res: float,
-    z_ant: float,
-    h_rx: float,
     bearing: np.ndarray,
     cells: np.ndarray,
     margin: float,
 ) -> np.ndarray:
-    """:func:`window_skip_mask` on the window centred on grid cell (row, col)."""
+    """:func:`window_skip_mask` on the window centred on grid cell (row, col) (``depression``
+    read only for sectors)."""
     size = lmin.shape[0]
     R = size // 2
     r0, c0 = row - R, col - R
@@ -282,9 +342,7 @@ def _skip_cells(
                 continue
             if not (lm == lm and fl > -np.inf):
                 continue
-            dep = np.nan
-            if sectored:
-                dep = antennas.window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            dep = depression[i, j] if sectored else np.nan
             below = True
             for k in range(n):
                 if not (_cell_bound(cells, k, bearing[i, j], dep, lm) + margin < fl):

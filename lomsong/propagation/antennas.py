@@ -59,6 +59,7 @@ __all__ = [
     "elevation_deg",
     "sector_gain_window",
     "window_cell_depression_deg",
+    "depression_window",
     "sector_db",
     "window_bearings",
 ]
@@ -341,6 +342,36 @@ def window_cell_depression_deg(
     # float32 like numpy's float32 terrain + Python floats
     dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
     return -math.degrees(math.atan2(dz, dist))
+
+
+@nb.njit(cache=True, parallel=True)
+def _depression_window(
+    Z: np.ndarray, r0: int, c0: int, R: int, res: float, z_ant: float, h_rx: float
+) -> np.ndarray:
+    size = 2 * R + 1
+    out = np.empty((size, size))
+    for i in nb.prange(size):
+        for j in range(size):
+            out[i, j] = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+    return out
+
+
+def depression_window(
+    elevation: np.ndarray,
+    row: int,
+    col: int,
+    R: int,
+    *,
+    res_m: float,
+    antenna_abs_m: float,
+    rx_height_m: float,
+) -> np.ndarray:
+    """:func:`window_cell_depression_deg` (degrees, float64) of every cell of the (2R+1)²
+    window centred on grid cell (row, col), the antenna ``antenna_abs_m`` above sea level:
+    computed once per antenna position for every sector and band there (the composite's
+    kernels read it, each pass took one arctangent per cell)."""
+    return _depression_window(elevation, int(row) - int(R), int(col) - int(R), int(R),
+                              float(res_m), float(antenna_abs_m), float(rx_height_m))  # fmt: skip
 
 
 @nb.njit(cache=True, inline="always")
