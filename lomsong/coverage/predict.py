@@ -253,8 +253,12 @@ def predict(
     # from its pruning masks to its merges (32 MB each at 30 km / 30 m)
     deps: dict[tuple, np.ndarray] = {}
 
-    def dep_of(j: int) -> np.ndarray:
+    def dep_of(j: int, only: np.ndarray | None = None) -> np.ndarray:
+        """Window j's depression angles (with ``only``: on those grid cells, not kept)."""
         row, col, *_, z_ant = antenna[j]
+        if only is not None:
+            return depression_window(Z, row, col, R, res_m=terrain.res, antenna_abs_m=z_ant,
+                                     rx_height_m=rx_height_m, only=only)  # fmt: skip
         key = (row, col, z_ant)
         if key not in deps:
             deps[key] = depression_window(Z, row, col, R, res_m=terrain.res,
@@ -307,7 +311,7 @@ def predict(
                 g_best, g_best_q = group_arrays(g) if g is not None else (_NONE_F32, _NONE_F32)
                 n_skip = _merge_cells(
                     _f32(window.loss), _f32(loss_q), with_q,
-                    dep_of(j) if (table[:, 1] > 0).any() else _NO_DEP, row, col,
+                    dep_of(j, only) if (table[:, 1] > 0).any() else _NO_DEP, row, col,
                     window_bearings(2 * R + 1), table, ids, best, serving,
                     best_q if best_q is not None else _NONE_F32, main, g_best, g_best_q, member,
                     only if only is not None else _NONE_B, only is not None,

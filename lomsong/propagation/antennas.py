@@ -346,12 +346,24 @@ def window_cell_depression_deg(
 
 @nb.njit(cache=True, parallel=True)
 def _depression_window(
-    Z: np.ndarray, r0: int, c0: int, R: int, res: float, z_ant: float, h_rx: float
+    Z: np.ndarray,
+    r0: int,
+    c0: int,
+    R: int,
+    res: float,
+    z_ant: float,
+    h_rx: float,
+    only: np.ndarray,
+    use_only: bool,
 ) -> np.ndarray:
     size = 2 * R + 1
-    out = np.empty((size, size))
+    h, w = Z.shape
+    out = np.full((size, size), np.nan)
     for i in nb.prange(size):
         for j in range(size):
+            r, c = r0 + i, c0 + j
+            if use_only and not (0 <= r < h and 0 <= c < w and only[r, c]):
+                continue
             out[i, j] = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
     return out
 
@@ -365,13 +377,17 @@ def depression_window(
     res_m: float,
     antenna_abs_m: float,
     rx_height_m: float,
+    only: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`window_cell_depression_deg` (degrees, float64) of every cell of the (2R+1)²
     window centred on grid cell (row, col), the antenna ``antenna_abs_m`` above sea level:
     computed once per antenna position for every sector and band there (the composite's
-    kernels read it, each pass took one arctangent per cell)."""
+    kernels read it, each pass took one arctangent per cell). With ``only`` (a grid-shaped
+    bool mask), on those grid cells alone (NaN elsewhere)."""
+    mask = np.zeros((1, 1), dtype=np.bool_) if only is None else only
     return _depression_window(elevation, int(row) - int(R), int(col) - int(R), int(R),
-                              float(res_m), float(antenna_abs_m), float(rx_height_m))  # fmt: skip
+                              float(res_m), float(antenna_abs_m), float(rx_height_m), mask,
+                              only is not None)  # fmt: skip
 
 
 @nb.njit(cache=True, inline="always")

@@ -1211,6 +1211,8 @@ def itm_loss_bands(
 # 20 log10 of the bound's distances on the last window size (R = 1000: 16 MB), shared by every
 # tower of that radius; the per-tower terms are added to a copy.
 _BOUND_CACHE: dict[tuple, np.ndarray] = {}
+# the bounds of the last few (window size, carrier and floor) — see loss_lower_bound_window
+_BOUNDS: dict[tuple, np.ndarray] = {}
 # the largest median variability (dB) by climate and largest effective distance
 _V_MED_MAX: dict[tuple[int, float], float] = {}
 
@@ -1291,7 +1293,17 @@ def loss_lower_bound_window(
         _BOUND_CACHE[key] = log_d
     floor = -v_max * (29.0 + v_max) / (29.0 + 10.0 * v_max)
     # 0.01 dB below: the float32 rounding of the distance term
-    return log_d + np.float32(32.45 + 20.0 * math.log10(f_mhz) + floor - 0.01)
+    const = np.float32(32.45 + 20.0 * math.log10(f_mhz) + floor - 0.01)
+    # a network's bands (and masts low enough for free space to be the bound) share a few
+    # constants: the last windows are kept, read-only (16 MB each at R = 1000)
+    bound = _BOUNDS.get((key, float(const)))
+    if bound is None:
+        bound = log_d + const
+        bound.flags.writeable = False
+        while len(_BOUNDS) >= 4:
+            _BOUNDS.pop(next(iter(_BOUNDS)))
+        _BOUNDS[(key, float(const))] = bound
+    return bound
 
 
 # The winner mask depends only on R and the rays' extents: towers whose windows hold no void
