@@ -392,7 +392,9 @@ def _crc32(arrays: Mapping[str, np.ndarray]) -> int:
     composite's 370 MB on each save and each load."""
     crc = 0
     for name in sorted(arrays):
-        crc = zlib.crc32(memoryview(np.ascontiguousarray(arrays[name])).cast("B"), crc)
+        # flat: memoryview cannot cast an empty 2-D array (a run with no cell in the grid)
+        flat = np.ascontiguousarray(arrays[name]).reshape(-1)
+        crc = zlib.crc32(memoryview(flat).cast("B"), crc)
     return crc
 
 
