@@ -3,14 +3,15 @@ workers (one cell's physics is in :mod:`.engine`).
 
 Cells that share an antenna position, height and carrier — the sectors of a site on one band —
 share one loss window (:func:`~lomsong.coverage.engine.window_loss`): the window is the unit of
-work, of parallelism and of the cache; each cell's level is its EIRP term + its own pattern gain
-(horizontal and vertical) − the shared loss, computed and merged for all the window's cells in
-one compiled pass (:func:`_merge_cells`; one elevation angle per window cell, only where the
-window was evaluated), and their pruning mask likewise
+the cache; each cell's level is its EIRP term + its own pattern gain (horizontal and vertical)
+− the shared loss, computed and merged for all the window's cells in one compiled pass
+(:func:`_merge_cells`; the elevation angles are the antenna's, computed once for its sectors
+and bands), and their pruning mask likewise
 (:func:`~lomsong.coverage.pruning.window_skip_mask`). Cells of other bands on the same site get
-windows of their own: ITM's ray geometry (horizons, effective heights, Δh) does not depend on
-the frequency, but it is derived inside the ray walk together with the frequency terms, and is
-not kept between windows.
+windows of their own, but under ITM the windows of one site and mast are one task of work and
+parallelism: ITM's ray geometry (horizons, effective heights, Δh) does not depend on the
+frequency, so the rays are walked once for all of them
+(:func:`~lomsong.coverage.engine.window_losses`).
 """
 
 from __future__ import annotations
