@@ -37,6 +37,7 @@ from lomsong.coverage.parallel import window_results
 from lomsong.coverage.pruning import (
     PrunedCells,
     antenna_abs_m,
+    any_sectored,
     cell_table,
     spread_order,
     tower_params,
@@ -255,15 +256,15 @@ def predict(
     deps: dict[tuple, np.ndarray] = {}
 
     def dep_of(j: int, only: np.ndarray | None = None) -> np.ndarray:
-        """Window j's depression angles (with ``only``: on those grid cells, not kept)."""
+        """Window j's depression angles (with ``only``: on those grid cells alone), shared by
+        the windows of its antenna position."""
         row, col, *_, z_ant = antenna[j]
-        if only is not None:
-            return depression_window(Z, row, col, R, res_m=terrain.res, antenna_abs_m=z_ant,
-                                     rx_height_m=rx_height_m, only=only)  # fmt: skip
-        key = (row, col, z_ant)
+        # the mask is the same object for a whole re-merge (take_out's): its id tells them apart
+        key = (row, col, z_ant, None if only is None else id(only))
         if key not in deps:
             deps[key] = depression_window(Z, row, col, R, res_m=terrain.res,
-                                          antenna_abs_m=z_ant, rx_height_m=rx_height_m)  # fmt: skip
+                                          antenna_abs_m=z_ant, rx_height_m=rx_height_m,
+                                          only=only)  # fmt: skip
             while len(deps) > _DEPRESSION_WINDOWS:
                 deps.pop(next(iter(deps)))
         return deps[key]
@@ -777,9 +778,7 @@ def _merge_cells(
     r0, c0 = row - R, col - R
     h, w = best.shape
     n = cells.shape[0]
-    sectored = False
-    for k in range(n):
-        sectored = sectored or cells[k, 1] > 0.0
+    sectored = any_sectored(cells)
     skipped = 0
     for i in nb.prange(size):
         r = r0 + i
@@ -840,9 +839,7 @@ def _mark_served(
     r0, c0 = row - R, col - R
     h, w = comp.shape
     n = cells.shape[0]
-    sectored = False
-    for k in range(n):
-        sectored = sectored or cells[k, 1] > 0.0
+    sectored = any_sectored(cells)
     for i in nb.prange(size):
         r = r0 + i
         if r < 0 or r >= h:

@@ -291,6 +291,15 @@ def _loss_bound(R: int, res: float, f_mhz: float, h_tx_m: float, rx_height_m: fl
 
 
 @nb.njit(cache=True, inline="always")
+def any_sectored(cells: np.ndarray) -> bool:
+    """Whether a row of a :func:`cell_table` is a sector (its gain needs the elevation)."""
+    for k in range(cells.shape[0]):  # noqa: SIM110 (numba compiles no generator into any())
+        if cells[k, 1] > 0.0:
+            return True
+    return False
+
+
+@nb.njit(cache=True, inline="always")
 def _cell_bound(cells: np.ndarray, k: int, bearing: float, dep: float, lm: float) -> float:
     """Cell k's power bound at a window cell (``dep``: its depression angle, NaN for an omni
     cell): EIRP + exact gain − loss bound."""
@@ -320,10 +329,9 @@ def _skip_cells(
     h, w = floor.shape
     n = cells.shape[0]
     top = -np.inf
-    sectored = False
     for k in range(n):
         top = max(top, cells[k, 0])
-        sectored = sectored or cells[k, 1] > 0.0
+    sectored = any_sectored(cells)
     out = np.zeros((size, size), dtype=np.bool_)
     for i in nb.prange(size):
         r = r0 + i
@@ -409,9 +417,7 @@ def _skipped_bounds(
     r0, c0 = row - R, col - R
     i0, j0 = row0 - r0, col0 - c0
     n = cells.shape[0]
-    sectored = False
-    for k in range(n):
-        sectored = sectored or cells[k, 1] > 0.0
+    sectored = any_sectored(cells)
     out = np.zeros((hh, ww), dtype=np.bool_)
     for a in nb.prange(hh):
         for b in range(ww):
