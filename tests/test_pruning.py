@@ -278,6 +278,27 @@ def test_a_rerun_takes_removed_cells_out_of_the_composite(sites, monkeypatch, tm
     _same(third, again, atol=0.0)
 
 
+def test_a_rerun_that_changes_most_cells_rebuilds_instead(sites, monkeypatch, tmp_path, caplog):
+    """When as many cells are removed or changed as stay (here every EIRP + 2 dB: a new key
+    for each cell, the same windows), nothing is taken out — the composite is rebuilt from
+    the cached windows — and it equals a fresh unpruned run."""
+    grid, towers = sites
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM, "location_probability": 0.9,
+          "groups": "tech"}  # fmt: skip
+    cache = TowerCache(tmp_path / "cache")
+    predict(towers, grid, **kw, cache=cache)
+    louder = towers.copy()
+    louder["eirp_dbm"] += 2.0
+    with caplog.at_level("INFO", logger="lomsong.coverage.predict"):
+        again = predict(louder, grid, **kw, cache=cache)
+    assert again.stats == {"predicted": 0, "cached": len(louder)}
+    assert "taken out of the composite" not in " ".join(r.getMessage() for r in caplog.records)
+    fresh = _unpruned(monkeypatch, louder, grid, **kw)
+    _same(again, fresh, atol=CACHE_ROUNDING_DB, grid=grid)
+    np.testing.assert_allclose(again.power_q.data, fresh.power_q.data, rtol=0,
+                               atol=CACHE_ROUNDING_DB, equal_nan=True)  # fmt: skip
+
+
 def _same_with_groups(a, b):
     """The same composites at the median and the quantile, overall and per group."""
     _same(a, b)
