@@ -256,11 +256,23 @@ def test_a_rerun_takes_removed_cells_out_of_the_composite(sites, monkeypatch, tm
         return original(key)
 
     monkeypatch.setattr(cache, "get", counted)
+    walks = []  # the carriers of each walk that opens cells the cached windows skipped
+    window_losses = predict_module.window_losses
+
+    def walked(antennas, *args, **kwargs):
+        walks.append(len(antennas))
+        return window_losses(antennas, *args, **kwargs)
+
+    monkeypatch.setattr(predict_module, "window_losses", walked)
     with caplog.at_level("INFO", logger="lomsong.coverage.predict"):
         again = predict(changed, grid, **kw, cache=cache)
     assert again.stats == {"predicted": 0, "cached": len(changed)}
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "7 removed or changed cells taken out of the composite" in messages
+    # the remaining sites had skipped cells where the removed one served: each site's two
+    # bands open theirs in one walk of the rays
+    assert "evaluated on cells they had skipped" in messages
+    assert 2 in walks, walks
     assert "cached windows merged again on those cells" in messages
     fresh = _unpruned(monkeypatch, changed, grid, **kw)
     # 0.0051 dB: cache entries hold centi-dB (rounded to 0.005 dB)

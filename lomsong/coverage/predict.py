@@ -32,6 +32,7 @@ from lomsong.coverage.engine import (
     tower_cell,
     warn_model_validity,
     window_loss,
+    window_losses,
 )
 from lomsong.coverage.parallel import window_results
 from lomsong.coverage.pruning import (
@@ -562,36 +563,50 @@ def predict(
         # the composite, settling the others' cells): evaluated on exactly those cells
         completed = 0
         seen: set[int] = set()
+        # a site's carriers (one antenna cell and mast) are opened together: one walk of the
+        # rays for all of them (itm_loss_bands), on the union of their open cells
+        site_of: dict[tuple, list[int]] = {}
+        for j in entries_of:
+            row, col, _, h_tx, _ = antenna[j]
+            site_of.setdefault((row, col, round(h_tx, 6)), []).append(j)
         for j, _ in pruned.candidates(composite_of) if pruned is not None else []:
             if j in seen:
                 continue
-            seen.add(j)
-            old = cache.get(wkeys[j])
-            if not isinstance(old, LossWindow):  # gone since it was merged: predicted whole
-                pending[j] = win_cells[j]
-                keep(j, window_loss(rep[j], terrain, **options, skip=skip_of(j)))
+            row, col, _, h_tx, _ = antenna[j]
+            siblings = [k for k in site_of[(row, col, round(h_tx, 6))] if k not in seen]
+            seen.update(siblings)
+            opened: dict[int, tuple[LossWindow, np.ndarray]] = {}
+            skip = np.ones((2 * R + 1,) * 2, dtype=bool)  # all but the open cells
+            for k in siblings:
+                old = cache.get(wkeys[k])
+                if not isinstance(old, LossWindow):  # gone since it was merged: predicted whole
+                    pending[k] = win_cells[k]
+                    keep(k, window_loss(rep[k], terrain, **options, skip=skip_of(k)))
+                    continue
+                view = _skip_view(old, terrain)
+                cells = np.zeros(view.power.shape, dtype=bool)
+                for key in entries_of.get(k, []):
+                    cells |= pruned.open_cells(key, view, composite_of)
+                if not cells.any():
+                    continue
+                skip[view.row0 - (old.row - R) :, view.col0 - (old.col - R) :][
+                    : cells.shape[0], : cells.shape[1]
+                ][cells] = False
+                opened[k] = (old, cells)
+            if not opened:
                 continue
-            view = _skip_view(old, terrain)
-            cells = np.zeros(view.power.shape, dtype=bool)
-            for key in entries_of.get(j, []):
-                cells |= pruned.open_cells(key, view, composite_of)
-            if not cells.any():
-                continue
-            skip = np.ones((2 * R + 1,) * 2, dtype=bool)  # all but those cells
-            skip[view.row0 - (old.row - R) :, view.col0 - (old.col - R) :][
-                : cells.shape[0], : cells.shape[1]
-            ][cells] = False
-            new = window_loss(rep[j], terrain, **options, skip=skip)
-            filled = LossWindow(
-                old.row,
-                old.col,
-                _fill(old.loss, new.loss),
-                None if old.loss_q is None else _fill(old.loss_q, new.loss_q),
-            )
-            done -= len(win_cells[j])
-            pending.pop(j, None)  # re-merge every cell of the window (merging is idempotent)
-            keep(j, filled)
-            completed += 1
+            news = window_losses([rep[k] for k in opened], terrain, **options, skip=skip)
+            for (k, (old, _)), new in zip(opened.items(), news, strict=True):
+                filled = LossWindow(
+                    old.row,
+                    old.col,
+                    _fill(old.loss, new.loss),
+                    None if old.loss_q is None else _fill(old.loss_q, new.loss_q),
+                )
+                done -= len(win_cells[k])
+                pending.pop(k, None)  # re-merge every cell of the window (idempotent)
+                keep(k, filled)
+                completed += 1
         if completed:
             logger.info("%d cached windows evaluated on cells they had skipped", completed)
         for fut in writes:
