@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from assertions import EXACT, HALF_POWER_DB
@@ -14,6 +15,7 @@ from lomsong.propagation.antennas import (
     antenna_gain_db,
     bearing_deg,
     elevation_deg,
+    horizontal_db,
     horizontal_pattern_db,
     sector_gain_window,
     vertical_pattern_db,
@@ -199,3 +201,25 @@ def test_sector_gain_window_is_the_vectorised_pattern() -> None:
                                  azimuth_deg=az, beamwidth_deg=bw, tilt_deg=tilt)  # fmt: skip
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)  # float32 output
+
+
+@numba.njit
+def _wrapped_by_mod(bearing: float, az: float, bw: float, am: float) -> float:
+    """The compiled gain with Python's % (fmod) wrap: the form horizontal_db replaced."""
+    phi = (bearing - az + 180.0) % 360.0 - 180.0
+    return -min(12.0 * (phi / bw) ** 2, am)
+
+
+def test_compiled_horizontal_gain_wraps_as_python_does_bit_for_bit() -> None:
+    """horizontal_db wraps the angle without fmod where ±360 does it: the same float as the
+    compiled ``(x + 180) % 360 − 180`` on every bearing and azimuth, the wrap's edges
+    (±180, 0, 360, 720), −0.0, NaN and far out of range included."""
+    rng = np.random.default_rng(5)
+    edges = [0.0, -0.0, 180.0, 360.0, 540.0, 720.0, -180.0, -360.0, -540.0, 1e-300, np.nan,
+             np.nextafter(360.0, 0.0), np.nextafter(-180.0, 0.0)]  # fmt: skip
+    bearings = np.r_[rng.uniform(0.0, 360.0, 4000), rng.uniform(-2000.0, 2000.0, 2000), edges]
+    for az in (0.0, 120.0, 240.0, 359.9, 45.25, -30.0, 800.0):
+        for b in bearings:
+            want = _wrapped_by_mod(float(b), az, 65.0, 25.0)
+            got = horizontal_db(float(b), az, 65.0, 25.0)
+            assert got == want or (np.isnan(got) and np.isnan(want)), (b, az, got, want)

@@ -418,6 +418,9 @@ def _skipped_bounds(
     i0, j0 = row0 - r0, col0 - c0
     n = cells.shape[0]
     sectored = any_sectored(cells)
+    top = -np.inf
+    for k in range(n):
+        top = max(top, cells[k, 0])
     out = np.zeros((hh, ww), dtype=np.bool_)
     for a in nb.prange(hh):
         for b in range(ww):
@@ -425,6 +428,15 @@ def _skipped_bounds(
                 continue
             i, j = i0 + a, j0 + b
             lm = lmin[i, j]
+            cur = grid[row0 + a, col0 + b]
+            # the highest EIRP with gain 0 (gains are ≤ 0; float64 rounding is monotone) bounds
+            # every cell's u: at or below the grid, no pattern nor elevation angle is needed
+            # (most skipped cells, far below the composite)
+            if raise_grid and top - lm <= cur:
+                out[a, b] = True
+                continue
+            if not raise_grid and (top - lm) + margin < cur:
+                continue
             dep = np.nan
             if sectored:
                 dep = antennas.window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
@@ -433,7 +445,6 @@ def _skipped_bounds(
                 v = _cell_bound(cells, k, bearing[i, j], dep, lm)
                 if v > u:
                     u = v
-            cur = grid[row0 + a, col0 + b]
             if raise_grid:
                 out[a, b] = True
                 if np.float32(u) > cur:
