@@ -799,6 +799,14 @@ def _merge_cells(
     h, w = best.shape
     n = cells.shape[0]
     sectored = any_sectored(cells)
+    # the highest float32 EIRP: top − loss bounds every cell's level (gains are ≤ 0 and float32
+    # rounding is monotone), so a window cell where it reaches no composite needs no gain —
+    # most of a window in a dense network, whose cells are served better by others
+    top = np.float32(-np.inf)
+    grouped = False
+    for k in range(n):
+        top = max(top, np.float32(cells[k, 0]))
+        grouped = grouped or member[k]
     skipped = 0
     for i in nb.prange(size):
         r = r0 + i
@@ -815,6 +823,14 @@ def _merge_cells(
             if lo != lo:  # NaN: outside the radius, or a void
                 continue
             lo_q = loss_q[i, j] if with_q else np.float32(0.0)
+            u = top - lo
+            u_q = top - lo_q
+            # ≥ for the overall best: an equal level of a lower id takes the cell
+            if not (
+                (main and (u >= best[r, c] or (with_q and u_q > best_q[r, c])))
+                or (grouped and (u > g_best[r, c] or (with_q and u_q > g_best_q[r, c])))
+            ):
+                continue
             dep = depression[i, j] if sectored else np.nan
             for k in range(n):
                 p, p_q = _levels(cells, k, lo, lo_q, bearing[i, j], dep)
