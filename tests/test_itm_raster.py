@@ -390,6 +390,29 @@ def test_point_loss_is_the_reference_on_the_straight_profile(danang) -> None:
 BROADCAST_90 = dict(RADIO, mdvar=3, location=90.0)
 
 
+def test_point_pair_is_two_point_calls_bit_for_bit(danang) -> None:
+    """itm_point_loss_pair evaluates each path once (its variability at both locations): the
+    median and the quantile equal two itm_point_loss calls bit for bit, on real SRTM of Đà
+    Nẵng within the tile's reach (1 km to 0.9 of its half-width, land or sea), quantiles from 50 to 99 %, both modes of variability the
+    engine and the reference use, NaN (a path leaving the grid) included."""
+    z, tr, txy, n = danang
+    rng = np.random.default_rng(3)
+    d = rng.uniform(1000.0, 0.9 * n * RES, 60)
+    a = rng.uniform(0.0, 2 * np.pi, 60)
+    x, y = txy[0] + d * np.sin(a), txy[1] + d * np.cos(a)
+    x[0] = txy[0] + 1e7  # off the grid: NaN in both
+    for mdvar in (3, 12):
+        for loc in (50.0, 60.0, 70.0, 80.0, 90.0, 99.0):
+            radio = {**RADIO, "mdvar": mdvar}
+            med, at_q = itm_raster.itm_point_loss_pair(z, tr, txy, x, y,
+                                                       **{**radio, "location": loc})  # fmt: skip
+            ref = itm_raster.itm_point_loss(z, tr, txy, x, y, **{**radio, "location": 50.0})
+            ref_q = itm_raster.itm_point_loss(z, tr, txy, x, y, **{**radio, "location": loc})
+            np.testing.assert_array_equal(med, ref)  # bit for bit, NaN where NaN
+            np.testing.assert_array_equal(at_q, ref_q)
+            assert np.isnan(med[0]) and np.isfinite(med[1:]).sum() >= 40
+
+
 @pytest.mark.parametrize(("radio", "which"), [(RADIO, 1), (BROADCAST_90, 0), (BROADCAST_90, 1)])
 def test_raster_with_exact_delta_h_is_itm_on_each_ray_profile(danang, radio, which) -> None:
     """The incremental evaluation changes the cost, not the result: each cell's loss is the exact

@@ -579,8 +579,9 @@ def _point_losses(
     max_radius_km: float,
     quantile: float | None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(loss at the median, loss at location quantile ``quantile`` or None): ITM twice on the
-    same profiles (the point kernel evaluates one location per call), the closed-form models
+    """(loss at the median, loss at location quantile ``quantile`` or None): ITM's geometry and
+    reference attenuation once per profile, its variability at both locations
+    (:func:`~lomsong.propagation.itm_raster.itm_point_loss_pair`); the closed-form models
     once."""
     points_x = np.asarray(points_x, dtype=float)
     points_y = np.asarray(points_y, dtype=float)
@@ -590,9 +591,10 @@ def _point_losses(
     if model == "itm":
         args = (terrain.data, terrain.transform, tx_xy, points_x, points_y)
         radio = {"h_tx_m": h_tx_m, "h_rx_m": rx_height_m, "f_mhz": f_mhz}
-        loss = itm_raster.itm_point_loss(*args, **radio, **ITM_DEFAULTS)
-        if quantile is not None:
-            loss_q = itm_raster.itm_point_loss(
+        if quantile is None:
+            loss = itm_raster.itm_point_loss(*args, **radio, **ITM_DEFAULTS)
+        else:  # one evaluation of each path for both (its variability twice)
+            loss, loss_q = itm_raster.itm_point_loss_pair(
                 *args, **radio, **{**ITM_DEFAULTS, "location": 100.0 * quantile}
             )
     else:

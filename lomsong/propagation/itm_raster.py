@@ -86,6 +86,7 @@ __all__ = [
     "itm_loss_pair",
     "itm_loss_bands",
     "itm_point_loss",
+    "itm_point_loss_pair",
     "loss_lower_bound_window",
 ]
 
@@ -929,10 +930,16 @@ def _points(
     time: float,
     location: float,
     situation: float,
-) -> np.ndarray:
-    """Exact ITM p2p on the straight profile to each point (one sample per cell, bilinear)."""
+    location_q: float,
+    with_q: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ITM p2p on the straight profile to each point (one sample per cell, bilinear): the
+    loss at ``location`` and, ``with_q``, at ``location_q`` too — the same path's geometry and
+    reference attenuation, only the variability evaluated again (what a second call would
+    compute, bit for bit)."""
     n_pts = rx_x.shape[0]
     out = np.full(n_pts, np.nan)
+    out_q = np.full(n_pts if with_q else 0, np.nan)
     ct = (tx_x - x0) / res - 0.5
     rt = (y0 - tx_y) / res - 0.5
     z_tx = bilinear_rc(Z, rt, ct)
@@ -961,13 +968,21 @@ def _points(
                 pfl[i + 2] = zi
             if not ok:
                 continue
-        r = _core._p2p_loss(
+        r = _core._p2p_core(
             pfl, h_tx, h_rx, climate, n0, f_mhz, pol, epsilon, sigma, mdvar, time, location,
             situation,
         )  # fmt: skip
         if r[0] < 1000:
             out[k] = r[1]
-    return out
+            if with_q:
+                # (code, loss, warnings, mode, th0, th1, dl0, dl1, he0, he1, N_s, Δh, A_ref,
+                # A_fs, d km): the variability at the other location on the same path
+                var_q, _ = _core._variability_db(
+                    time, location_q, situation, r[8], r[9], r[11], f_mhz, pfl[0] * pfl[1],
+                    r[12], climate, mdvar,
+                )  # fmt: skip
+                out_q[k] = var_q + r[13]
+    return out, out_q
 
 
 def _check_itm_params(
@@ -1445,13 +1460,58 @@ def itm_point_loss(
     -----
     Cost: O(D / res) per point (the reference's full profile work), parallel over points.
     """
-    _check_itm_params(h_tx_m, h_rx_m, f_mhz, climate, n0, pol, epsilon, sigma, mdvar, time,
-                      location, situation)  # fmt: skip
+    return _point_losses(elevation, transform, tx_xy, rx_x, rx_y, h_tx_m, h_rx_m, f_mhz, climate,
+                         n0, pol, epsilon, sigma, mdvar, time, location, situation,
+                         None)[0]  # fmt: skip
+
+
+def itm_point_loss_pair(
+    elevation: np.ndarray,
+    transform,
+    tx_xy: tuple[float, float],
+    rx_x: np.ndarray,
+    rx_y: np.ndarray,
+    *,
+    h_tx_m: float,
+    h_rx_m: float,
+    f_mhz: float,
+    climate: int = 1,
+    n0: float = 301.0,
+    pol: int = 1,
+    epsilon: float = 15.0,
+    sigma: float = 0.005,
+    mdvar: int = 3,
+    time: float = 50.0,
+    location: float = 90.0,
+    situation: float = 50.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`itm_point_loss` at the location median and at location quantile ``location``, on
+    one evaluation of each path: the point twin of :func:`itm_loss_pair`.
+
+    The profile, the horizons, the effective heights, Δh and ITM's reference attenuation do not
+    depend on the location quantile: they are computed once per point and only the variability
+    twice, so each array equals :func:`itm_point_loss` with ``location`` = 50 and with
+    ``location`` bit for bit, for about the cost of one. Parameters are those of
+    :func:`itm_point_loss`.
+    """
+    return _point_losses(elevation, transform, tx_xy, rx_x, rx_y, h_tx_m, h_rx_m, f_mhz, climate,
+                         n0, pol, epsilon, sigma, mdvar, time, 50.0, situation,
+                         float(location))  # fmt: skip
+
+
+def _point_losses(elevation, transform, tx_xy, rx_x, rx_y, h_tx_m, h_rx_m, f_mhz, climate, n0,
+                  pol, epsilon, sigma, mdvar, time, location, situation, location_q):  # fmt: skip
+    """The checked call of :func:`_points` (``location_q`` None: the first loss only)."""
+    for loc in (location,) if location_q is None else (location, location_q):
+        _check_itm_params(h_tx_m, h_rx_m, f_mhz, climate, n0, pol, epsilon, sigma, mdvar, time,
+                          loc, situation)  # fmt: skip
     Z = np.ascontiguousarray(elevation, dtype=np.float32)
     res = float(abs(transform.a))
+    with_q = location_q is not None
     return _points(Z, float(transform.c), float(transform.f), res, float(tx_xy[0]),
                    float(tx_xy[1]), np.asarray(rx_x, dtype=np.float64).ravel(),
                    np.asarray(rx_y, dtype=np.float64).ravel(), float(h_tx_m), float(h_rx_m),
                    int(climate), float(n0), float(f_mhz), int(pol), float(epsilon),
                    float(sigma), int(mdvar), float(time), float(location),
-                   float(situation))  # fmt: skip
+                   float(situation), float(location_q) if with_q else 50.0,
+                   with_q)  # fmt: skip
