@@ -828,7 +828,7 @@ def write_outputs(
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _new_folder(target)
     try:
-        _write_files(result, tmp, progress)
+        _write_files(result, tmp, progress, previous=target if target.is_dir() else None)
         if (target / "summary.json").exists() and (target / "planning.gpkg").exists():
             # a rerun: say what changed since the previous outputs
             changes = run_changes(target, tmp)
@@ -929,14 +929,16 @@ def _recover(target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_files(result: Result, d: Path, progress: Progress = NO_PROGRESS) -> None:
+def _write_files(
+    result: Result, d: Path, progress: Progress = NO_PROGRESS, previous: Path | None = None
+) -> None:
     # three independent writers in threads: the rasters and tables (GDAL and OGR release the
     # GIL), the map (folium; its image warp and PNG encoding release it) and the report (the
     # only matplotlib user, so no font state is shared between threads); about 2 s of a
     # province rerun's 6 s of writing overlap
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="lomsong-write") as pool:
         jobs = [pool.submit(_write_data, result, d), pool.submit(_write_map, result, d),
-                pool.submit(_write_report, result, d, progress)]  # fmt: skip
+                pool.submit(_write_report, result, d, progress, previous)]  # fmt: skip
         for job in jobs:
             job.result()  # the first failure is raised (after every writer has stopped)
     if result.validation is not None:  # after the pool: matplotlib stays in one thread
@@ -947,16 +949,20 @@ def _write_files(result: Result, d: Path, progress: Progress = NO_PROGRESS) -> N
     report.write_summary(summary, d / "summary.json")
 
 
-def _write_report(result: Result, d: Path, progress: Progress) -> None:
+def _write_report(
+    result: Result, d: Path, progress: Progress, previous: Path | None = None
+) -> None:
     """``report.html``, then the commune sheets: the matplotlib writers, one after the other in
-    one thread (the sheets set matplotlib's PDF font settings while they draw)."""
+    one thread (the sheets set matplotlib's PDF font settings while they draw). ``previous``:
+    the output folder being replaced, whose unchanged sheets are copied."""
     lang = result.config.output.lang
     write_report_html(d / "report.html", gaps=result.gaps, ranking=result.ranking,
                       summary=result.summary, signal=result.signal, lang=lang)  # fmt: skip
     if result.config.output.sheets:
         write_sheets(d / "sheets", villages=result.gaps.villages, rule=result.gaps.rule,
                      summary=result.summary, towers=result.towers, ranking=result.ranking,
-                     lang=lang, progress=progress("Commune sheets", 1))  # fmt: skip
+                     lang=lang, progress=progress("Commune sheets", 1),
+                     previous=None if previous is None else previous / "sheets")  # fmt: skip
 
 
 def _write_data(result: Result, d: Path) -> None:

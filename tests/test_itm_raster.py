@@ -393,8 +393,8 @@ BROADCAST_90 = dict(RADIO, mdvar=3, location=90.0)
 def test_point_pair_is_two_point_calls_bit_for_bit(danang) -> None:
     """itm_point_loss_pair evaluates each path once (its variability at both locations): the
     median and the quantile equal two itm_point_loss calls bit for bit, on real SRTM of Đà
-    Nẵng within the tile's reach (1 km to 0.9 of its half-width, land or sea), quantiles from 50 to 99 %, both modes of variability the
-    engine and the reference use, NaN (a path leaving the grid) included."""
+    Nẵng (1 km to 0.9 of the tile's half-width, land and sea), quantiles 50-99 %, both modes
+    of variability the engine and the reference use, NaN (a path off the grid) included."""
     z, tr, txy, n = danang
     rng = np.random.default_rng(3)
     d = rng.uniform(1000.0, 0.9 * n * RES, 60)

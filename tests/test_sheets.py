@@ -225,6 +225,49 @@ def test_geographic_villages_are_refused(world: dict, tmp_path: Path) -> None:
 
 
 # -- a whole run ----------------------------------------------------------------------------
+def test_a_rerun_copies_unchanged_sheets_and_redraws_changed_ones(
+    world: dict, tmp_path: Path, caplog
+) -> None:
+    """A sheet carries the digest of what it draws (PDF Keywords): a rerun over the previous
+    sheets copies every unchanged commune byte for byte; a renamed village redraws its
+    commune's sheet only (its new name in the text), a proposed site moved into a commune's map
+    redraws that one, another date every sheet; the index is always drawn."""
+    first = _write(world, tmp_path / "a")
+    sheets = {p.name: p for p in first if p.name != "index.pdf"}
+    assert len(sheets) == 2
+    with caplog.at_level("INFO", logger="lomsong.report.sheets"):
+        again = _write(world, tmp_path / "b", previous=tmp_path / "a")
+    assert "2 unchanged" in caplog.text
+    for a, b in zip(first[:-1], again[:-1], strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    assert "Ba Bích" in _text(again[-1])  # the index, drawn again, lists the copied sheet
+    # a village of Ba Bích renamed: that sheet is drawn again, the other copied
+    renamed = {**world, "villages": world["villages"].copy()}
+    renamed["villages"].loc[1, "name"] = "Đắk Ơ Mới"
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lomsong.report.sheets"):
+        third = _write(renamed, tmp_path / "c", previous=tmp_path / "a")
+    assert "1 unchanged" in caplog.text
+    ba_bich = next(p for p in third if p.name == "Ba Bích.pdf")
+    assert "Đắk Ơ Mới" in _text(ba_bich)
+    assert ba_bich.read_bytes() != sheets["Ba Bích.pdf"].read_bytes()
+    # proposed site 1 moved beside Ba Bích's villages: on its map now
+    moved = {**world, "ranking": world["ranking"].copy()}
+    moved["ranking"].loc[0, "geometry"] = Point(X0 + 1_200.0, Y0 - 400.0)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lomsong.report.sheets"):
+        _write(moved, tmp_path / "d", previous=tmp_path / "a")
+    assert "1 unchanged" in caplog.text
+    # another day: every footer changes
+    caplog.clear()
+    with caplog.at_level("INFO", logger="lomsong.report.sheets"):
+        write_sheets(tmp_path / "e", villages=world["villages"], rule=world["rule"],
+                     summary=world["summary"], towers=world["towers"], ranking=world["ranking"],
+                     date=DATE + datetime.timedelta(days=1),
+                     previous=tmp_path / "a")  # fmt: skip
+    assert "0 unchanged" in caplog.text
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory) -> dict:
     """``lomsong demo --reduced --quiet``, recording the progress bars the CLI was given."""

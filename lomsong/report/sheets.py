@@ -31,10 +31,13 @@ File names keep the Vietnamese letters (NFC) and drop only what Windows forbids 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import logging
 import math
 import os
 import re
+import shutil
 import textwrap
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -103,6 +106,8 @@ HEADER_FILL = "#f0f3f7"  # the report's table header
 STRIPE_FILL = "#f7f7f7"
 RULE_COLOR = "#bbbbbb"
 OTHER_FILL, OTHER_EDGE = "#f0f0f0", "#c8c8c8"
+#: Height of the legend under a sheet's map (mm).
+LEGEND_MM = 9.0
 #: Map padding around the commune (share of its larger side, and at least this many metres).
 MAP_PAD_SHARE, MAP_PAD_M = 0.08, 500.0
 #: The classes listed in a sheet's table, in order.
@@ -460,6 +465,24 @@ def _scale_length(width_m: float) -> float:
     return max((s * power for s in (1.0, 2.0, 5.0) if s * power <= target), default=power)
 
 
+def _map_view(
+    sheet: CommuneSheet, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None
+) -> tuple[float, float, float, float]:
+    """The map's extent: the commune's villages and the proposed sites that fix them, padded
+    to the map frame's shape."""
+    bounds = list(villages.loc[sheet.villages.index].total_bounds)
+    # the proposed sites that fix this commune's villages are on its map, even from outside
+    if sites is not None and "covered_by_site" in sheet.listed:
+        ranks = pd.to_numeric(sheet.listed["covered_by_site"], errors="coerce").dropna()
+        fixing = sites[sites["rank"].isin(ranks.astype(int))]
+        if len(fixing):
+            fb = fixing.total_bounds
+            bounds = [min(bounds[0], fb[0]), min(bounds[1], fb[1]),
+                      max(bounds[2], fb[2]), max(bounds[3], fb[3])]  # fmt: skip
+    width = PAGE_MM[0] - 2 * MARGIN_MM
+    return _extent(bounds, width / (MAP_MM - LEGEND_MM))
+
+
 def _draw_map(
     page: _Page,
     rect: tuple[float, float, float, float],
@@ -471,19 +494,9 @@ def _draw_map(
     lang: str,
 ) -> None:
     x, y, w, h = rect
-    legend_h = 9.0
-    ax = page.axes_mm(x, y, w, h - legend_h)
+    ax = page.axes_mm(x, y, w, h - LEGEND_MM)
     mine = villages.loc[sheet.villages.index]
-    bounds = list(mine.total_bounds)
-    # the proposed sites that fix this commune's villages are on its map, even from outside
-    if sites is not None and "covered_by_site" in sheet.listed:
-        ranks = pd.to_numeric(sheet.listed["covered_by_site"], errors="coerce").dropna()
-        fixing = sites[sites["rank"].isin(ranks.astype(int))]
-        if len(fixing):
-            fb = fixing.total_bounds
-            bounds = [min(bounds[0], fb[0]), min(bounds[1], fb[1]),
-                      max(bounds[2], fb[2]), max(bounds[3], fb[3])]  # fmt: skip
-    minx, miny, maxx, maxy = _extent(bounds, w / (h - legend_h))
+    minx, miny, maxx, maxy = _map_view(sheet, villages, sites)
     view = box(minx, miny, maxx, maxy)
     near = villages.iloc[villages.sindex.query(view)]
     others = near[~near.index.isin(mine.index)]
@@ -549,7 +562,7 @@ def _draw_map(
         Line2D([], [], marker="o", ls="none", ms=9, mfc=COLOR_SITE, mec="white",
                label=lab["legend_rank"]),
     ]  # fmt: skip
-    legend_ax = page.axes_mm(x, y + h - legend_h, w, legend_h)
+    legend_ax = page.axes_mm(x, y + h - LEGEND_MM, w, LEGEND_MM)
     legend_ax.set_axis_off()
     legend_ax.legend(handles=handles, loc="center", ncol=3, fontsize=6.5, frameon=False,
                      handlelength=1.4, columnspacing=1.2, borderaxespad=0.0)  # fmt: skip
@@ -686,9 +699,74 @@ def _index_pages(
     return pages
 
 
-def _save(pages: Sequence[_Page], path: Path, title: str, version: str) -> None:
+# -- reuse of an unchanged sheet --------------------------------------------------------------
+#: The PDF metadata field that carries a sheet's content digest and page count.
+_TAG = "lomsong-sheet"
+_TAG_RE = re.compile(rb"/Keywords \(" + _TAG.encode() + rb":([0-9a-f]{64}):([0-9]+)\)")
+#: What any sheet's drawing depends on besides its data: this module's code and matplotlib's.
+_CODE = hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()
+
+
+def _sheet_digest(
+    sheet: CommuneSheet,
+    villages: gpd.GeoDataFrame,
+    towers: gpd.GeoDataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+    footer: _Footer,
+    lab: dict[str, str],
+    lang: str,
+) -> str:
+    """A digest of everything a commune's sheet draws: its title, figures and table (with the
+    explanations' sentences), the footer (date, model, version, rule), every label, and the
+    map's extent with the villages, towers and proposed sites inside it (geometries as WKB).
+    Equal digests draw equal pages: a rerun copies the previous sheet instead of drawing it
+    again (drawing and embedding the fonts take 0.4-0.9 s a sheet)."""
+    h = hashlib.sha256(_CODE.encode())
+
+    def put(*parts: Any) -> None:
+        h.update(json.dumps(parts, default=str, ensure_ascii=False).encode())
+
+    extent = _map_view(sheet, villages, sites)
+    view = box(*extent)
+    put(lang, lab, footer.first, footer.rule, sheet.district, sheet.commune, sheet.counts, extent)
+    put(*_table_rows(sheet.listed, lab, lang))
+    mine = villages.loc[sheet.villages.index]
+    put([_clean(n) for n in mine["name"]], mine["status"].astype("string").fillna("").tolist(),
+        sheet.villages.index.tolist(), sheet.listed.index.tolist())  # fmt: skip
+    near = villages.iloc[np.sort(villages.sindex.query(view))]
+    put(near.index.tolist())
+    for geom in near.geometry:
+        h.update(b"" if geom is None else geom.wkb)
+    if towers is not None and len(towers):
+        t = towers.drop_duplicates("site_id") if "site_id" in towers else towers
+        t = t[t.intersects(view)]
+        put(t.geometry.x.tolist(), t.geometry.y.tolist())
+    if sites is not None and len(sites):
+        st = sites[sites.intersects(view)]
+        put(st.geometry.x.tolist(), st.geometry.y.tolist(), st["rank"].tolist())
+    return h.hexdigest()
+
+
+def _stored_digest(path: Path) -> tuple[str, int] | None:
+    """(digest, pages) a sheet written by :func:`write_sheets` carries, None if none (or not a
+    readable file)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 4096))  # the document information is in the trailer
+            m = _TAG_RE.search(f.read())
+    except OSError:
+        return None
+    return (m[1].decode(), int(m[2])) if m else None
+
+
+def _save(
+    pages: Sequence[_Page], path: Path, title: str, version: str, keywords: str | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"Title": title, "Creator": f"lomsong {version}".strip(), "Author": "lomsong"}
+    if keywords:
+        meta["Keywords"] = keywords
     with PdfPages(path, metadata=meta) as pdf:
         for page in pages:
             pdf.savefig(page.fig)
@@ -705,6 +783,7 @@ def write_sheets(
     lang: str = "vi",
     date: datetime.date | None = None,
     progress: Callable[[int, int], None] | None = None,
+    previous: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Write ``<folder>/<district>/<commune>.pdf`` for every commune with a village that has no
     signal or weak signal, and ``<folder>/index.pdf``.
@@ -732,6 +811,10 @@ def write_sheets(
         The date printed on the sheets (default today).
     progress
         Called as ``progress(done, total)`` after each file (the communes, then the index).
+    previous
+        The sheets folder of the previous run (a rerun's): a commune whose sheet there was
+        drawn from the same content (the digest in its PDF metadata, ``Keywords``) is copied
+        instead of drawn again.
 
     Returns
     -------
@@ -772,11 +855,22 @@ def write_sheets(
     }
     with matplotlib.rc_context(rc):
         footer = _footer(summary, rule, lab, lang, date)
+        reused = 0
         for n, sheet in enumerate(sheets, start=1):
-            pages = _commune_pages(sheet, frame, tw, sites, footer, lab, lang)
-            sheet.pages = len(pages)
             path = out.joinpath(*sheet.file.split("/"))
-            _save(pages, path, f"{lab['title']}: {sheet.commune}, {sheet.district}", version)
+            digest = _sheet_digest(sheet, frame, tw, sites, footer, lab, lang)
+            old = Path(previous).joinpath(*sheet.file.split("/")) if previous else None
+            stored = _stored_digest(old) if old is not None else None
+            if stored is not None and stored[0] == digest:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(old, path)
+                sheet.pages = stored[1]
+                reused += 1
+            else:
+                pages = _commune_pages(sheet, frame, tw, sites, footer, lab, lang)
+                sheet.pages = len(pages)
+                _save(pages, path, f"{lab['title']}: {sheet.commune}, {sheet.district}",
+                      version, f"{_TAG}:{digest}:{len(pages)}")  # fmt: skip
             written.append(path)
             if progress is not None:
                 progress(n, total)
@@ -786,5 +880,6 @@ def write_sheets(
         written.append(index)
         if progress is not None:
             progress(total, total)
-    logger.info("commune sheets: %d communes in %s", len(sheets), out)
+    logger.info("commune sheets: %d communes in %s (%d unchanged, copied from the last run)",
+                len(sheets), out, reused)  # fmt: skip
     return written
