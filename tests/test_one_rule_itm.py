@@ -248,3 +248,34 @@ def test_legends_show_no_single_reliable_level_under_itm(lang):
         return len(re.findall(r'class="ls-mark[^"]*" style="left:', html))
 
     assert (marks(per_place), marks(fixed)) == (1, 2)
+
+
+def test_a_sites_sectors_share_their_paths_to_points(hills, monkeypatch):
+    """With a paths memo (the explanations keep one), a site's three sectors on one carrier
+    take the ITM losses of the first: one path evaluation per carrier, and each sector's
+    levels (its own gain and EIRP) equal those computed without the memo, bit for bit."""
+    from lomsong.coverage import engine
+
+    terrain, c = hills["terrain"], N // 2
+    xy = [(X0 + (c + 0.5) * RES, Y0 - (c + 0.5) * RES)] * 4
+    sectors = make_towers(xy, azimuth_deg=[0.0, 120.0, 240.0, 0.0], eirp_dbm=[50, 52, 54, 50],
+                          freq_mhz=[900.0, 900.0, 900.0, 1800.0])  # fmt: skip
+    rng = np.random.default_rng(2)
+    px = X0 + (c + rng.uniform(-60, 60, 30)) * RES
+    py = Y0 - (c + rng.uniform(-60, 60, 30)) * RES
+    kw = {"model": "itm", "max_radius_km": RADIUS_KM, "location_probability": P}
+    alone = [service_levels_points(t, terrain, px, py, **kw)
+             for t in sectors.to_dict("records")]  # fmt: skip
+    calls = []
+    original = engine._point_losses
+    monkeypatch.setattr(engine, "_point_losses",
+                        lambda *a, **k: calls.append(k["f_mhz"]) or original(*a, **k))  # fmt: skip
+    memo: dict = {}
+    shared = [service_levels_points(t, terrain, px, py, paths_memo=memo, **kw)
+              for t in sectors.to_dict("records")]  # fmt: skip
+    assert calls == [900.0, 1800.0]  # the 900 MHz sectors share one evaluation
+    for a, b in zip(alone, shared, strict=True):
+        np.testing.assert_array_equal(a.level, b.level)
+        np.testing.assert_array_equal(a.level_q, b.level_q)
+        np.testing.assert_array_equal(a.gain, b.gain)
+    assert not np.array_equal(shared[0].level, shared[1].level)  # own gain and EIRP each

@@ -687,6 +687,7 @@ def service_levels_points(
     rx_height_m: float = RX_HEIGHT_M,
     max_radius_km: float = MAX_RADIUS_KM,
     calibration: CalibrationResult | None = None,
+    paths_memo: dict | None = None,
 ) -> PointLevels:
     """Service level (dBm) of one tower at points, at the location median and (ITM) at the
     location quantile: the point twin of :func:`predict_tower`.
@@ -709,6 +710,12 @@ def service_levels_points(
         only. Ignored by the closed-form models (the rule's fade margin).
     h_tx_m
         Overrides the tower's ``height_m`` (mast search).
+    paths_memo
+        A dict the caller keeps over a batch of calls on one terrain: the path losses computed
+        are stored in it, keyed by the transmitter's position, height and carrier, the points
+        and the model's settings, and read back by the next call that asks for the same paths
+        — a site's sectors on one carrier (the loss does not depend on the antenna pattern;
+        each adds its own gain and EIRP).
 
     Returns
     -------
@@ -723,11 +730,20 @@ def service_levels_points(
     q = None
     if model == "itm" and location_probability is not None:
         q = itm_location_quantile(location_probability)
-    loss, loss_q = _point_losses(
-        terrain, (g.x, g.y), xs, ys, f_mhz=f_mhz, h_tx_m=h, model=model,
-        environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
-        quantile=q,
-    )  # fmt: skip
+    key = None
+    if paths_memo is not None:
+        key = (float(g.x), float(g.y), h, f_mhz, xs.tobytes(), ys.tobytes(), model, environment,
+               float(rx_height_m), float(max_radius_km), q)  # fmt: skip
+    if key is not None and key in paths_memo:
+        loss, loss_q = paths_memo[key]  # read only: the levels below are new arrays
+    else:
+        loss, loss_q = _point_losses(
+            terrain, (g.x, g.y), xs, ys, f_mhz=f_mhz, h_tx_m=h, model=model,
+            environment=environment, rx_height_m=rx_height_m, max_radius_km=max_radius_km,
+            quantile=q,
+        )  # fmt: skip
+        if key is not None:
+            paths_memo[key] = (loss, loss_q)
     gain = _antenna_gain(tower, terrain, xs, ys, h, rx_height_m)
     if calibration is None:
 

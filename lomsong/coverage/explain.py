@@ -206,13 +206,15 @@ def _classify(
 
 def _point_levels(
     tower: Mapping, terrain: Grid, x: Any, y: Any, rule: CoverageRule, opts: dict,
-    h_tx_m: float | None = None,
+    h_tx_m: float | None = None, paths_memo: dict | None = None,
 ) -> PointLevels:  # fmt: skip
     """A tower's levels at points as the rule judges them: at the median and (ITM) at the
-    run's location quantile, the rule's clutter at the receiver subtracted from both."""
+    run's location quantile, the rule's clutter at the receiver subtracted from both
+    (``paths_memo``: see :func:`~lomsong.coverage.engine.service_levels_points`)."""
     levels = service_levels_points(
-        tower, terrain, x, y, h_tx_m=h_tx_m, location_probability=rule.location_probability, **opts
-    )
+        tower, terrain, x, y, h_tx_m=h_tx_m, location_probability=rule.location_probability,
+        paths_memo=paths_memo, **opts,
+    )  # fmt: skip
     return levels.minus(rule.clutter_at(str(tower.get("tech", "")), x, y))
 
 
@@ -342,12 +344,14 @@ def explain_villages(
         power = np.full(dist.shape, np.nan)
         margin = np.full(dist.shape, np.nan)
         gain = np.zeros(dist.shape)
+        memo: dict = {}  # a site's sectors on one carrier share their paths to the villages
         for k, tower in enumerate(records):
             near = np.flatnonzero(dist[k] <= radius_m)
             tech = str(tower.get("tech", ""))
             if len(near) and rule.counts(tech):
                 # the median and (ITM) the location quantile: the rule's criterion of the grid
-                lv = _point_levels(tower, terrain, px[near], py[near], rule, opts)
+                lv = _point_levels(tower, terrain, px[near], py[near], rule, opts,
+                                   paths_memo=memo)  # fmt: skip
                 power[k, near] = lv.level
                 gain[k, near] = lv.gain
                 margin[k, near] = rule.margin_db(lv.level, tech, at_quantile=lv.at_quantile)
