@@ -759,7 +759,9 @@ def _stored_digest(path: Path) -> tuple[str, int] | None:
     try:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 4096))  # the document information is in the trailer
+            # the document information is written last, before the cross-reference table
+            # (20 bytes an object): the last 64 kB hold it
+            f.seek(max(0, f.tell() - 65536))
             m = _TAG_RE.search(f.read())
     except OSError:
         return None
