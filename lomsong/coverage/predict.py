@@ -41,6 +41,7 @@ from lomsong.coverage.pruning import (
     any_sectored,
     cell_table,
     spread_order,
+    top_eirp,
     tower_params,
     window_reaches,
     window_skip_mask,
@@ -217,6 +218,9 @@ def predict(
         shared.setdefault(key, []).append(i)
     win_cells = list(shared.values())  # window j: its cells, in index order
     rep = [tower_rows[cells[0]] for cells in win_cells]  # the window's antenna
+    # window j's mast (antenna cell and height): a site's carriers share it, and under ITM one
+    # walk of the rays
+    mast = [key[:3] for key in shared]
     # window j's antenna: grid cell, carrier (MHz), mast (m), height above sea level (m)
     antenna = []
     for t in rep:
@@ -549,8 +553,7 @@ def predict(
         # rays (the path geometry is the frequency's neither); sites in spread order
         tasks: dict[tuple, list[int]] = {}
         for k in spread_order([(j, rep[j]) for j in jobs]):
-            row, col, _, h_tx, _ = antenna[jobs[k]]
-            key = (row, col, round(h_tx, 6)) if model == "itm" else (jobs[k],)
+            key = mast[jobs[k]] if model == "itm" else (jobs[k],)
             tasks.setdefault(key, []).append(jobs[k])
         for j, window in window_results(
             [(tuple(js), tuple(rep[j] for j in js)) for js in tasks.values()], terrain,
@@ -567,13 +570,11 @@ def predict(
         # rays for all of them (itm_loss_bands), on the union of their open cells
         site_of: dict[tuple, list[int]] = {}
         for j in entries_of:
-            row, col, _, h_tx, _ = antenna[j]
-            site_of.setdefault((row, col, round(h_tx, 6)), []).append(j)
+            site_of.setdefault(mast[j], []).append(j)
         for j, _ in pruned.candidates(composite_of) if pruned is not None else []:
             if j in seen:
                 continue
-            row, col, _, h_tx, _ = antenna[j]
-            siblings = [k for k in site_of[(row, col, round(h_tx, 6))] if k not in seen]
+            siblings = [k for k in site_of[mast[j]] if k not in seen]
             seen.update(siblings)
             opened: dict[int, tuple[LossWindow, np.ndarray]] = {}
             skip = np.ones((2 * R + 1,) * 2, dtype=bool)  # all but the open cells
@@ -802,11 +803,8 @@ def _merge_cells(
     # the highest float32 EIRP: top − loss bounds every cell's level (gains are ≤ 0 and float32
     # rounding is monotone), so a window cell where it reaches no composite needs no gain —
     # most of a window in a dense network, whose cells are served better by others
-    top = np.float32(-np.inf)
-    grouped = False
-    for k in range(n):
-        top = max(top, np.float32(cells[k, 0]))
-        grouped = grouped or member[k]
+    top = np.float32(top_eirp(cells))  # rounding is monotone: the highest float32 EIRP
+    grouped = member.any()
     skipped = 0
     for i in nb.prange(size):
         r = r0 + i

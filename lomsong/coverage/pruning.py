@@ -300,6 +300,16 @@ def any_sectored(cells: np.ndarray) -> bool:
 
 
 @nb.njit(cache=True, inline="always")
+def top_eirp(cells: np.ndarray) -> float:
+    """The highest EIRP term of a :func:`cell_table`: with gain 0 (sector gains are ≤ 0), a
+    bound on every row's level over any loss."""
+    top = -np.inf
+    for k in range(cells.shape[0]):
+        top = max(top, cells[k, 0])
+    return top
+
+
+@nb.njit(cache=True, inline="always")
 def _cell_bound(cells: np.ndarray, k: int, bearing: float, dep: float, lm: float) -> float:
     """Cell k's power bound at a window cell (``dep``: its depression angle, NaN for an omni
     cell): EIRP + exact gain − loss bound."""
@@ -328,9 +338,7 @@ def _skip_cells(
     r0, c0 = row - R, col - R
     h, w = floor.shape
     n = cells.shape[0]
-    top = -np.inf
-    for k in range(n):
-        top = max(top, cells[k, 0])
+    top = top_eirp(cells)
     sectored = any_sectored(cells)
     out = np.zeros((size, size), dtype=np.bool_)
     for i in nb.prange(size):
@@ -418,9 +426,7 @@ def _skipped_bounds(
     i0, j0 = row0 - r0, col0 - c0
     n = cells.shape[0]
     sectored = any_sectored(cells)
-    top = -np.inf
-    for k in range(n):
-        top = max(top, cells[k, 0])
+    top = top_eirp(cells)
     out = np.zeros((hh, ww), dtype=np.bool_)
     for a in nb.prange(hh):
         for b in range(ww):

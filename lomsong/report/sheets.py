@@ -49,7 +49,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import matplotlib
@@ -471,11 +471,24 @@ def _scale_length(width_m: float) -> float:
     return max((s * power for s in (1.0, 2.0, 5.0) if s * power <= target), default=power)
 
 
-def _map_view(
-    sheet: CommuneSheet, villages: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None
-) -> tuple[float, float, float, float]:
-    """The map's extent: the commune's villages and the proposed sites that fix them, padded
-    to the map frame's shape."""
+class _MapLayers(NamedTuple):
+    """What a sheet's map draws: its extent, the villages in it (query order), one marker per
+    existing site and the proposed sites in it (None when there are none to draw)."""
+
+    extent: tuple[float, float, float, float]
+    near: gpd.GeoDataFrame
+    towers: gpd.GeoDataFrame | None
+    sites: gpd.GeoDataFrame | None
+
+
+def _map_layers(
+    sheet: CommuneSheet,
+    villages: gpd.GeoDataFrame,
+    towers: gpd.GeoDataFrame | None,
+    sites: gpd.GeoDataFrame | None,
+) -> _MapLayers:
+    """The map's extent — the commune's villages and the proposed sites that fix them, padded
+    to the map frame's shape — and what lies in it."""
     bounds = list(villages.loc[sheet.villages.index].total_bounds)
     # the proposed sites that fix this commune's villages are on its map, even from outside
     if sites is not None and "covered_by_site" in sheet.listed:
@@ -486,7 +499,15 @@ def _map_view(
             bounds = [min(bounds[0], fb[0]), min(bounds[1], fb[1]),
                       max(bounds[2], fb[2]), max(bounds[3], fb[3])]  # fmt: skip
     width = PAGE_MM[0] - 2 * MARGIN_MM
-    return _extent(bounds, width / (MAP_MM - LEGEND_MM))
+    extent = _extent(bounds, width / (MAP_MM - LEGEND_MM))
+    view = box(*extent)
+    near = villages.iloc[villages.sindex.query(view)]
+    t = None
+    if towers is not None and len(towers):
+        t = towers.drop_duplicates("site_id") if "site_id" in towers else towers
+        t = t[t.intersects(view)]
+    st = sites[sites.intersects(view)] if sites is not None and len(sites) else None
+    return _MapLayers(extent, near, t, st)
 
 
 def _draw_map(
@@ -502,10 +523,9 @@ def _draw_map(
     x, y, w, h = rect
     ax = page.axes_mm(x, y, w, h - LEGEND_MM)
     mine = villages.loc[sheet.villages.index]
-    minx, miny, maxx, maxy = _map_view(sheet, villages, sites)
-    view = box(minx, miny, maxx, maxy)
-    near = villages.iloc[villages.sindex.query(view)]
-    others = near[~near.index.isin(mine.index)]
+    layers = _map_layers(sheet, villages, towers, sites)
+    minx, miny, maxx, maxy = layers.extent
+    others = layers.near[~layers.near.index.isin(mine.index)]
     if len(others):
         coll = _patches(others.geometry, facecolor=OTHER_FILL, edgecolor=OTHER_EDGE, lw=0.3)
         if coll is not None:
@@ -526,14 +546,12 @@ def _draw_map(
                 fontweight="bold" if strong else "normal", color="#111111" if strong else "#444444",
                 ha="center", va="center", parse_math=False, path_effects=halo, zorder=4,
                 clip_on=True)  # fmt: skip
-    if towers is not None and len(towers):
-        t = towers.drop_duplicates("site_id") if "site_id" in towers else towers
-        t = t[t.intersects(view)]
+    if layers.towers is not None:
+        t = layers.towers
         ax.plot(t.geometry.x, t.geometry.y, "^", ms=7, mfc="black", mec="white", mew=0.8,
                 ls="none", zorder=5)  # fmt: skip
-    if sites is not None and len(sites):
-        s = sites[sites.intersects(view)]
-        for _, row in s.iterrows():
+    if layers.sites is not None:
+        for _, row in layers.sites.iterrows():
             ax.plot(row.geometry.x, row.geometry.y, "o", ms=12, mfc=COLOR_SITE, mec="white",
                     mew=1.2, zorder=6)  # fmt: skip
             ax.text(row.geometry.x, row.geometry.y, str(int(row["rank"])), color="white",
@@ -732,23 +750,21 @@ def _sheet_digest(
     def put(*parts: Any) -> None:
         h.update(json.dumps(parts, default=str, ensure_ascii=False).encode())
 
-    extent = _map_view(sheet, villages, sites)
-    view = box(*extent)
-    put(lang, lab, footer.first, footer.rule, sheet.district, sheet.commune, sheet.counts, extent)
+    layers = _map_layers(sheet, villages, towers, sites)
+    put(lang, lab, footer.first, footer.rule, sheet.district, sheet.commune, sheet.counts,
+        layers.extent)  # fmt: skip
     put(*_table_rows(sheet.listed, lab, lang))
     mine = villages.loc[sheet.villages.index]
     put([_clean(n) for n in mine["name"]], mine["status"].astype("string").fillna("").tolist(),
         sheet.villages.index.tolist(), sheet.listed.index.tolist())  # fmt: skip
-    near = villages.iloc[np.sort(villages.sindex.query(view))]
+    near = layers.near.sort_index()  # the same villages in another query order draw the same
     put(near.index.tolist())
     for geom in near.geometry:
         h.update(b"" if geom is None else geom.wkb)
-    if towers is not None and len(towers):
-        t = towers.drop_duplicates("site_id") if "site_id" in towers else towers
-        t = t[t.intersects(view)]
-        put(t.geometry.x.tolist(), t.geometry.y.tolist())
-    if sites is not None and len(sites):
-        st = sites[sites.intersects(view)]
+    if layers.towers is not None:
+        put(layers.towers.geometry.x.tolist(), layers.towers.geometry.y.tolist())
+    if layers.sites is not None:
+        st = layers.sites
         put(st.geometry.x.tolist(), st.geometry.y.tolist(), st["rank"].tolist())
     return h.hexdigest()
 
