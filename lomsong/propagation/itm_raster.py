@@ -667,6 +667,7 @@ def _walk_ray(
     zc: np.ndarray,
     sbuf: np.ndarray,
     rbuf: np.ndarray,
+    ear: np.ndarray,
     skip: np.ndarray,
     use_skip: bool,
     need: np.ndarray,
@@ -733,6 +734,22 @@ def _walk_ray(
         acc += _elev_minor_nrt(Z, r0 + dr, c0 + dc, direction, off)
         cnt += 1
     g_ref, _ = _earth(acc / cnt if cnt > 0 else z0, n0)
+    # the earth (γ_e, N_s) of every path the walk evaluates, from its mean height: two
+    # exponentials each, in a loop of their own that LLVM runs four paths at a time (inside
+    # the walk, their dependent chains were a quarter of its own time)
+    # (the samples that take a path: as in the walk below, a Δh checkpoint whose value the two
+    # Δh rays beside give takes none)
+    ne = 0
+    for t in range(1, last + 1):
+        rl = role[t]
+        if rl & 2 and slot < 0 and not (math.isnan(DH[ia, t]) or math.isnan(DH[ib, t])):
+            rl &= 5
+        if rl & 3:
+            ear[0, ne] = _mean_height(P0, z, z0, t, zc[t] if rl & 5 else z[t])
+            ne += 1
+    for e in range(ne):
+        ear[0, e], ear[1, e] = _earth(ear[0, e], n0)
+    e = 0
     half_g = 0.5 * g_ref * s * s
     w[0] = z0
     z_tx = z0 + h_tx
@@ -762,10 +779,12 @@ def _walk_ray(
                         hn = _hull_push(hidx, hn, t, w)
                         continue
         win_t = (rl & 1) != 0
+        e += 1  # this path's earth: ear[:, e - 1]
         # a cell's profile ends on the cell centre's ground, other checkpoints on the ray's
         # (a skipped cell's too: Δh there must not depend on what was skipped)
         z_end = zc[t] if (rl & 5) else z[t]
-        gam, n_s = _earth(_mean_height(P0, z, z0, t, z_end), n0)
+        gam = ear[0, e - 1]
+        n_s = ear[1, e - 1]
         th0, th1, dl0, dl1 = _horizons_hull(
             hidx, hn, w, z, t, s, z_tx, z_end + h_rx, g_ref, 1.0 / gam
         )
@@ -895,6 +914,7 @@ def _itm_rays(
             zc = np.empty(R + 1)
             sbuf = np.empty(_core._DH_MAX_POINTS + 2)
             rbuf = np.empty(_core._DH_MAX_POINTS)
+            ear = np.empty((2, R + 1))  # γ_e, N_s of the paths the walk evaluates, in order
             for ray in range(chunk, n_rays, n_chunks):
                 is_dh = _dh_slot(ray % rsize - qR, qR, g) >= 0
                 if is_dh != (phase == 0):
@@ -904,7 +924,7 @@ def _itm_rays(
                 _walk_ray(ray, Z, r0, c0, R, q, g, res, z0, ext, mask, dh_dense, dh_ratio,
                           h_tx, h_rx, n0, fs, zgs, kc0, kc1, kc2, nbands, DH, mark, win,
                           win_q, pfl, P0, P1, w, hidx, cp_t, cp_dh, row, geo, tk, zc, sbuf,
-                          rbuf, skip, use_skip, need, ready)  # fmt: skip
+                          rbuf, ear, skip, use_skip, need, ready)  # fmt: skip
     return win, win_q
 
 
