@@ -157,6 +157,28 @@ def _hull_push(hidx: np.ndarray, hn: int, i: int, w: np.ndarray) -> int:
     return hn + 1
 
 
+@nb.njit(cache=True, _nrt=False)
+def _hull_push_tx(hidx: np.ndarray, hn: int, i: int, w: np.ndarray, z_tx: float, jt: int) -> tuple:
+    """:func:`_hull_push`, keeping ``jt``: the hull position of the transmitter's tangent vertex
+    (the point of largest slope from (0, z_tx); -1: none yet or lost, then searched).
+
+    The tangent from a point left of all others touches the hull at the running maximum of the
+    slope: a new point either takes it or leaves it on the hull (it lies above any segment from
+    a point before it to the new one). Only a tie pops it (the hull drops collinear points);
+    then it is searched again. Same predicate and tie rule as the search in
+    :func:`_horizons_hull` (the first of equal slopes), so the same vertex."""
+    hn = _hull_push(hidx, hn, i, w)
+    if jt >= hn - 1:
+        return hn, np.intp(-1)  # popped (a tie): search at the next query
+    if hn == 1:
+        return hn, np.intp(0)
+    if jt >= 0:
+        a = hidx[jt]
+        if (z_tx - w[a]) * (i - a) > -(w[i] - w[a]) * a:
+            return hn, np.intp(hn - 1)
+    return hn, jt
+
+
 @nb.njit(cache=True, _nrt=False, fastmath=_FM)
 def _tx_angle(z: np.ndarray, i: int, s: float, z_tx: float, a_e: float) -> float:
     x = i * s
@@ -181,12 +203,15 @@ def _horizons_hull(
     z_rx: float,
     g_ref: float,
     a_e: float,
-) -> tuple[float, float, float, float]:
-    """Horizons (th0, th1, dl0, dl1) of the profile z[0..n] (receiver ground replaced, z_rx given).
+    jt: int,
+) -> tuple[float, float, float, float, int]:
+    """Horizons (th0, th1, dl0, dl1) of the profile z[0..n] (receiver ground replaced, z_rx given),
+    and the hull position of the transmitter's tangent vertex.
 
     The hull holds the interior points 1..n-1 transformed with the curvature ``g_ref``; the
     result follows the reference's ``FindHorizons`` (the receiver itself is the horizon unless an
-    interior point is strictly higher in angle).
+    interior point is strictly higher in angle). ``jt``: that tangent vertex kept by
+    :func:`_hull_push_tx` (-1: searched here).
     """
     d = n * s
     th0 = (z_rx - z_tx) / d - d / (2.0 * a_e)
@@ -194,19 +219,21 @@ def _horizons_hull(
     dl0 = d
     dl1 = d
     if hn == 0:
-        return th0, th1, dl0, dl1
+        return th0, th1, dl0, dl1, jt
     # transmitter: tangent from (0, z_tx), the first hull edge whose line passes above it
-    lo = 0
-    hi = hn - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        a = hidx[mid]
-        b = hidx[mid + 1]
-        if (z_tx - w[a]) * (b - a) > -(w[b] - w[a]) * a:
-            lo = mid + 1
-        else:
-            hi = mid
-    j = lo
+    if jt < 0:
+        lo = 0
+        hi = hn - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            a = hidx[mid]
+            b = hidx[mid + 1]
+            if (z_tx - w[a]) * (b - a) > -(w[b] - w[a]) * a:
+                lo = mid + 1
+            else:
+                hi = mid
+        jt = lo
+    j = jt
     v = _tx_angle(z, hidx[j], s, z_tx, a_e)
     # exact angle with this path's a_e: walk to the best neighbour (ties: nearer the tx, as the
     # reference keeps the first maximum)
@@ -258,7 +285,7 @@ def _horizons_hull(
     if v > th1:
         th1 = v
         dl1 = (n - hidx[j]) * s
-    return th0, th1, dl0, dl1
+    return th0, th1, dl0, dl1, jt
 
 
 @nb.njit(cache=True, _nrt=False, fastmath=_FM)
@@ -757,6 +784,7 @@ def _walk_ray(
     # (_hull_push, _horizons_hull, cells_loss) with Literal[int](0) and compile each twice —
     # cells_loss's second compile alone was ~40 % of the engine's one-time compile
     hn = np.intp(0)
+    jt = np.intp(-1)  # the transmitter's tangent vertex on the hull (_hull_push_tx)
     k = 0
     nw = np.intp(0)  # winners so far
     # past the last sample with a role, the walk would only push hull points no query reads
@@ -764,7 +792,7 @@ def _walk_ray(
         w[t] = z[t] - half_g * t * t  # the hull's transformed height, as the samples arrive
         rl = role[t]
         if (rl & 3) == 0:
-            hn = _hull_push(hidx, hn, t, w)
+            hn, jt = _hull_push_tx(hidx, hn, t, w, z_tx, jt)
             continue
         if rl & 2:
             while cp_t[k] < t:
@@ -776,7 +804,7 @@ def _walk_ray(
                     cp_dh[k] = da * (1.0 - fw) + db * fw
                     rl &= 5
                     if (rl & 3) == 0:
-                        hn = _hull_push(hidx, hn, t, w)
+                        hn, jt = _hull_push_tx(hidx, hn, t, w, z_tx, jt)
                         continue
         win_t = (rl & 1) != 0
         e += 1  # this path's earth: ear[:, e - 1]
@@ -785,8 +813,8 @@ def _walk_ray(
         z_end = zc[t] if (rl & 5) else z[t]
         gam = ear[0, e - 1]
         n_s = ear[1, e - 1]
-        th0, th1, dl0, dl1 = _horizons_hull(
-            hidx, hn, w, z, t, s, z_tx, z_end + h_rx, g_ref, 1.0 / gam
+        th0, th1, dl0, dl1, jt = _horizons_hull(
+            hidx, hn, w, z, t, s, z_tx, z_end + h_rx, g_ref, 1.0 / gam, jt
         )
         if win_t:
             he0, he1, smooth = _effective_heights(P0, P1, z, z0, t, z_end, s, dl0, dl1, h_tx, h_rx)
@@ -817,7 +845,7 @@ def _walk_ray(
             z[t] = z_ray
             if slot >= 0 and t > dh_dense:
                 DH[dh_row + slot, t] = cp_dh[k]
-        hn = _hull_push(hidx, hn, t, w)
+        hn, jt = _hull_push_tx(hidx, hn, t, w, z_tx, jt)
     # second pass: Δh interpolated between checkpoints, then the loss of every winner at once
     k = 0
     for j in range(nw):
