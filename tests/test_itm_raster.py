@@ -334,6 +334,18 @@ def test_batch_equals_scalar_on_engine_like_geometry() -> None:
         assert np.isfinite(want).all()
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
         np.testing.assert_allclose(got_median, want_median, rtol=0, atol=1e-9)
+        # a second carrier on the same arrays (the engine's bands): the smooth-earth geometry
+        # the first call wrote back is taken as it is (cells_loss_smoothed), the losses bit for bit
+        # those of a call that derives it again (within an ulp of the first call's: the
+        # horizons are read back from memory rather than kept in registers)
+        rederived = [np.empty(n) for _ in range(2)]
+        _itm_cell.cells_loss(n, *[a.copy() for a in arrays], *rederived, np.empty(n),
+                             np.empty(n), kc, z_g, f)  # fmt: skip
+        again = [np.empty(n) for _ in range(2)]
+        _itm_cell.cells_loss_smoothed(n, *arrays, *again, np.empty(n), np.empty(n), kc, z_g, f)
+        np.testing.assert_array_equal(again[0], rederived[0])
+        np.testing.assert_array_equal(again[1], rederived[1])
+        np.testing.assert_allclose(again[1], got, rtol=0, atol=1e-9)
         if mdvar == 3 and loc > 50.0:  # ITM's own location deviation: ≥ 0, up to ~10 dB × z
             dev = got - got_median
             assert (dev >= 0).all() and dev.max() > 5.0

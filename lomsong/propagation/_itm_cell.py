@@ -32,7 +32,7 @@ import numpy as np
 from lomsong.propagation import _itm_core as _core
 from lomsong.propagation._vmath import vcbrt, vexp, vlog, vlog10, vsincos
 
-__all__ = ["cells_loss"]
+__all__ = ["cells_loss", "cells_loss_smoothed", "smooth_paths"]
 
 
 # --- per-tower constants and the per-cell rest of ITM ------------------------------------------
@@ -582,29 +582,45 @@ def cells_loss(
     work is split into short loops (geometry, diffraction line, reference attenuation,
     variability), each vectorised on its own.
     """
+    smooth_paths(n, th0a, th1a, dl0a, dl1a, he0a, he1a, smooth, gama, dha)
+    cells_loss_smoothed(n, th0a, th1a, dl0a, dl1a, he0a, he1a, smooth, gama, nsa, dha, da, out,
+                        out_q, m_da, a_d0a, kc, z_g, f_mhz)  # fmt: skip
+
+
+@nb.njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+def cells_loss_smoothed(
+    n: int,
+    th0a: np.ndarray,
+    th1a: np.ndarray,
+    dl0a: np.ndarray,
+    dl1a: np.ndarray,
+    he0a: np.ndarray,
+    he1a: np.ndarray,
+    smooth: np.ndarray,
+    gama: np.ndarray,
+    nsa: np.ndarray,
+    dha: np.ndarray,
+    da: np.ndarray,
+    out: np.ndarray,
+    out_q: np.ndarray,
+    m_da: np.ndarray,
+    a_d0a: np.ndarray,
+    kc: tuple,
+    z_g: complex,
+    f_mhz: float,
+) -> None:
+    """:func:`cells_loss` on paths whose smooth-earth geometry :func:`smooth_paths` has already
+    written back (once for all of a site's carriers)."""
     zr = z_g.real
     zi = z_g.imag
     if zr <= abs(zi):  # the reference's ground-impedance error: no path has a loss
         out[:n] = math.nan
         out_q[:n] = math.nan
         return
-    # 1. line-of-sight paths: smooth-earth horizons from the effective heights (when these sum
-    # to less than the path, the reference scales the heights up: left for the scalar form)
+    # 1. the line-of-sight paths whose smooth-earth horizons sum to less than the path: the
+    # reference scales the heights up, left for the scalar form
     for i in range(n):
-        he0 = he0a[i]
-        he1 = he1a[i]
-        delta_h = dha[i]
-        a_e = 1.0 / gama[i]
-        s0 = _v_smooth_horizon(he0, a_e, delta_h)
-        s1 = _v_smooth_horizon(he1, a_e, delta_h)
-        q0 = math.sqrt(2.0 * he0 * a_e)
-        q1 = math.sqrt(2.0 * he1 * a_e)
-        is_smooth = smooth[i] != 0
-        th0a[i] = (0.65 * delta_h * (q0 / s0 - 1.0) - 2.0 * he0) / q0 if is_smooth else th0a[i]
-        th1a[i] = (0.65 * delta_h * (q1 / s1 - 1.0) - 2.0 * he1) / q1 if is_smooth else th1a[i]
-        dl0a[i] = s0 if is_smooth else dl0a[i]
-        dl1a[i] = s1 if is_smooth else dl1a[i]
-        out[i] = math.inf if (is_smooth and s0 + s1 <= da[i]) else 0.0
+        out[i] = math.inf if (smooth[i] != 0 and dl0a[i] + dl1a[i] <= da[i]) else 0.0
     # 2. the diffraction line (_diffraction_line): slope and intercept
     for i in range(n):
         dl0 = dl0a[i]
@@ -699,6 +715,42 @@ def cells_loss(
                 th0, th1, dl0, dl1, he0, he1 = _smooth_geometry(he0, he1, a_e, dha[i], da[i])
             out[i], out_q[i] = _cell_loss_pair(kc, z_g, f_mhz, th0, th1, dl0, dl1, he0, he1,
                                                gama[i], n_s, dha[i], da[i])  # fmt: skip
+
+
+@nb.njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
+def smooth_paths(
+    n: int,
+    th0a: np.ndarray,
+    th1a: np.ndarray,
+    dl0a: np.ndarray,
+    dl1a: np.ndarray,
+    he0a: np.ndarray,
+    he1a: np.ndarray,
+    smooth: np.ndarray,
+    gama: np.ndarray,
+    dha: np.ndarray,
+) -> None:
+    """Step 1 of :func:`cells_loss`: the paths marked ``smooth`` get the smooth-earth horizons
+    and angles of their effective heights, written back into ``th0a``, ``th1a``, ``dl0a``,
+    ``dl1a`` (the reference's ``_profile_geometry`` for line of sight). That geometry is the
+    frequency's neither: the engine does it once for all its carriers
+    (:func:`cells_loss_smoothed`)."""
+    # (when the horizons sum to less than the path, the reference scales the heights up: left
+    # for the scalar form, see cells_loss_smoothed)
+    for i in range(n):
+        he0 = he0a[i]
+        he1 = he1a[i]
+        delta_h = dha[i]
+        a_e = 1.0 / gama[i]
+        s0 = _v_smooth_horizon(he0, a_e, delta_h)
+        s1 = _v_smooth_horizon(he1, a_e, delta_h)
+        q0 = math.sqrt(2.0 * he0 * a_e)
+        q1 = math.sqrt(2.0 * he1 * a_e)
+        is_smooth = smooth[i] != 0
+        th0a[i] = (0.65 * delta_h * (q0 / s0 - 1.0) - 2.0 * he0) / q0 if is_smooth else th0a[i]
+        th1a[i] = (0.65 * delta_h * (q1 / s1 - 1.0) - 2.0 * he1) / q1 if is_smooth else th1a[i]
+        dl0a[i] = s0 if is_smooth else dl0a[i]
+        dl1a[i] = s1 if is_smooth else dl1a[i]
 
 
 @nb.njit(cache=True)
