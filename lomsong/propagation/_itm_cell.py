@@ -32,7 +32,7 @@ import numpy as np
 from lomsong.propagation import _itm_core as _core
 from lomsong.propagation._vmath import vcbrt, vexp, vlog, vlog10, vsincos
 
-__all__ = ["cells_loss", "cells_loss_smoothed", "smooth_paths"]
+__all__ = ["cells_loss", "smooth_paths"]
 
 
 # --- per-tower constants and the per-cell rest of ITM ------------------------------------------
@@ -566,10 +566,10 @@ def cells_loss(
     effective heights ``he0a``, ``he1a`` (m), earth curvature ``gama`` (1/m), surface
     refractivity ``nsa`` (N-units), terrain irregularity ``dha`` (m), length ``da`` (m).
     ``smooth[i]`` = 1 marks a path the reference treats as line of sight (its horizons sum to
-    more than 1.5 × its length): its horizons and angles are then the smooth-earth ones from
-    the effective heights (the reference's ``_profile_geometry``), written back to ``th0a``,
-    ``th1a``, ``dl0a``, ``dl1a``. ``m_da`` and ``a_d0a`` are scratch (the diffraction line of
-    each path).
+    more than 1.5 × its length): its horizons and angles must be the smooth-earth ones from
+    the effective heights, which :func:`smooth_paths` writes back first (once for all of a
+    site's carriers: that geometry is the frequency's neither). ``m_da`` and ``a_d0a`` are
+    scratch (the diffraction line of each path).
 
     With time and situation at their medians (the engine's broadcast mode, ``mdvar`` 3), the
     two differ only by ITM's location deviation: ``out_q`` = the soft floor of
@@ -582,35 +582,6 @@ def cells_loss(
     work is split into short loops (geometry, diffraction line, reference attenuation,
     variability), each vectorised on its own.
     """
-    smooth_paths(n, th0a, th1a, dl0a, dl1a, he0a, he1a, smooth, gama, dha)
-    cells_loss_smoothed(n, th0a, th1a, dl0a, dl1a, he0a, he1a, smooth, gama, nsa, dha, da, out,
-                        out_q, m_da, a_d0a, kc, z_g, f_mhz)  # fmt: skip
-
-
-@nb.njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
-def cells_loss_smoothed(
-    n: int,
-    th0a: np.ndarray,
-    th1a: np.ndarray,
-    dl0a: np.ndarray,
-    dl1a: np.ndarray,
-    he0a: np.ndarray,
-    he1a: np.ndarray,
-    smooth: np.ndarray,
-    gama: np.ndarray,
-    nsa: np.ndarray,
-    dha: np.ndarray,
-    da: np.ndarray,
-    out: np.ndarray,
-    out_q: np.ndarray,
-    m_da: np.ndarray,
-    a_d0a: np.ndarray,
-    kc: tuple,
-    z_g: complex,
-    f_mhz: float,
-) -> None:
-    """:func:`cells_loss` on paths whose smooth-earth geometry :func:`smooth_paths` has already
-    written back (once for all of a site's carriers)."""
     zr = z_g.real
     zi = z_g.imag
     if zr <= abs(zi):  # the reference's ground-impedance error: no path has a loss
@@ -730,13 +701,12 @@ def smooth_paths(
     gama: np.ndarray,
     dha: np.ndarray,
 ) -> None:
-    """Step 1 of :func:`cells_loss`: the paths marked ``smooth`` get the smooth-earth horizons
-    and angles of their effective heights, written back into ``th0a``, ``th1a``, ``dl0a``,
-    ``dl1a`` (the reference's ``_profile_geometry`` for line of sight). That geometry is the
-    frequency's neither: the engine does it once for all its carriers
-    (:func:`cells_loss_smoothed`)."""
+    """The paths marked ``smooth`` get the smooth-earth horizons and angles of their effective
+    heights, written back into ``th0a``, ``th1a``, ``dl0a``, ``dl1a`` (the reference's
+    ``_profile_geometry`` for line of sight), before :func:`cells_loss`. That geometry is the
+    frequency's neither: the engine derives it once for all of a site's carriers."""
     # (when the horizons sum to less than the path, the reference scales the heights up: left
-    # for the scalar form, see cells_loss_smoothed)
+    # for the scalar form, see cells_loss)
     for i in range(n):
         he0 = he0a[i]
         he1 = he1a[i]

@@ -77,7 +77,7 @@ from numba import prange
 from lomsong.grid import bilinear_rc
 from lomsong.propagation import _itm_core as _core
 from lomsong.propagation import itm
-from lomsong.propagation._itm_cell import _tower_constants, cells_loss_smoothed, smooth_paths
+from lomsong.propagation._itm_cell import _tower_constants, cells_loss, smooth_paths
 from lomsong.propagation._vmath import vexp
 from lomsong.propagation.paths import _elev_minor, _ray_cell, half_width
 
@@ -781,7 +781,7 @@ def _walk_ray(
     w[0] = z0
     z_tx = z0 + h_tx
     # np.intp, not the literal 0: numba would first type the callees that take these counters
-    # (_hull_push, _horizons_hull, cells_loss_smoothed) with Literal[int](0) and compile each
+    # (_hull_push, _horizons_hull, cells_loss) with Literal[int](0) and compile each
     # twice — cells_loss's second compile alone was ~40 % of the engine's one-time compile
     hn = np.intp(0)
     jt = np.intp(-1)  # the transmitter's tangent vertex on the hull (_hull_push_tx)
@@ -862,10 +862,10 @@ def _walk_ray(
     smooth_paths(nw, geo[_G_TH0], geo[_G_TH1], geo[_G_DL0], geo[_G_DL1], geo[_G_HE0],
                  geo[_G_HE1], geo[_G_SMOOTH], geo[_G_GAM], geo[_G_DH])  # fmt: skip
     for b in range(nbands):
-        cells_loss_smoothed(nw, geo[_G_TH0], geo[_G_TH1], geo[_G_DL0], geo[_G_DL1], geo[_G_HE0],
-                            geo[_G_HE1], geo[_G_SMOOTH], geo[_G_GAM], geo[_G_NS], geo[_G_DH],
-                            geo[_G_D], geo[_G_LOSS], geo[_G_LOSSQ], geo[_G_MD], geo[_G_AD0],
-                            kc0 if b == 0 else (kc1 if b == 1 else kc2), zgs[b], fs[b])  # fmt: skip
+        cells_loss(nw, geo[_G_TH0], geo[_G_TH1], geo[_G_DL0], geo[_G_DL1], geo[_G_HE0],
+                   geo[_G_HE1], geo[_G_SMOOTH], geo[_G_GAM], geo[_G_NS], geo[_G_DH], geo[_G_D],
+                   geo[_G_LOSS], geo[_G_LOSSQ], geo[_G_MD], geo[_G_AD0],
+                   kc0 if b == 0 else (kc1 if b == 1 else kc2), zgs[b], fs[b])  # fmt: skip
         for j in range(nw):
             dr, dc, _ = _ray_cell(direction, m, tk[j], qR)
             win[b, R + dr, R + dc] = geo[_G_LOSS, j]
