@@ -756,7 +756,10 @@ def _walk_ray(
     # sample, so that it does not depend on how far the ray is read, nor on what was skipped)
     acc = 0.0
     cnt = 0
-    for t in range(_GREF_STEP, T + 1, _GREF_STEP):
+    for t in range(_GREF_STEP, last + 1, _GREF_STEP):  # (read above)
+        acc += z[t]
+        cnt += 1
+    for t in range(cnt * _GREF_STEP + _GREF_STEP, T + 1, _GREF_STEP):
         dr, dc, off = _ray_cell(direction, m, t, qR)
         acc += _elev_minor_nrt(Z, r0 + dr, c0 + dc, direction, off)
         cnt += 1
