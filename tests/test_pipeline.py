@@ -154,6 +154,28 @@ def test_cache_round_trip_checks_its_checksum(tmp_path):
     assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written left
 
 
+def test_a_cache_entry_changed_under_an_intact_zip_is_not_trusted(tmp_path):
+    """The zip's CRC-32 guards the stored bytes; an entry re-saved with other bytes (a valid
+    zip) is caught by the Zstandard frame's content checksum, then deleted."""
+    from lomsong.coverage.types import LossWindow
+
+    cache = TowerCache(tmp_path)
+    yy, xx = np.mgrid[-40:41, -40:41]
+    loss = (100.0 + 20.0 * np.log10(1.0 + np.hypot(yy, xx))).astype(np.float32)
+    cache.put("w", LossWindow(50, 60, loss, loss + 3.0))
+    assert cache.get("w") is not None
+    path = tmp_path / "w.npz"
+    with np.load(path) as z:
+        doc = {name: z[name] for name in z.files}
+    packed = doc["packed_q"].copy()
+    packed[len(packed) // 2] ^= 0x01  # one bit of the compressed stream
+    doc["packed_q"] = packed
+    with open(path, "wb") as f:
+        np.savez(f, **doc)
+    assert cache.get("w") is None
+    assert not path.exists() and cache.corrupt == 1
+
+
 def test_a_second_run_on_the_same_folder_is_refused(project, tmp_path):
     with output_lock(tmp_path / "out"), pytest.raises(LomsongError, match="another lomsong run"):
         run(load_config(project), out_dir=tmp_path / "out")

@@ -15,8 +15,10 @@ radio parameters and position (and its id under a calibration, whose offsets are
 terrain's checksum, the model and its parameters, and a digest of the engine's source code
 (:data:`ENGINE_SOURCES`, so a changed engine never reads entries of the old one, while a change
 of, say, the report code keeps them). Entries are written to a temporary file and renamed into
-place (atomic), and carry a checksum of their array that is verified on read: a corrupt or
-truncated entry is deleted and recomputed, never trusted.
+place (atomic), and carry checksums verified on read — the zip's CRC-32 of each stored member and
+the Zstandard frame's XXH64 of its content: a corrupt or truncated entry is deleted and
+recomputed, never trusted. (A SHA-256 of the array, as before, cost 5 ms per array on write and
+again on read: a tenth of an entry's time, for no more safety against damage.)
 
 Compression: the centi-dB rows are delta-coded (neighbouring cells differ little), split into
 low and high byte planes and compressed with Zstandard at level 1. For a 30 km / 30 m ITM window
@@ -61,7 +63,7 @@ ENGINE_SOURCES = ("propagation", "coverage/engine.py", "coverage/pruning.py", "c
                   "coverage/types.py", "grid.py", "defaults.py", "constants.py",
                   "errors.py", "_version.py")  # fmt: skip
 #: Bump whenever the entry format changes (part of the key too).
-_FORMAT = "zstd-planes-3"
+_FORMAT = "zstd-planes-4"
 COMPOSITE = "composite.npz"
 _NAN_Q = np.int16(-32768)
 #: A cell the prediction skipped (−inf: certainly below the composite, see predict_tower).
@@ -188,17 +190,12 @@ class TowerCache:
                 packed = [z[name] for name in ("packed", "packed_q") if name in z.files]
                 shape = tuple(int(v) for v in z["shape"])
                 origin = z["origin"]
-                digest = str(z["sha256"])
                 kind = str(z["kind"])
-            h = hashlib.sha256()
             arrays = []
             for data in packed:
-                q, arr = _unpack(data.tobytes(), shape)
-                h.update(q.tobytes())
+                _, arr = _unpack(data, shape)  # (the frame's checksum verified)
                 # a loss window is stored negated: a skipped cell (+inf) is the power's −inf
                 arrays.append(-arr if kind == "loss" else arr)
-            if h.hexdigest() != digest:
-                raise ValueError("checksum mismatch")
             second = arrays[1] if len(arrays) > 1 else None
             cls = LossWindow if kind == "loss" else TowerPrediction
             pred = cls(int(origin[0]), int(origin[1]), arrays[0], second)
@@ -227,7 +224,6 @@ class TowerCache:
             kind, origin, arrays = "loss", (pred.row, pred.col), (pred.loss, pred.loss_q)
         else:
             kind, origin, arrays = "power", (pred.row0, pred.col0), (pred.power, pred.power_q)
-        h = hashlib.sha256()
         doc: dict[str, np.ndarray] = {}
         for name, arr in zip(("packed", "packed_q"), arrays, strict=True):
             if arr is None:
@@ -237,12 +233,10 @@ class TowerCache:
                 a = -a
             q = np.empty(a.shape, dtype=np.int16)
             _quantise(a.reshape(-1), q.reshape(-1))
-            h.update(q.tobytes())
             doc[name] = np.frombuffer(_pack(q), dtype=np.uint8)
             doc["shape"] = np.array(q.shape, dtype=np.int64)
         doc["origin"] = np.array(origin, dtype=np.int64)
         doc["kind"] = np.array(kind)
-        doc["sha256"] = np.array(h.hexdigest())
         self._atomic_npz(self._path(key), doc)
 
     # -- the composite of the previous run ------------------------------------------------------
@@ -436,12 +430,14 @@ def _pack(q: np.ndarray) -> bytes:
     flat = np.ascontiguousarray(q).reshape(-1)
     rows, cols = (int(q.shape[0]), int(q.shape[1])) if q.ndim == 2 else (1, flat.size)
     planes = _planes(flat, rows, cols, q.ndim == 2)
-    return zstandard.ZstdCompressor(level=1).compress(planes.tobytes())
+    # with the frame's content checksum (XXH64), verified when it is decompressed
+    return zstandard.ZstdCompressor(level=1, write_checksum=True).compress(planes)
 
 
-def _unpack(data: bytes, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _unpack(data: bytes | np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`_pack`: the int16 centi-dB and the float32 power (dBm, NaN where
-    none, −inf where skipped); raises ValueError on a size mismatch."""
+    none, −inf where skipped); raises ValueError on a size mismatch, ``zstandard.ZstdError`` on
+    a damaged frame (its checksum)."""
     raw = np.frombuffer(zstandard.ZstdDecompressor().decompress(data), dtype=np.uint8)
     n = int(np.prod(shape))
     if raw.size != 2 * n:
@@ -458,8 +454,9 @@ def _decode(
     raw: np.ndarray, rows: int, cols: int, deltas: bool, q: np.ndarray, power: np.ndarray
 ) -> None:
     """Byte planes → int16 (the row deltas summed back, modulo 2^16 as numpy's int16 cumsum)
-    → float32 power, in one pass: the numpy form (transpose, cumsum, where, astype) took
-    ~45 ms per 30 km window, a minute for a composite rebuilt from 1,000 entries."""
+    → float32 power: the numpy form (transpose, cumsum, where, astype) took ~45 ms per 30 km
+    window, a minute for a composite rebuilt from 1,000 entries. Two loops: the running sums
+    (one dependent chain per row), then the conversion, which LLVM vectorises (7.4 → ~4 ms)."""
     n = rows * cols
     for r in range(rows):
         acc = 0
@@ -467,11 +464,10 @@ def _decode(
             k = r * cols + c
             d = np.int64(raw[k]) + 256 * np.int64(raw[n + k])
             acc = (acc + d) & 0xFFFF if (deltas and c > 0) else d
-            v = acc - 65536 if acc >= 32768 else acc
-            q[k] = v
-            if v == -32768:
-                power[k] = np.float32(np.nan)
-            elif v == -32767:
-                power[k] = -np.float32(np.inf)
-            else:
-                power[k] = np.float32(v) / np.float32(100.0)
+            q[k] = acc - 65536 if acc >= 32768 else acc
+    nan = np.float32(np.nan)
+    ninf = -np.float32(np.inf)
+    for k in range(n):
+        v = q[k]
+        p = np.float32(v) / np.float32(100.0)
+        power[k] = nan if v == -32768 else (ninf if v == -32767 else p)
