@@ -223,3 +223,39 @@ def test_compiled_horizontal_gain_wraps_as_python_does_bit_for_bit() -> None:
             want = _wrapped_by_mod(float(b), az, 65.0, 25.0)
             got = horizontal_db(float(b), az, 65.0, 25.0)
             assert got == want or (np.isnan(got) and np.isnan(want)), (b, az, got, want)
+
+
+def test_depression_window_is_the_per_cell_angle_bit_for_bit() -> None:
+    """The window of depression angles (its cells' distances from a table shared by every
+    antenna of a run) equals the per-cell form the composite's other kernels take, bit for bit,
+    at the grid's edges too (cells outside take the nearest edge cell's ground); with ``only``,
+    NaN elsewhere; and it is the geometry's angle (numpy, float64) to 1e-4° (float32 rounding)."""
+    from lomsong.propagation import antennas
+
+    rng = np.random.default_rng(5)
+    Z = rng.uniform(0.0, 400.0, (60, 70)).astype(np.float32)
+    R, res, z_ant, h_rx = 12, 30.0, 250.0, 1.5
+    for row, col in ((30, 35), (3, 66), (58, 1)):  # inside; windows over two edges
+        got = antennas.depression_window(Z, row, col, R, res_m=res, antenna_abs_m=z_ant,
+                                         rx_height_m=h_rx)  # fmt: skip
+        want = np.array([[antennas.window_cell_depression_deg(Z, row - R, col - R, R, i, j, res,
+                                                               z_ant, h_rx)
+                          for j in range(2 * R + 1)] for i in range(2 * R + 1)])  # fmt: skip
+        np.testing.assert_array_equal(got, want)
+        off = np.arange(-R, R + 1) * res
+        dist = np.hypot(off[None, :], off[:, None])
+        dist[R, R] = res / 2
+        rr = np.clip(np.arange(row - R, row + R + 1), 0, Z.shape[0] - 1)
+        cc = np.clip(np.arange(col - R, col + R + 1), 0, Z.shape[1] - 1)
+        dz = Z[np.ix_(rr, cc)].astype(np.float64) + h_rx - z_ant
+        np.testing.assert_allclose(got, -np.degrees(np.arctan2(dz, dist)), rtol=0, atol=1e-4)
+        only = np.zeros(Z.shape, dtype=bool)
+        only[row, :] = True
+        part = antennas.depression_window(Z, row, col, R, res_m=res, antenna_abs_m=z_ant,
+                                          rx_height_m=h_rx, only=only)  # fmt: skip
+        inside = np.isfinite(part)
+        assert inside[R].sum() == np.count_nonzero(
+            (np.arange(col - R, col + R + 1) >= 0) & (np.arange(col - R, col + R + 1) < 70)
+        )
+        assert not inside[np.arange(2 * R + 1) != R].any()
+        np.testing.assert_array_equal(part[inside], got[inside])

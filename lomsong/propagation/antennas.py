@@ -329,6 +329,31 @@ def horizontal_db(bearing: float, az: float, bw: float, am: float) -> float:
 
 
 @nb.njit(cache=True, inline="always")
+def _window_cell_dist(R: int, i: int, j: int, res: float) -> float:
+    """Horizontal distance (m) from the centre of a (2R+1)² window to its cell (i, j), as
+    float32 offsets of numpy give it (half a cell at the centre)."""
+    dy = -float(np.float32(i - R) * np.float32(res))  # as the float32 offsets of numpy
+    dx = float(np.float32(j - R) * np.float32(res))
+    dist = float(np.float32(math.hypot(dx, dy)))
+    if i == R and j == R:
+        dist = res / 2
+    return dist
+
+
+@nb.njit(cache=True, inline="always")
+def _depression_deg(
+    Z: np.ndarray, r0: int, c0: int, i: int, j: int, dist: float, z_ant: float, h_rx: float
+) -> float:
+    """:func:`window_cell_depression_deg` with the cell's distance given."""
+    h, w = Z.shape
+    rr = min(max(r0 + i, 0), h - 1)
+    cc = min(max(c0 + j, 0), w - 1)
+    # float32 like numpy's float32 terrain + Python floats
+    dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
+    return -math.degrees(math.atan2(dz, dist))
+
+
+@nb.njit(cache=True, inline="always")
 def window_cell_depression_deg(
     Z: np.ndarray,
     r0: int,
@@ -344,17 +369,34 @@ def window_cell_depression_deg(
     argument) of a receiver ``h_rx`` m above cell (i, j) of a (2R+1)² window from grid cell
     (r0, c0), the antenna at its centre ``z_ant`` m above sea level (cells outside the grid
     take the nearest edge cell's ground)."""
-    h, w = Z.shape
-    dy = -float(np.float32(i - R) * np.float32(res))  # as the float32 offsets of numpy
-    dx = float(np.float32(j - R) * np.float32(res))
-    dist = float(np.float32(math.hypot(dx, dy)))
-    if i == R and j == R:
-        dist = res / 2
-    rr = min(max(r0 + i, 0), h - 1)
-    cc = min(max(c0 + j, 0), w - 1)
-    # float32 like numpy's float32 terrain + Python floats
-    dz = float(np.float32(np.float32(Z[rr, cc]) + np.float32(h_rx)) - np.float32(z_ant))
-    return -math.degrees(math.atan2(dz, dist))
+    return _depression_deg(Z, r0, c0, i, j, _window_cell_dist(R, i, j, res), z_ant, h_rx)
+
+
+@nb.njit(cache=True, parallel=True)
+def _window_dists(R: int, res: float) -> np.ndarray:
+    size = 2 * R + 1
+    out = np.empty((size, size))
+    for i in nb.prange(size):
+        for j in range(size):
+            out[i, j] = _window_cell_dist(R, i, j, res)
+    return out
+
+
+# the distances of a window's cells depend only on its size and the grid's resolution: the
+# last table is kept (R = 1000: 32 MB), as every antenna of a run shares it
+_DISTS: dict[tuple[int, float], np.ndarray] = {}
+
+
+def window_dists(R: int, res_m: float) -> np.ndarray:
+    """:func:`_window_cell_dist` of every cell of a (2R+1)² window (m, read-only)."""
+    key = (int(R), float(res_m))
+    d = _DISTS.get(key)
+    if d is None:
+        d = _window_dists(int(R), float(res_m))
+        d.flags.writeable = False
+        _DISTS.clear()
+        _DISTS[key] = d
+    return d
 
 
 @nb.njit(cache=True, parallel=True)
@@ -362,14 +404,13 @@ def _depression_window(
     Z: np.ndarray,
     r0: int,
     c0: int,
-    R: int,
-    res: float,
+    dists: np.ndarray,
     z_ant: float,
     h_rx: float,
     only: np.ndarray,
     use_only: bool,
 ) -> np.ndarray:
-    size = 2 * R + 1
+    size = dists.shape[0]
     h, w = Z.shape
     out = np.full((size, size), np.nan)
     for i in nb.prange(size):
@@ -377,7 +418,7 @@ def _depression_window(
             r, c = r0 + i, c0 + j
             if use_only and not (0 <= r < h and 0 <= c < w and only[r, c]):
                 continue
-            out[i, j] = window_cell_depression_deg(Z, r0, c0, R, i, j, res, z_ant, h_rx)
+            out[i, j] = _depression_deg(Z, r0, c0, i, j, dists[i, j], z_ant, h_rx)
     return out
 
 
@@ -398,9 +439,9 @@ def depression_window(
     kernels read it, each pass took one arctangent per cell). With ``only`` (a grid-shaped
     bool mask), on those grid cells alone (NaN elsewhere)."""
     mask = np.zeros((1, 1), dtype=np.bool_) if only is None else only
-    return _depression_window(elevation, int(row) - int(R), int(col) - int(R), int(R),
-                              float(res_m), float(antenna_abs_m), float(rx_height_m), mask,
-                              only is not None)  # fmt: skip
+    return _depression_window(elevation, int(row) - int(R), int(col) - int(R),
+                              window_dists(R, res_m), float(antenna_abs_m), float(rx_height_m),
+                              mask, only is not None)  # fmt: skip
 
 
 @nb.njit(cache=True, inline="always")

@@ -766,9 +766,8 @@ def _walk_ray(
     g_ref, _ = _earth(acc / cnt if cnt > 0 else z0, n0)
     # the earth (γ_e, N_s) of every path the walk evaluates, from its mean height: two
     # exponentials each, in a loop of their own that LLVM runs four paths at a time (inside
-    # the walk, their dependent chains were a quarter of its own time)
-    # (the samples that take a path: as in the walk below, a Δh checkpoint whose value the two
-    # Δh rays beside give takes none)
+    # the walk, their dependent chains were a quarter of its own time). The samples that take
+    # a path are those of the walk below: not a Δh checkpoint the two Δh rays beside it give.
     ne = 0
     for t in range(1, last + 1):
         rl = role[t]
@@ -784,7 +783,7 @@ def _walk_ray(
     w[0] = z0
     z_tx = z0 + h_tx
     # np.intp, not the literal 0: numba would first type the callees that take these counters
-    # (_hull_push, _horizons_hull, cells_loss) with Literal[int](0) and compile each
+    # (_hull_push_tx, _horizons_hull, cells_loss) with Literal[int](0) and compile each
     # twice — cells_loss's second compile alone was ~40 % of the engine's one-time compile
     hn = np.intp(0)
     jt = np.intp(-1)  # the transmitter's tangent vertex on the hull (_hull_push_tx)
