@@ -165,18 +165,44 @@ def _hull_push_tx(hidx: np.ndarray, hn: int, i: int, w: np.ndarray, z_tx: float,
     The tangent from a point left of all others touches the hull at the running maximum of the
     slope: a new point either takes it or leaves it on the hull (it lies above any segment from
     a point before it to the new one). Only a tie pops it (the hull drops collinear points);
-    then it is searched again. Same predicate and tie rule as the search in
-    :func:`_horizons_hull` (the first of equal slopes), so the same vertex."""
+    then it is searched again. Same predicate and tie rule as :func:`_tangent_vertex` (the
+    first of equal slopes), so the same vertex."""
     hn = _hull_push(hidx, hn, i, w)
     if jt >= hn - 1:
         return hn, np.intp(-1)  # popped (a tie): search at the next query
     if hn == 1:
         return hn, np.intp(0)
-    if jt >= 0:
-        a = hidx[jt]
-        if (z_tx - w[a]) * (i - a) > -(w[i] - w[a]) * a:
-            return hn, np.intp(hn - 1)
+    if jt >= 0 and _past_tangent(w, hidx[jt], i, 0, z_tx, True):
+        return hn, np.intp(hn - 1)
     return hn, jt
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FM)
+def _past_tangent(w: np.ndarray, a: int, b: int, x0: int, y0: float, left: bool) -> bool:
+    """Whether the tangent from (x0, y0) touches the hull beyond its edge (a, b): the edge's
+    line passes below a point ``left`` of the hull, above a point right of it."""
+    lhs = (y0 - w[a]) * (b - a)
+    rhs = (w[b] - w[a]) * (x0 - a)
+    return (lhs > rhs) if left else (lhs < rhs)
+
+
+@nb.njit(cache=True, inline="always", fastmath=_FM)
+def _tangent_vertex(
+    hidx: np.ndarray, hn: int, w: np.ndarray, x0: int, y0: float, left: bool
+) -> int:
+    """Hull position of the vertex where the tangent from the point (x0, y0) touches the hull
+    (a binary search over its edges): for a point ``left`` of every hull point (the
+    transmitter), the first edge whose line passes above it; for one right of them (the
+    receiver), the first whose line passes below it. Ties: the first such vertex."""
+    lo = 0
+    hi = hn - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _past_tangent(w, hidx[mid], hidx[mid + 1], x0, y0, left):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @nb.njit(cache=True, _nrt=False, fastmath=_FM)
@@ -222,17 +248,7 @@ def _horizons_hull(
         return th0, th1, dl0, dl1, jt
     # transmitter: tangent from (0, z_tx), the first hull edge whose line passes above it
     if jt < 0:
-        lo = 0
-        hi = hn - 1
-        while lo < hi:
-            mid = (lo + hi) // 2
-            a = hidx[mid]
-            b = hidx[mid + 1]
-            if (z_tx - w[a]) * (b - a) > -(w[b] - w[a]) * a:
-                lo = mid + 1
-            else:
-                hi = mid
-        jt = lo
+        jt = _tangent_vertex(hidx, hn, w, 0, z_tx, True)
     j = jt
     v = _tx_angle(z, hidx[j], s, z_tx, a_e)
     # exact angle with this path's a_e: walk to the best neighbour (ties: nearer the tx, as the
@@ -256,17 +272,7 @@ def _horizons_hull(
         dl0 = hidx[j] * s
     # receiver: tangent from (n, w_rx), the first hull edge whose line passes below it
     w_rx = z_rx - 0.5 * g_ref * d * d
-    lo = 0
-    hi = hn - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        a = hidx[mid]
-        b = hidx[mid + 1]
-        if (w_rx - w[a]) * (b - a) < (w[b] - w[a]) * (n - a):
-            lo = mid + 1
-        else:
-            hi = mid
-    j = lo
+    j = _tangent_vertex(hidx, hn, w, n, w_rx, False)
     v = _rx_angle(z, hidx[j], n, s, z_rx, a_e)
     while j > 0:
         u = _rx_angle(z, hidx[j - 1], n, s, z_rx, a_e)
