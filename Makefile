@@ -34,8 +34,9 @@ browser: $(STAMP) map-assets
 qgis:
 	@/usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qgis python3-qgis fonts-dejavu-core >/dev/null; } || echo "warning: could not install QGIS: QGIS tests will be skipped"
 
+# Both cores: one test file per worker (--dist loadfile), so a module's fixtures are built once.
 test: $(STAMP) browser qgis
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
