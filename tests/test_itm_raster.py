@@ -563,6 +563,23 @@ def test_itm_loss_is_never_below_its_lower_bound(danang, f_mhz, h_tx, climate, n
     assert itm_raster.loss_lower_bound_window(R, res_m=RES, f_mhz=900.0, time=90.0) is None
 
 
+@pytest.mark.parametrize("climate", range(1, 8))
+def test_largest_median_variability_is_the_curves_maximum(climate):
+    """The bound's V_med maximum (one lookup in a running maximum sampled every 10 m) is the
+    maximum of the curve sampled densely over 0 … d_e, for every climate, at distances where
+    the curve is still rising, near its peak and past it."""
+    v = _itm_core._V_MED[climate - 1]
+    for de_max in (1e3, 5e4, 1.15e5, 1.5e5, 1.98e5, 2.3e5, 4e5, 1e6, 5e6):
+        d = np.linspace(0.0, de_max, 1_000_001)  # 5 m steps at most
+        r = (d / v[2]) ** 2
+        dense = max(0.0, float(np.max((v[0] + v[1] / (1.0 + ((d - v[3]) / v[4]) ** 2))
+                                      * r / (1.0 + r))))  # fmt: skip
+        got = itm_raster._v_med_max(climate, de_max)
+        # never below the maximum (the bound stays a bound), 0.01 dB above it (its margin),
+        # give or take the curve's change over 10 m (< 1e-6 dB)
+        assert dense + 0.01 - 1e-6 <= got <= dense + 0.01 + 1e-6, (de_max, got, dense)
+
+
 def test_skipped_cells_leave_every_other_cell_bit_identical(danang):
     """Cells marked in ``skip`` hold +inf; every other cell has exactly the loss of the run
     without skipping (the Δh checkpoints and the Δh rays' table do not depend on what was
