@@ -11,7 +11,15 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS
 
-__all__ = ["Grid", "bilinear_rc", "bilinear_rc_many", "sample_bilinear"]
+__all__ = [
+    "Grid",
+    "bilinear_rc",
+    "bilinear_rc_many",
+    "sample_bilinear",
+    "row_counts",
+    "window_spans",
+    "full_spans",
+]
 
 
 @nb.njit(cache=True, inline="always")
@@ -45,6 +53,73 @@ def bilinear_rc_many(Z: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
     for k in range(r.shape[0]):
         out[k] = bilinear_rc(Z, r[k], c[k])
     return out
+
+
+def row_counts(mask: np.ndarray) -> np.ndarray:
+    """Per row of a bool grid, the running count of its marked cells: ``out[r, c]`` cells
+    marked in columns 0 … c − 1 (int32, one column more than ``mask``), what
+    :func:`window_spans` searches."""
+    out = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int32)
+    np.cumsum(mask, axis=1, dtype=np.int32, out=out[:, 1:])
+    return out
+
+
+@nb.njit(cache=True)
+def window_spans(counts: np.ndarray, row: int, col: int, R: int) -> np.ndarray:
+    """Per row i of the (2R+1)² window centred on grid cell (row, col), the window columns
+    [spans[i, 0], spans[i, 1]) from its first to its last cell marked in the mask of
+    ``counts`` (:func:`row_counts`), empty where the row has none: a kernel restricted to a
+    mask (cells to merge again after a removal) visits those instead of the whole window.
+    Two binary searches a row."""
+    size = 2 * R + 1
+    h = counts.shape[0]
+    w = counts.shape[1] - 1
+    out = np.zeros((size, 2), dtype=np.int32)
+    c0 = col - R
+    a = max(c0, 0)
+    b = min(c0 + size, w)
+    for i in range(size):
+        r = row - R + i
+        if r < 0 or r >= h or a >= b:
+            continue
+        base, top = counts[r, a], counts[r, b]
+        if top == base:
+            continue
+        # the first column c ≥ a with counts[r, c + 1] > base: the first marked one
+        lo, hi = a, b - 1
+        while lo < hi:
+            m = (lo + hi) // 2
+            if counts[r, m + 1] > base:
+                hi = m
+            else:
+                lo = m + 1
+        first = lo
+        # the first column k ≥ a with counts[r, k] == top: one past the last marked one
+        lo, hi = a, b
+        while lo < hi:
+            m = (lo + hi) // 2
+            if counts[r, m] >= top:
+                hi = m
+            else:
+                lo = m + 1
+        out[i, 0] = first - c0
+        out[i, 1] = lo - c0
+    return out
+
+
+_FULL_SPANS: dict[int, np.ndarray] = {}
+
+
+def full_spans(R: int) -> np.ndarray:
+    """:func:`window_spans` of a mask that marks every cell: each row whole (shared: never
+    write to it; not flagged read-only, which numba would compile as another type)."""
+    spans = _FULL_SPANS.get(R)
+    if spans is None:
+        spans = np.zeros((2 * R + 1, 2), dtype=np.int32)
+        spans[:, 1] = 2 * R + 1
+        _FULL_SPANS.clear()
+        _FULL_SPANS[R] = spans
+    return spans
 
 
 def sample_bilinear(grid: Grid, x: Any, y: Any) -> np.ndarray:

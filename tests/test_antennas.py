@@ -9,6 +9,7 @@ from assertions import EXACT, HALF_POWER_DB
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lomsong.grid import full_spans, row_counts, window_spans
 from lomsong.propagation.antennas import (
     DEFAULT_FRONT_TO_BACK_DB,
     DEFAULT_SIDELOBE_DB,
@@ -259,3 +260,31 @@ def test_depression_window_is_the_per_cell_angle_bit_for_bit() -> None:
         )
         assert not inside[np.arange(2 * R + 1) != R].any()
         np.testing.assert_array_equal(part[inside], got[inside])
+        # bounded by the mask's spans, the same angles on the same cells
+        spans = window_spans(row_counts(only), row, col, R)
+        bounded = antennas.depression_window(Z, row, col, R, res_m=res, antenna_abs_m=z_ant,
+                                             rx_height_m=h_rx, only=only, spans=spans)  # fmt: skip
+        np.testing.assert_array_equal(bounded, part)
+
+
+def test_window_spans_bound_exactly_the_marked_cells_of_each_window_row() -> None:
+    """Each window row's span runs from its first to its last marked grid cell (empty where
+    the row marks none, or lies off the grid), for windows inside, across and beyond the
+    grid's edges: the cells a kernel restricted to a mask visits (tested against the cells
+    themselves)."""
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        h, w = (int(v) for v in rng.integers(1, 40, 2))
+        mask = rng.random((h, w)) < rng.choice([0.01, 0.1, 0.5])
+        R = int(rng.integers(0, 12))
+        row, col = int(rng.integers(-5, h + 5)), int(rng.integers(-5, w + 5))
+        spans = window_spans(row_counts(mask), row, col, R)
+        for i in range(2 * R + 1):
+            r = row - R + i
+            marked = [j for j in range(2 * R + 1)
+                      if 0 <= r < h and 0 <= col - R + j < w and mask[r, col - R + j]]  # fmt: skip
+            want = (marked[0], marked[-1] + 1) if marked else None
+            got = (int(spans[i, 0]), int(spans[i, 1])) if spans[i, 1] > spans[i, 0] else None
+            assert got == want, (i, got, want)
+    full = full_spans(7)
+    assert full.shape == (15, 2) and (full[:, 0] == 0).all() and (full[:, 1] == 15).all()

@@ -191,11 +191,9 @@ class TowerCache:
                 shape = tuple(int(v) for v in z["shape"])
                 origin = z["origin"]
                 kind = str(z["kind"])
-            arrays = []
-            for data in packed:
-                _, arr = _unpack(data, shape)  # (the frame's checksum verified)
-                # a loss window is stored negated: a skipped cell (+inf) is the power's −inf
-                arrays.append(-arr if kind == "loss" else arr)
+            # (each frame's checksum verified); a loss window is stored negated: a skipped
+            # cell (+inf) is the power's −inf, negated back as it is decoded
+            arrays = [_unpack(data, shape, negate=kind == "loss")[1] for data in packed]
             second = arrays[1] if len(arrays) > 1 else None
             cls = LossWindow if kind == "loss" else TowerPrediction
             pred = cls(int(origin[0]), int(origin[1]), arrays[0], second)
@@ -434,10 +432,13 @@ def _pack(q: np.ndarray) -> bytes:
     return zstandard.ZstdCompressor(level=1, write_checksum=True).compress(planes)
 
 
-def _unpack(data: bytes | np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _unpack(
+    data: bytes | np.ndarray, shape: tuple[int, ...], *, negate: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`_pack`: the int16 centi-dB and the float32 power (dBm, NaN where
-    none, −inf where skipped); raises ValueError on a size mismatch, ``zstandard.ZstdError`` on
-    a damaged frame (its checksum)."""
+    none, −inf where skipped; with ``negate``, its negative: a loss window's loss, +inf where
+    skipped, without a pass of its own); raises ValueError on a size mismatch,
+    ``zstandard.ZstdError`` on a damaged frame (its checksum)."""
     raw = np.frombuffer(zstandard.ZstdDecompressor().decompress(data), dtype=np.uint8)
     n = int(np.prod(shape))
     if raw.size != 2 * n:
@@ -445,13 +446,19 @@ def _unpack(data: bytes | np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarra
     rows, cols = (int(shape[0]), int(shape[1])) if len(shape) == 2 else (1, n)
     q = np.empty(n, dtype=np.int16)
     power = np.empty(n, dtype=np.float32)
-    _decode(raw, rows, cols, len(shape) == 2, q, power)
+    _decode(raw, rows, cols, len(shape) == 2, q, power, negate)
     return q.reshape(shape), power.reshape(shape)
 
 
 @nb.njit(cache=True, nogil=True)
 def _decode(
-    raw: np.ndarray, rows: int, cols: int, deltas: bool, q: np.ndarray, power: np.ndarray
+    raw: np.ndarray,
+    rows: int,
+    cols: int,
+    deltas: bool,
+    q: np.ndarray,
+    power: np.ndarray,
+    negate: bool,
 ) -> None:
     """Byte planes → int16 (the row deltas summed back, modulo 2^16 as numpy's int16 cumsum)
     → float32 power: the numpy form (transpose, cumsum, where, astype) took ~45 ms per 30 km
@@ -467,7 +474,9 @@ def _decode(
             q[k] = acc - 65536 if acc >= 32768 else acc
     nan = np.float32(np.nan)
     ninf = -np.float32(np.inf)
+    sign = np.float32(-1.0) if negate else np.float32(1.0)
     for k in range(n):
         v = q[k]
         p = np.float32(v) / np.float32(100.0)
-        power[k] = nan if v == -32768 else (ninf if v == -32767 else p)
+        # (× ±1 is exact: the negation numpy's unary minus gave)
+        power[k] = sign * (nan if v == -32768 else (ninf if v == -32767 else p))

@@ -48,7 +48,7 @@ from lomsong.coverage.pruning import (
 )
 from lomsong.coverage.types import CalibrationResult, Coverage, LossWindow, TowerPrediction
 from lomsong.defaults import ENVIRONMENT, LOCATION_PROBABILITY, MAX_RADIUS_KM, RX_HEIGHT_M
-from lomsong.grid import Grid
+from lomsong.grid import Grid, full_spans, row_counts, window_spans
 from lomsong.layers.crs import match_crs
 from lomsong.propagation.antennas import (
     depression_window,
@@ -260,16 +260,18 @@ def predict(
     # from its pruning masks to its merges (32 MB each at 30 km / 30 m)
     deps: dict[tuple, np.ndarray] = {}
 
-    def dep_of(j: int, only: np.ndarray | None = None) -> np.ndarray:
-        """Window j's depression angles (with ``only``: on those grid cells alone), shared by
-        the windows of its antenna position."""
+    def dep_of(
+        j: int, only: np.ndarray | None = None, spans: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Window j's depression angles (with ``only``: on those grid cells alone, which
+        ``spans`` bound), shared by the windows of its antenna position."""
         row, col, *_, z_ant = antenna[j]
         # the mask is the same object for a whole re-merge (take_out's): its id tells them apart
         key = (row, col, z_ant, None if only is None else id(only))
         if key not in deps:
             deps[key] = depression_window(Z, row, col, R, res_m=terrain.res,
                                           antenna_abs_m=z_ant, rx_height_m=rx_height_m,
-                                          only=only)  # fmt: skip
+                                          only=only, spans=spans)  # fmt: skip
             while len(deps) > _DEPRESSION_WINDOWS:
                 deps.pop(next(iter(deps)))
         return deps[key]
@@ -295,11 +297,16 @@ def predict(
         return skips
 
     def merge_window(
-        j: int, window: LossWindow | None, cells: list[int], only: np.ndarray | None = None
+        j: int,
+        window: LossWindow | None,
+        cells: list[int],
+        only: np.ndarray | None = None,
+        spans: np.ndarray | None = None,
     ) -> int:
         """Merge the levels of window ``j``'s ``cells`` (with ``only``: on those grid cells
-        alone, cells already counted as merged); returns how many window cells inside the
-        grid it skipped (each counted once per cell)."""
+        alone, within the window's ``spans`` of them, cells already counted as merged);
+        returns how many window cells inside the grid it skipped (each counted once per
+        cell)."""
         nonlocal done
         skips = 0
         if window is None or not fused:
@@ -318,10 +325,11 @@ def predict(
                 g_best, g_best_q = group_arrays(g) if g is not None else (_NONE_F32, _NONE_F32)
                 n_skip = _merge_cells(
                     _f32(window.loss), _f32(loss_q), with_q,
-                    dep_of(j, only) if (table[:, 1] > 0).any() else _NO_DEP, row, col,
+                    dep_of(j, only, spans) if (table[:, 1] > 0).any() else _NO_DEP, row, col,
                     window_bearings(2 * R + 1), table, ids, best, serving,
                     best_q if best_q is not None else _NONE_F32, main, g_best, g_best_q, member,
                     only if only is not None else _NONE_B, only is not None,
+                    full_spans(R) if spans is None else spans,
                 )  # fmt: skip
                 if main:
                     skips = n_skip * len(cells)
@@ -438,21 +446,22 @@ def predict(
     entries_of: dict[int, list] = {}  # window → its entries in `pruned`
 
     def record_pruned(
-        j: int, window: LossWindow, cells: list[int], only: np.ndarray | None = None
+        j: int,
+        window: LossWindow,
+        cells: list[int],
+        only: np.ndarray | None = None,
+        spans: np.ndarray | None = None,
     ) -> None:
-        """Keep a cached window's skipped cells (with ``only``, those on these grid cells) and
-        its cells' bounds there for the check after removals
+        """Keep a cached window's skipped cells (with ``only``, those on these grid cells,
+        within ``spans``: the other skipped cells stay below an unchanged composite) and its
+        cells' bounds there for the check after removals
         (:class:`~lomsong.coverage.pruning.PrunedCells`)."""
         row, col, f_mhz, h_tx, z_ant = antenna[j]
-        view = _skip_view(window, terrain)
-        if only is not None:  # the other skipped cells stay below an unchanged composite
-            hh, ww = view.power.shape
-            box = only[view.row0 : view.row0 + hh, view.col0 : view.col0 + ww]
-            view = TowerPrediction(view.row0, view.col0, np.where(box, view.power, np.float32(0)))
         for g, members in by_group_of(cells):
             key = (j, g)
-            pruned.add(key, cell_table([tower_rows[i] for i in members]), view, g, row=row,
-                       col=col, f_mhz=f_mhz, h_tx_m=h_tx, z_ant_m=z_ant)  # fmt: skip
+            pruned.add(key, cell_table([tower_rows[i] for i in members]), window.loss, g,
+                       row=row, col=col, f_mhz=f_mhz, h_tx_m=h_tx, z_ant_m=z_ant, only=only,
+                       spans=spans)  # fmt: skip
             entries_of.setdefault(j, []).append(key)
 
     if dirty is not None and dirty.any():
@@ -474,6 +483,8 @@ def predict(
         near = ndimage.distance_transform_edt(~dirty) if prune else np.zeros((h, w))
         again.sort(key=lambda j: (near[antenna[j][0], antenna[j][1]], j))
         dirty_r, dirty_c = np.nonzero(dirty)  # row-major: sorted by row
+        # each window's work on those cells, row by row from its first to its last one
+        counts = row_counts(dirty)
 
         def reaches(j: int) -> bool:
             if not prune:
@@ -498,8 +509,9 @@ def predict(
                 done -= len(held)
                 stats["cached"] -= len(held)
                 continue
-            if merge_window(j, window, held, only=dirty) and prune:
-                record_pruned(j, window, held, only=dirty)
+            spans = window_spans(counts, *antenna[j][:2], R)
+            if merge_window(j, window, held, only=dirty, spans=spans) and prune:
+                record_pruned(j, window, held, only=dirty, spans=spans)
         logger.info("%d cached windows merged again on those cells (%d of those that reach "
                     "them certainly below: not read)", read, len(again) - read)  # fmt: skip
 
@@ -584,15 +596,12 @@ def predict(
                     pending[k] = win_cells[k]
                     keep(k, window_loss(rep[k], terrain, **options, skip=skip_of(k)))
                     continue
-                view = _skip_view(old, terrain)
-                cells = np.zeros(view.power.shape, dtype=bool)
+                cells = np.zeros((2 * R + 1,) * 2, dtype=bool)
                 for key in entries_of.get(k, []):
-                    cells |= pruned.open_cells(key, view, composite_of)
+                    cells |= pruned.open_cells(key, old.loss, composite_of)
                 if not cells.any():
                     continue
-                skip[view.row0 - (old.row - R) :, view.col0 - (old.col - R) :][
-                    : cells.shape[0], : cells.shape[1]
-                ][cells] = False
+                skip[cells] = False
                 opened[k] = (old, cells)
             if not opened:
                 continue
@@ -645,18 +654,6 @@ def _window_cell(tower: dict, terrain: Grid) -> tuple[int, int]:
     cell = tower_cell(tower, terrain)
     assert cell is not None  # windows are made of cells inside the grid
     return cell
-
-
-def _skip_view(window: LossWindow, terrain: Grid) -> TowerPrediction:
-    """The window cropped to the grid as a prediction whose skipped cells are −inf (what
-    :class:`~lomsong.coverage.pruning.PrunedCells` reads)."""
-    R = window.R
-    size = 2 * R + 1
-    r0, c0 = window.row - R, window.col - R
-    hh, ww = terrain.shape
-    i0, j0 = max(0, -r0), max(0, -c0)
-    i1, j1 = size - max(0, r0 + size - hh), size - max(0, c0 + size - ww)
-    return TowerPrediction(r0 + i0, c0 + j0, np.ascontiguousarray(-window.loss[i0:i1, j0:j1]))
 
 
 def _f32(a: np.ndarray) -> np.ndarray:
@@ -783,6 +780,7 @@ def _merge_cells(
     member: np.ndarray,
     only: np.ndarray,
     use_only: bool,
+    spans: np.ndarray,
 ) -> int:
     """The levels of the cells sharing a loss window, merged in one pass: cell k's level is
     float32 EIRP (``cells[k, 0]``) − loss + its exact pattern gain
@@ -790,7 +788,9 @@ def _merge_cells(
     computes it, in the same float32 operations), at the median and (``with_q``) at the
     location quantile; with ``main`` into the overall composites (``best``, ``serving`` with
     ties to the lower id, ``best_q``), and those with ``member`` into their group's; with
-    ``use_only``, on the grid cells marked in ``only`` alone. The elevation angles are the
+    ``use_only``, on the grid cells marked in ``only`` alone; each window row i on its columns
+    ``spans[i, 0]`` … ``spans[i, 1]`` − 1 (:func:`~lomsong.grid.window_spans` of ``only``, or
+    :func:`~lomsong.grid.full_spans`). The elevation angles are the
     antenna's :func:`~lomsong.propagation.antennas.depression_window`, read for sectors only
     (per-cell gain windows and numpy levels took ~0.15 s a cell at 30 km / 30 m). Returns
     the number of window cells inside the grid (and ``only``) that were skipped (+inf)."""
@@ -810,7 +810,7 @@ def _merge_cells(
         r = r0 + i
         if r < 0 or r >= h:
             continue
-        for j in range(size):
+        for j in range(spans[i, 0], spans[i, 1]):
             c = c0 + j
             if c < 0 or c >= w or (use_only and not only[r, c]):
                 continue

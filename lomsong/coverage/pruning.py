@@ -28,7 +28,7 @@ from lomsong.defaults import (
     canonical_tech,
 )
 from lomsong.errors import InputError
-from lomsong.grid import Grid
+from lomsong.grid import Grid, full_spans
 from lomsong.propagation import antennas, itm_raster
 from lomsong.propagation.paths import half_width
 from lomsong.propagation.service import service_offset_db
@@ -108,6 +108,12 @@ _RECHECK_MARGIN_DB = 0.02
 _NO_GAIN = np.zeros((1, 1), dtype=np.float32)
 #: An empty depression window: omni cells take no vertical pattern.
 _NO_DEP = np.zeros((1, 1))
+#: No grid mask (a kernel's ``only`` when it is not used).
+_NO_MASK = np.zeros((1, 1), dtype=np.bool_)
+
+
+def _f32(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
 
 
 def _power_bound_terms(
@@ -400,9 +406,7 @@ def _skip_window(floor: np.ndarray, r0: int, c0: int, terms: tuple, margin: floa
 @nb.njit(cache=True, parallel=True)
 def _skipped_bounds(
     grid: np.ndarray,
-    power: np.ndarray,
-    row0: int,
-    col0: int,
+    loss: np.ndarray,
     lmin: np.ndarray,
     Z: np.ndarray,
     row: int,
@@ -414,32 +418,38 @@ def _skipped_bounds(
     cells: np.ndarray,
     margin: float,
     raise_grid: bool,
+    only: np.ndarray,
+    use_only: bool,
+    spans: np.ndarray,
 ) -> np.ndarray:
     """The power bound u (the highest of the window's ``cells``, see :func:`_skip_cells`) of
-    each cell a prediction skipped (−inf): with ``raise_grid``, grid = max(grid, u) there (and
-    the mask of the skipped cells is returned); otherwise the mask of the skipped cells where
-    u + margin reaches ``grid`` (a composite). ``power`` is the prediction's part of the window
-    centred on grid cell (row, col), at grid cell (row0, col0)."""
-    hh, ww = power.shape
-    R = lmin.shape[0] // 2
+    each cell the loss window centred on grid cell (row, col) skipped (+inf) inside the grid
+    (with ``use_only``, on the grid cells of ``only`` alone; window row i on its columns
+    ``spans[i, 0]`` … ``spans[i, 1]`` − 1): with ``raise_grid``, grid = max(grid, u) there;
+    otherwise the window's mask of the skipped cells where u + margin reaches ``grid`` (a
+    composite)."""
+    size = loss.shape[0]
+    R = size // 2
     r0, c0 = row - R, col - R
-    i0, j0 = row0 - r0, col0 - c0
+    h, w = grid.shape
     n = cells.shape[0]
     sectored = any_sectored(cells)
     top = top_eirp(cells)
-    out = np.zeros((hh, ww), dtype=np.bool_)
-    for a in nb.prange(hh):
-        for b in range(ww):
-            if power[a, b] != -np.inf:
+    out = np.zeros((size, size), dtype=np.bool_)
+    for i in nb.prange(size):
+        r = r0 + i
+        if r < 0 or r >= h:
+            continue
+        for j in range(spans[i, 0], spans[i, 1]):
+            c = c0 + j
+            if c < 0 or c >= w or loss[i, j] != np.inf or (use_only and not only[r, c]):
                 continue
-            i, j = i0 + a, j0 + b
             lm = lmin[i, j]
-            cur = grid[row0 + a, col0 + b]
+            cur = grid[r, c]
             # the highest EIRP with gain 0 (gains are ≤ 0; float64 rounding is monotone) bounds
             # every cell's u: at or below the grid, no pattern nor elevation angle is needed
             # (most skipped cells, far below the composite)
             if raise_grid and top - lm <= cur:
-                out[a, b] = True
                 continue
             if not raise_grid and (top - lm) + margin < cur:
                 continue
@@ -452,11 +462,10 @@ def _skipped_bounds(
                 if v > u:
                     u = v
             if raise_grid:
-                out[a, b] = True
                 if np.float32(u) > cur:
-                    grid[row0 + a, col0 + b] = np.float32(u)
+                    grid[r, c] = np.float32(u)
             else:
-                out[a, b] = u + margin >= cur
+                out[i, j] = u + margin >= cur
     return out
 
 
@@ -517,7 +526,7 @@ class PrunedCells:
         self,
         key: object,
         cells: np.ndarray,
-        pred: TowerPrediction,
+        loss: np.ndarray,
         group: tuple[str, str] | None,
         *,
         row: int,
@@ -525,24 +534,31 @@ class PrunedCells:
         f_mhz: float,
         h_tx_m: float,
         z_ant_m: float,
+        only: np.ndarray | None = None,
+        spans: np.ndarray | None = None,
     ) -> None:
         """Record entry ``key`` — the ``cells`` (:func:`cell_table`) of one group sharing the
-        window of the antenna at grid cell (row, col), ``pred`` its skipped cells (−inf) — and
-        raise its group's bound there (each cell's exact gain, see :func:`window_skip_mask`)."""
-        hh, ww = pred.power.shape
+        loss window ``loss`` of the antenna at grid cell (row, col), its skipped cells +inf —
+        and raise its group's bound there (each cell's exact gain, see
+        :func:`window_skip_mask`). With ``only`` (a grid mask, bounded on each window row by
+        ``spans``: :func:`lomsong.grid.window_spans`), its skipped cells there alone."""
+        h, w = self.terrain.shape
+        R = self.R
+        r0, c0 = max(row - R, 0), max(col - R, 0)
+        hh, ww = min(row + R + 1, h) - r0, min(col + R + 1, w) - c0
         bound = self.bounds.get(group)
         if bound is None:
             bound = self.bounds[group] = np.full(self.terrain.shape, -np.inf, dtype=np.float32)
-        lmin = _loss_bound(self.R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
-        self.entries[key] = (group, pred.row0, pred.col0, hh, ww, float(cells[:, 0].max()),
+        lmin = _loss_bound(R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
+        self.entries[key] = (group, r0, c0, hh, ww, float(cells[:, 0].max()),
                              row, col, (cells, f_mhz, h_tx_m, z_ant_m))  # fmt: skip
         if lmin is None:  # cannot happen for an ITM entry; never trust a skipped cell then
-            bound[pred.row0 : pred.row0 + hh, pred.col0 : pred.col0 + ww] = np.inf
+            bound[r0 : r0 + hh, c0 : c0 + ww] = np.inf
             return
-        _skipped_bounds(bound, np.ascontiguousarray(pred.power), pred.row0, pred.col0, lmin,
-                        self._z, row, col, self.terrain.res, z_ant_m, self.rx_height_m,
-                        antennas.window_bearings(2 * self.R + 1), cells, _PRUNE_MARGIN_DB,
-                        True)  # fmt: skip
+        _skipped_bounds(bound, _f32(loss), lmin, self._z, row, col, self.terrain.res, z_ant_m,
+                        self.rx_height_m, antennas.window_bearings(2 * R + 1), cells,
+                        _PRUNE_MARGIN_DB, True, _NO_MASK if only is None else only,
+                        only is not None, full_spans(R) if spans is None else spans)  # fmt: skip
 
     def candidates(self, composite: Callable[[tuple[str, str] | None], np.ndarray]) -> list:
         """Entries whose window holds a cell where the bound of some skipped cell reaches
@@ -578,16 +594,18 @@ class PrunedCells:
     def open_cells(
         self,
         key: object,
-        pred: TowerPrediction,
+        loss: np.ndarray,
         composite: Callable[[tuple[str, str] | None], np.ndarray],
     ) -> np.ndarray:
-        """The cells (on entry ``key``'s window) it skipped whose bound reaches the composite
-        now (within the pruning margin): those its cells must evaluate."""
+        """The cells of entry ``key``'s loss window ``loss`` (a window mask) it skipped (+inf)
+        inside the grid whose bound reaches the composite now (within the pruning margin):
+        those its cells must evaluate."""
         group, *_, row, col, (cells, f_mhz, h_tx_m, z_ant_m) = self.entries[key]
-        lmin = _loss_bound(self.R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
+        R = self.R
+        lmin = _loss_bound(R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
         if lmin is None:
-            return np.isneginf(pred.power)
-        return _skipped_bounds(composite(group), np.ascontiguousarray(pred.power), pred.row0,
-                               pred.col0, lmin, self._z, row, col, self.terrain.res, z_ant_m,
-                               self.rx_height_m, antennas.window_bearings(2 * self.R + 1), cells,
-                               _RECHECK_MARGIN_DB, False)  # fmt: skip
+            return np.isposinf(loss)
+        return _skipped_bounds(composite(group), _f32(loss), lmin, self._z, row, col,
+                               self.terrain.res, z_ant_m, self.rx_height_m,
+                               antennas.window_bearings(2 * R + 1), cells, _RECHECK_MARGIN_DB,
+                               False, _NO_MASK, False, full_spans(R))  # fmt: skip

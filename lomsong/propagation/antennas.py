@@ -46,6 +46,8 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from lomsong.grid import full_spans
+
 __all__ = [
     "DEFAULT_BEAMWIDTH_DEG",
     "DEFAULT_FRONT_TO_BACK_DB",
@@ -409,12 +411,13 @@ def _depression_window(
     h_rx: float,
     only: np.ndarray,
     use_only: bool,
+    spans: np.ndarray,
 ) -> np.ndarray:
     size = dists.shape[0]
     h, w = Z.shape
     out = np.full((size, size), np.nan)
     for i in nb.prange(size):
-        for j in range(size):
+        for j in range(spans[i, 0], spans[i, 1]):
             r, c = r0 + i, c0 + j
             if use_only and not (0 <= r < h and 0 <= c < w and only[r, c]):
                 continue
@@ -432,16 +435,20 @@ def depression_window(
     antenna_abs_m: float,
     rx_height_m: float,
     only: np.ndarray | None = None,
+    spans: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`window_cell_depression_deg` (degrees, float64) of every cell of the (2R+1)²
     window centred on grid cell (row, col), the antenna ``antenna_abs_m`` above sea level:
     computed once per antenna position for every sector and band there (the composite's
     kernels read it, each pass took one arctangent per cell). With ``only`` (a grid-shaped
-    bool mask), on those grid cells alone (NaN elsewhere)."""
+    bool mask), on those grid cells alone (NaN elsewhere); ``spans``
+    (:func:`lomsong.grid.window_spans` of that mask) bounds each window row's columns to
+    visit."""
     mask = np.zeros((1, 1), dtype=np.bool_) if only is None else only
     return _depression_window(elevation, int(row) - int(R), int(col) - int(R),
                               window_dists(R, res_m), float(antenna_abs_m), float(rx_height_m),
-                              mask, only is not None)  # fmt: skip
+                              mask, only is not None,
+                              full_spans(int(R)) if spans is None else spans)  # fmt: skip
 
 
 @nb.njit(cache=True, inline="always")
