@@ -112,10 +112,6 @@ _NO_DEP = np.zeros((1, 1))
 _NO_MASK = np.zeros((1, 1), dtype=np.bool_)
 
 
-def _f32(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a, dtype=np.float32)
-
-
 def _power_bound_terms(
     tower: Mapping, R: int, res: float, rx_height_m: float, gain: np.ndarray | None = None
 ) -> tuple | None:
@@ -555,7 +551,8 @@ class PrunedCells:
         if lmin is None:  # cannot happen for an ITM entry; never trust a skipped cell then
             bound[r0 : r0 + hh, c0 : c0 + ww] = np.inf
             return
-        _skipped_bounds(bound, _f32(loss), lmin, self._z, row, col, self.terrain.res, z_ant_m,
+        loss = np.ascontiguousarray(loss, dtype=np.float32)  # (a cached window's already is)
+        _skipped_bounds(bound, loss, lmin, self._z, row, col, self.terrain.res, z_ant_m,
                         self.rx_height_m, antennas.window_bearings(2 * R + 1), cells,
                         _PRUNE_MARGIN_DB, True, _NO_MASK if only is None else only,
                         only is not None, full_spans(R) if spans is None else spans)  # fmt: skip
@@ -605,7 +602,8 @@ class PrunedCells:
         lmin = _loss_bound(R, self.terrain.res, f_mhz, h_tx_m, self.rx_height_m)
         if lmin is None:
             return np.isposinf(loss)
-        return _skipped_bounds(composite(group), _f32(loss), lmin, self._z, row, col,
+        loss = np.ascontiguousarray(loss, dtype=np.float32)
+        return _skipped_bounds(composite(group), loss, lmin, self._z, row, col,
                                self.terrain.res, z_ant_m, self.rx_height_m,
                                antennas.window_bearings(2 * R + 1), cells, _RECHECK_MARGIN_DB,
                                False, _NO_MASK, False, full_spans(R))  # fmt: skip
